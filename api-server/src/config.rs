@@ -1,0 +1,318 @@
+//! Server settings, layered: built-in defaults < TOML file (`--config`) < `SEECRET_*` environment
+//! < command-line flags. Secret-bearing settings may also come from a file named by `<VAR>_FILE`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use seecret_core::engine::EngineConfig;
+use seecret_core::model::Expiration;
+use serde::Deserialize;
+
+/// Where the data lives; shared by `serve` and the `account` commands.
+#[derive(Args, Debug, Clone, Default)]
+pub struct StorageArgs {
+    /// TOML configuration file.
+    #[arg(long, env = "SEECRET_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Directory for the SQLite database and local files.
+    #[arg(long, env = "SEECRET_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Database URL: sqlite://path or postgres://… (default: SQLite file in the data dir).
+    #[arg(long, env = "SEECRET_DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+}
+
+/// Flags of `seecret serve`; each has an environment variable.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    /// Address to listen on.
+    #[arg(long, env = "SEECRET_BIND")]
+    pub bind: Option<SocketAddr>,
+    /// Base URL of share links (default http://{bind}).
+    #[arg(long, env = "SEECRET_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Requests per minute per account (0: unlimited).
+    #[arg(long, env = "SEECRET_RATE_LIMIT_PER_MINUTE")]
+    pub rate_limit_per_minute: Option<u32>,
+    /// Requests per minute per client address on reveal endpoints and pages (0: unlimited).
+    #[arg(long, env = "SEECRET_REVEAL_RATE_LIMIT_PER_MINUTE")]
+    pub reveal_rate_limit_per_minute: Option<u32>,
+    /// Longest expiration accepted (e.g. 30d).
+    #[arg(long, env = "SEECRET_MAX_EXPIRATION")]
+    pub max_expiration: Option<Expiration>,
+    /// Shortest expiration accepted (e.g. 1m).
+    #[arg(long, env = "SEECRET_MIN_EXPIRATION")]
+    pub min_expiration: Option<Expiration>,
+    /// Most views a secret may allow.
+    #[arg(long, env = "SEECRET_MAX_VIEWS")]
+    pub max_views: Option<u32>,
+    /// Largest text secret in bytes.
+    #[arg(long, env = "SEECRET_MAX_TEXT_SIZE")]
+    pub max_text_size: Option<usize>,
+    /// How long metadata of ended secrets is kept (e.g. 30d).
+    #[arg(long, env = "SEECRET_RETENTION")]
+    pub retention: Option<Expiration>,
+    /// How often expired secrets are swept (e.g. 60s, 500ms).
+    #[arg(long, env = "SEECRET_SWEEP_INTERVAL", value_parser = humantime::parse_duration)]
+    pub sweep_interval: Option<Duration>,
+    /// Tracing filter (e.g. info, seecret=debug).
+    #[arg(long, env = "SEECRET_LOG")]
+    pub log: Option<String>,
+}
+
+/// The TOML file: the same settings as the flags, snake_case.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    bind: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    public_url: Option<String>,
+    rate_limit_per_minute: Option<u32>,
+    reveal_rate_limit_per_minute: Option<u32>,
+    max_expiration: Option<Expiration>,
+    min_expiration: Option<Expiration>,
+    max_views: Option<u32>,
+    max_text_size: Option<usize>,
+    retention: Option<Expiration>,
+    #[serde(default, with = "humantime_serde_opt")]
+    sweep_interval: Option<Duration>,
+    log: Option<String>,
+}
+
+mod humantime_serde_opt {
+    use serde::{Deserialize, Deserializer};
+    use std::time::Duration;
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|s| humantime::parse_duration(&s).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
+
+/// Fully resolved settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub bind: SocketAddr,
+    /// Whether the public URL was configured (otherwise it follows the bound address).
+    pub public_url_set: bool,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub sweep_interval: Duration,
+    pub log: String,
+    pub engine: EngineConfig,
+}
+
+/// Every `SEECRET_*` variable the server or CLI reads; others get a warning (likely a typo).
+pub const KNOWN_ENV: &[&str] = &[
+    "SEECRET_CONFIG",
+    "SEECRET_DATA_DIR",
+    "SEECRET_DATABASE_URL",
+    "SEECRET_DATABASE_URL_FILE",
+    "SEECRET_BIND",
+    "SEECRET_PUBLIC_URL",
+    "SEECRET_RATE_LIMIT_PER_MINUTE",
+    "SEECRET_REVEAL_RATE_LIMIT_PER_MINUTE",
+    "SEECRET_MAX_EXPIRATION",
+    "SEECRET_MIN_EXPIRATION",
+    "SEECRET_MAX_VIEWS",
+    "SEECRET_MAX_TEXT_SIZE",
+    "SEECRET_RETENTION",
+    "SEECRET_SWEEP_INTERVAL",
+    "SEECRET_LOG",
+    "SEECRET_SQLITE_SYNCHRONOUS",
+    "SEECRET_SERVER",
+    "SEECRET_TOKEN",
+    "SEECRET_TOKEN_FILE",
+    "SEECRET_PASSPHRASE",
+];
+
+/// Names of `SEECRET_*` variables in the environment that nothing reads.
+pub fn unknown_env_vars() -> Vec<String> {
+    std::env::vars()
+        .map(|(k, _)| k)
+        .filter(|k| k.starts_with("SEECRET_") && !KNOWN_ENV.contains(&k.as_str()))
+        .collect()
+}
+
+/// Reads `<var>_FILE` if set: how container secrets are usually mounted.
+pub fn from_file_var(var: &str) -> anyhow::Result<Option<String>> {
+    match std::env::var_os(format!("{var}_FILE")) {
+        None => Ok(None),
+        Some(path) => {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {var}_FILE ({})", Path::new(&path).display()))?;
+            Ok(Some(text.trim().to_string()))
+        }
+    }
+}
+
+fn read_file_config(path: Option<&Path>) -> anyhow::Result<FileConfig> {
+    let Some(path) = path else {
+        return Ok(FileConfig::default());
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading config file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))
+}
+
+impl StorageArgs {
+    /// Data directory and database URL after layering.
+    pub fn resolve(&self) -> anyhow::Result<(PathBuf, String)> {
+        let file = read_file_config(self.config.as_deref())?;
+        Ok(resolve_storage(self, &file)?)
+    }
+}
+
+fn resolve_storage(args: &StorageArgs, file: &FileConfig) -> anyhow::Result<(PathBuf, String)> {
+    let data_dir = args
+        .data_dir
+        .clone()
+        .or_else(|| file.data_dir.clone())
+        .unwrap_or_else(|| PathBuf::from("./seecret-data"));
+    let database_url = match (&args.database_url, from_file_var("SEECRET_DATABASE_URL")?) {
+        (Some(u), _) => u.clone(),
+        (None, Some(u)) => u,
+        (None, None) => match &file.database_url {
+            Some(u) => u.clone(),
+            None => format!("sqlite://{}", data_dir.join("seecret.db").display()),
+        },
+    };
+    Ok((data_dir, database_url))
+}
+
+impl ServeArgs {
+    /// Resolves every setting and validates it.
+    pub fn resolve(&self) -> anyhow::Result<Settings> {
+        let file = read_file_config(self.storage.config.as_deref())?;
+        let (data_dir, database_url) = resolve_storage(&self.storage, &file)?;
+        let d = EngineConfig::default();
+        let bind = self
+            .bind
+            .or(file.bind)
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+        let public_url = self.public_url.clone().or(file.public_url);
+        if let Some(public_url) = &public_url {
+            let parsed = url::Url::parse(public_url)
+                .with_context(|| format!("SEECRET_PUBLIC_URL {public_url:?} is not a URL"))?;
+            if !matches!(parsed.scheme(), "http" | "https") || parsed.fragment().is_some() {
+                bail!("SEECRET_PUBLIC_URL must be an http(s) URL without a fragment");
+            }
+        }
+        let engine = EngineConfig {
+            // Without a public URL, links use the address actually bound (see `serve`).
+            public_url: public_url
+                .unwrap_or_else(|| format!("http://{bind}"))
+                .trim_end_matches('/')
+                .to_string(),
+            max_expiration: self
+                .max_expiration
+                .or(file.max_expiration)
+                .unwrap_or(d.max_expiration),
+            min_expiration: self
+                .min_expiration
+                .or(file.min_expiration)
+                .unwrap_or(d.min_expiration),
+            max_views: self.max_views.or(file.max_views).unwrap_or(d.max_views),
+            max_text_bytes: self
+                .max_text_size
+                .or(file.max_text_size)
+                .unwrap_or(d.max_text_bytes),
+            retention: self
+                .retention
+                .or(file.retention)
+                .map(Expiration::duration)
+                .unwrap_or(d.retention),
+            rate_limit_per_minute: self
+                .rate_limit_per_minute
+                .or(file.rate_limit_per_minute)
+                .unwrap_or(d.rate_limit_per_minute),
+            reveal_rate_limit_per_minute: self
+                .reveal_rate_limit_per_minute
+                .or(file.reveal_rate_limit_per_minute)
+                .unwrap_or(d.reveal_rate_limit_per_minute),
+            ..d
+        };
+        if engine.min_expiration > engine.max_expiration {
+            bail!("SEECRET_MIN_EXPIRATION is above SEECRET_MAX_EXPIRATION");
+        }
+        if engine.max_views == 0 {
+            bail!("SEECRET_MAX_VIEWS must be at least 1");
+        }
+        Ok(Settings {
+            bind,
+            public_url_set: self.public_url.is_some() || file.public_url.is_some(),
+            data_dir,
+            database_url,
+            sweep_interval: self
+                .sweep_interval
+                .or(file.sweep_interval)
+                .unwrap_or(Duration::from_secs(60)),
+            log: self.log.clone().or(file.log).unwrap_or_else(|| "info".into()),
+            engine,
+        })
+    }
+}
+
+/// The default configuration as a TOML file, for `seecret print-default-config`.
+pub fn default_toml() -> String {
+    let d = EngineConfig::default();
+    format!(
+        r#"# Seecret server configuration. Precedence: defaults < this file < SEECRET_* env < flags.
+bind = "127.0.0.1:8080"
+data_dir = "./seecret-data"
+# database_url = "sqlite://./seecret-data/seecret.db"   # or postgres://user@host/db
+# public_url = "https://secrets.example.com"            # default: http://{{bind}}
+rate_limit_per_minute = {}
+reveal_rate_limit_per_minute = {}
+max_expiration = "{}"
+min_expiration = "{}"
+max_views = {}
+max_text_size = {}
+retention = "{}"
+sweep_interval = "60s"
+log = "info"
+"#,
+        d.rate_limit_per_minute,
+        d.reveal_rate_limit_per_minute,
+        d.max_expiration,
+        d.min_expiration,
+        d.max_views,
+        d.max_text_bytes,
+        Expiration::from_duration(d.retention),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_beat_file_and_file_beats_defaults() {
+        let dir = std::env::temp_dir().join(format!("seecret-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("c.toml");
+        std::fs::write(&file, "max_views = 7\nrate_limit_per_minute = 5\nbind = \"127.0.0.1:9999\"\n")
+            .unwrap();
+        let args = ServeArgs {
+            storage: StorageArgs {
+                config: Some(file),
+                ..StorageArgs::default()
+            },
+            rate_limit_per_minute: Some(9),
+            ..ServeArgs::default()
+        };
+        let s = args.resolve().unwrap();
+        assert_eq!(s.engine.max_views, 7, "file beats default");
+        assert_eq!(s.engine.rate_limit_per_minute, 9, "flag beats file");
+        assert_eq!(s.engine.public_url, "http://127.0.0.1:9999");
+        assert_eq!(s.engine.max_expiration.to_string(), "30d");
+        let default: FileConfig = toml::from_str(&default_toml()).unwrap();
+        assert_eq!(default.max_views, Some(100));
+    }
+}

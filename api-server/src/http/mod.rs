@@ -1,0 +1,218 @@
+//! The HTTP transport: thin handlers over the engine. `router` builds the whole app so tests can
+//! drive it in-process; `main` serves it on a socket.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use seecret_core::engine::Engine;
+use seecret_core::limits::Decision;
+use seecret_core::store::AccountRecord;
+use serde::de::DeserializeOwned;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+mod error;
+mod page;
+mod rest;
+mod rpc;
+
+pub use error::ApiError;
+
+/// What every handler can reach.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The engine.
+    pub engine: Arc<Engine>,
+}
+
+/// The whole application.
+pub fn router(state: AppState) -> Router {
+    // JSON may escape every byte of a 1 MiB text (up to 6 bytes per byte for \u00XX), so the
+    // body limit is generous; the engine enforces the real content limit with a clear 413.
+    let body_limit = state.engine.config().max_text_bytes * 6 + 64 * 1024;
+    Router::new()
+        .merge(rpc::routes())
+        .merge(rest::routes(state.clone()))
+        .merge(page::routes())
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn(body_limit_as_json))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        ))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(60),
+        ))
+        // Spans carry method and path only: paths hold ids, never keys (those stay in the
+        // fragment) and bodies are never logged.
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    match state.engine.ready().await {
+        Ok(()) => "ready".into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready");
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "database unreachable")
+                .into_response()
+        }
+    }
+}
+
+/// axum answers an oversized body with a plain-text 413; clients get our JSON shape instead.
+async fn body_limit_as_json(req: Request, next: Next) -> Response {
+    let resp = next.run(req).await;
+    if resp.status() == StatusCode::PAYLOAD_TOO_LARGE
+        && resp.headers().get(header::CONTENT_TYPE).map(HeaderValue::as_bytes)
+            != Some(b"application/json")
+    {
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            "request body is too large",
+        )
+        .into_response();
+    }
+    resp
+}
+
+/// A JSON body whose failures (syntax, shape, size) answer in our error format.
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = read_body(req, state).await?;
+        parse_json(&bytes).map(JsonBody)
+    }
+}
+
+/// Reads the whole body, mapping an overflow to 413.
+pub async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state).await.map_err(|rej| {
+        if rej.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", "request body is too large")
+        } else {
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", "could not read the request body")
+        }
+    })
+}
+
+/// Parses JSON; an empty body counts as `{}` so bodiless calls (delete, reveal) just work.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        bytes
+    };
+    serde_json::from_slice(bytes).map_err(|e| ApiError::bad_json(&e))
+}
+
+/// The client's address: the socket peer (trusted proxies come with multi-instance support).
+#[derive(Clone, Copy, Debug)]
+pub struct ClientAddr(pub IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip())
+            .unwrap_or(IpAddr::from([127, 0, 0, 1]));
+        Ok(Self(ip))
+    }
+}
+
+/// Counts one unauthenticated request against the client's address.
+pub fn limit_address(state: &AppState, addr: ClientAddr) -> Result<(), ApiError> {
+    let d = state.engine.address_limiter().check(&addr.0.to_string());
+    if d.allowed {
+        Ok(())
+    } else {
+        Err(ApiError::rate_limited(retry_secs(&d)))
+    }
+}
+
+fn retry_secs(d: &Decision) -> u64 {
+    d.retry_after.as_secs_f64().ceil().max(1.0) as u64
+}
+
+/// The account behind the request's Bearer token, after its rate limit was counted.
+#[derive(Clone, Debug)]
+pub struct Authed {
+    /// The account.
+    pub account: AccountRecord,
+    /// The rate-limit state, for the response headers.
+    pub decision: Decision,
+}
+
+/// Authenticates the `Authorization: Bearer` header and counts the request.
+pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Authed, ApiError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "send your API token as Authorization: Bearer <token>",
+            )
+        })?;
+    let account = state.engine.authenticate(token).await?;
+    let decision = state.engine.account_limiter().check(&account.id.to_string());
+    if !decision.allowed {
+        return Err(ApiError::rate_limited(retry_secs(&decision)).with_rate_limit(decision.limit));
+    }
+    Ok(Authed { account, decision })
+}
+
+/// Adds `X-RateLimit-Limit` / `X-RateLimit-Remaining` to an authenticated answer.
+pub fn with_rate_headers(decision: &Decision, resp: impl IntoResponse) -> Response {
+    let mut resp = resp.into_response();
+    if decision.limit > 0 {
+        let h = resp.headers_mut();
+        h.insert(
+            HeaderName::from_static("x-ratelimit-limit"),
+            HeaderValue::from(decision.limit),
+        );
+        h.insert(
+            HeaderName::from_static("x-ratelimit-remaining"),
+            HeaderValue::from(decision.remaining),
+        );
+    }
+    resp
+}

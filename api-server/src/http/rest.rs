@@ -1,0 +1,188 @@
+//! `/v1`: the same operations as resources, described by `/v1/openapi.json`.
+
+use axum::extract::{Path, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use seecret_core::api::{
+    AccountInfo, CreateSecret, Deleted, ErrorBody, ListQuery, RevealRequest, Revealed, SecretList,
+    UpdateSecret,
+};
+use seecret_core::engine::Viewer;
+use seecret_core::model::{SecretId, SecretInfo};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::{ApiError, AppState, Authed, ClientAddr, JsonBody, authenticate, limit_address, with_rate_headers};
+
+pub fn routes(state: AppState) -> Router<AppState> {
+    let owner = Router::new()
+        .route("/v1/secrets", post(create).get(list))
+        .route(
+            "/v1/secrets/{id}",
+            get(get_one).patch(update).delete(delete),
+        )
+        .route("/v1/account", get(account))
+        .route_layer(middleware::from_fn_with_state(state, require_account));
+    Router::new()
+        .merge(owner)
+        .route("/v1/secrets/{id}/reveal", post(reveal))
+        .route("/v1/openapi.json", get(openapi))
+}
+
+/// Authenticates owner routes and puts the rate-limit headers on every answer, errors included.
+pub async fn require_account(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let authed = match authenticate(&state, req.headers()).await {
+        Ok(a) => a,
+        Err(e) => return e.into_response(),
+    };
+    let decision = authed.decision;
+    req.extensions_mut().insert(authed);
+    with_rate_headers(&decision, next.run(req).await)
+}
+
+fn secret_id(raw: &str) -> Result<SecretId, ApiError> {
+    raw.parse().map_err(|_| seecret_core::Error::NotFound.into())
+}
+
+/// Create a secret.
+#[utoipa::path(post, path = "/v1/secrets", tag = "secrets", request_body = CreateSecret,
+    security(("bearer" = [])),
+    responses((status = 201, body = SecretInfo, description = "Created; `url` is the link to share"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 429, body = ErrorBody)))]
+async fn create(
+    State(state): State<AppState>,
+    Extension(a): Extension<Authed>,
+    JsonBody(req): JsonBody<CreateSecret>,
+) -> Result<impl IntoResponse, ApiError> {
+    let info = state.engine.create_secret(&a.account, req).await?;
+    Ok((StatusCode::CREATED, Json(info)))
+}
+
+/// List the account's secrets, newest first.
+#[utoipa::path(get, path = "/v1/secrets", tag = "secrets", params(ListQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = SecretList), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody)))]
+async fn list(
+    State(state): State<AppState>,
+    Extension(a): Extension<Authed>,
+    req: Request,
+) -> Result<Json<SecretList>, ApiError> {
+    let q = axum::extract::Query::<ListQuery>::try_from_uri(req.uri())
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", e.body_text()))?;
+    Ok(Json(state.engine.list_secrets(&a.account, q.0).await?))
+}
+
+/// A secret's metadata and view log (never its content).
+#[utoipa::path(get, path = "/v1/secrets/{id}", tag = "secrets", params(("id" = String, Path)),
+    security(("bearer" = [])),
+    responses((status = 200, body = SecretInfo), (status = 404, body = ErrorBody)))]
+async fn get_one(
+    State(state): State<AppState>,
+    Extension(a): Extension<Authed>,
+    Path(id): Path<String>,
+) -> Result<Json<SecretInfo>, ApiError> {
+    Ok(Json(state.engine.get_secret(&a.account, secret_id(&id)?).await?))
+}
+
+/// Change an active secret; new content answers a new `url`.
+#[utoipa::path(patch, path = "/v1/secrets/{id}", tag = "secrets", params(("id" = String, Path)),
+    request_body = UpdateSecret, security(("bearer" = [])),
+    responses((status = 200, body = SecretInfo), (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 410, body = ErrorBody)))]
+async fn update(
+    State(state): State<AppState>,
+    Extension(a): Extension<Authed>,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<UpdateSecret>,
+) -> Result<Json<SecretInfo>, ApiError> {
+    Ok(Json(
+        state
+            .engine
+            .update_secret(&a.account, secret_id(&id)?, req)
+            .await?,
+    ))
+}
+
+/// Delete a secret: its content is erased now.
+#[utoipa::path(delete, path = "/v1/secrets/{id}", tag = "secrets", params(("id" = String, Path)),
+    security(("bearer" = [])),
+    responses((status = 200, body = Deleted), (status = 404, body = ErrorBody)))]
+async fn delete(
+    State(state): State<AppState>,
+    Extension(a): Extension<Authed>,
+    Path(id): Path<String>,
+) -> Result<Json<Deleted>, ApiError> {
+    Ok(Json(
+        state.engine.delete_secret(&a.account, secret_id(&id)?).await?,
+    ))
+}
+
+/// The account behind the token.
+#[utoipa::path(get, path = "/v1/account", tag = "account", security(("bearer" = [])),
+    responses((status = 200, body = AccountInfo), (status = 401, body = ErrorBody)))]
+async fn account(
+    State(state): State<AppState>,
+    Extension(a): Extension<Authed>,
+) -> Result<Json<AccountInfo>, ApiError> {
+    Ok(Json(state.engine.account_info(&a.account).await?))
+}
+
+/// Reveal a secret, using one view. No token: the link is the credential. With `key` the answer
+/// carries `content`; without, `ciphertext` for the client to decrypt.
+#[utoipa::path(post, path = "/v1/secrets/{id}/reveal", tag = "reveal",
+    params(("id" = String, Path)), request_body = RevealRequest,
+    responses((status = 200, body = Revealed), (status = 403, body = ErrorBody,
+        description = "passphrase required or wrong; no view used"),
+        (status = 404, body = ErrorBody), (status = 410, body = ErrorBody),
+        (status = 429, body = ErrorBody)))]
+async fn reveal(
+    State(state): State<AppState>,
+    addr: ClientAddr,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<RevealRequest>,
+) -> Result<Json<Revealed>, ApiError> {
+    limit_address(&state, addr)?;
+    Ok(Json(
+        state
+            .engine
+            .reveal(secret_id(&id)?, req, Viewer::default())
+            .await?,
+    ))
+}
+
+async fn openapi() -> Response {
+    Json(ApiDoc::openapi()).into_response()
+}
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        doc.components.get_or_insert_with(Default::default).add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("UUID")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The OpenAPI document of the API.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Seecret API", description = "One-time secret links: create, share, reveal once."),
+    paths(create, list, get_one, update, delete, account, reveal, super::rpc::rpc),
+    modifiers(&BearerAuth),
+    tags((name = "secrets", description = "Owner operations (Bearer token)"),
+        (name = "reveal", description = "Recipient operations (no token)"),
+        (name = "rpc", description = "The product page's operation-style endpoint"))
+)]
+pub struct ApiDoc;

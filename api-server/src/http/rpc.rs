@@ -1,0 +1,134 @@
+//! `POST /api.php` (and `/api`): the product page's operation-style API. One JSON object in, one
+//! flat JSON object out; `operation` picks what to do.
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Json;
+use seecret_core::api::{CreateSecret, ListQuery, RevealRequest, UpdateSecret};
+use seecret_core::engine::Viewer;
+use seecret_core::model::SecretId;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use super::{
+    ApiError, AppState, ClientAddr, authenticate, limit_address, read_body, with_rate_headers,
+};
+
+/// Every operation, in the order the docs list them.
+pub const OPERATIONS: &[&str] = &[
+    "create_seecret",
+    "update_seecret",
+    "get_seecret",
+    "list_seecrets",
+    "delete_seecret",
+    "get_account",
+    "reveal_seecret",
+];
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api.php", post(rpc))
+        .route("/api", post(rpc))
+}
+
+fn take_id(map: &mut Map<String, Value>) -> Result<SecretId, ApiError> {
+    match map.remove("id") {
+        Some(Value::String(s)) => Ok(s.parse::<SecretId>().map_err(|_| seecret_core::Error::NotFound)?),
+        Some(_) => Err(seecret_core::Error::invalid("id", "id must be a string").into()),
+        None => Err(seecret_core::Error::invalid("id", "id is required").into()),
+    }
+}
+
+fn fields<T: DeserializeOwned>(map: Map<String, Value>) -> Result<T, ApiError> {
+    serde_json::from_value(Value::Object(map)).map_err(|e| ApiError::bad_json(&e))
+}
+
+/// The product page's endpoint: a JSON object whose `operation` is one of create_seecret,
+/// update_seecret, get_seecret, list_seecrets, delete_seecret, get_account (Bearer token) or
+/// reveal_seecret (no token). The other fields are those of the matching `/v1` operation, plus
+/// `id` where one secret is meant. Answers are the same flat objects as `/v1`.
+#[utoipa::path(post, path = "/api.php", tag = "rpc",
+    request_body(content = Object, description = "`{\"operation\": \"create_seecret\", \"content\": \"…\", \"expiration\": \"24h\", \"views\": 1}`"),
+    responses((status = 200, description = "The operation's answer, a flat JSON object"),
+        (status = 400, body = seecret_core::api::ErrorBody, description = "bad input or unknown operation")))]
+pub async fn rpc(State(state): State<AppState>, addr: ClientAddr, req: Request) -> Response {
+    let headers = req.headers().clone();
+    match dispatch(&state, addr, &headers, req).await {
+        Ok(resp) => resp,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn dispatch(
+    state: &AppState,
+    addr: ClientAddr,
+    headers: &HeaderMap,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let body = read_body(req, state).await?;
+    let mut map: Map<String, Value> = super::parse_json(&body)?;
+    let op = match map.remove("operation") {
+        Some(Value::String(op)) => op,
+        _ => return Err(ApiError::unknown_operation(None, OPERATIONS)),
+    };
+    if op == "reveal_seecret" {
+        // Recipients reveal without an account; the per-address limit guards it.
+        limit_address(state, addr)?;
+        let id = take_id(&mut map)?;
+        let r: RevealRequest = fields(map)?;
+        let out = state.engine.reveal(id, r, Viewer::default()).await?;
+        return Ok(Json(out).into_response());
+    }
+    if !OPERATIONS.contains(&op.as_str()) {
+        return Err(ApiError::unknown_operation(Some(&op), OPERATIONS));
+    }
+    let authed = authenticate(state, headers).await?;
+    let resp = owner_operation(state, &authed.account, &op, map)
+        .await
+        .unwrap_or_else(IntoResponse::into_response);
+    Ok(with_rate_headers(&authed.decision, resp))
+}
+
+async fn owner_operation(
+    state: &AppState,
+    account: &seecret_core::store::AccountRecord,
+    op: &str,
+    mut map: Map<String, Value>,
+) -> Result<Response, ApiError> {
+    let engine = &state.engine;
+    Ok(match op {
+        "create_seecret" => Json(engine.create_secret(account, fields::<CreateSecret>(map)?).await?)
+            .into_response(),
+        "update_seecret" => {
+            let id = take_id(&mut map)?;
+            Json(engine.update_secret(account, id, fields::<UpdateSecret>(map)?).await?)
+                .into_response()
+        }
+        "get_seecret" => {
+            let id = take_id(&mut map)?;
+            fields::<Empty>(map)?;
+            Json(engine.get_secret(account, id).await?).into_response()
+        }
+        "list_seecrets" => {
+            Json(engine.list_secrets(account, fields::<ListQuery>(map)?).await?).into_response()
+        }
+        "delete_seecret" => {
+            let id = take_id(&mut map)?;
+            fields::<Empty>(map)?;
+            Json(engine.delete_secret(account, id).await?).into_response()
+        }
+        "get_account" => {
+            fields::<Empty>(map)?;
+            Json(engine.account_info(account).await?).into_response()
+        }
+        _ => return Err(ApiError::unknown_operation(Some(op), OPERATIONS)),
+    })
+}
+
+/// An operation that takes nothing besides `id`: unknown fields are refused, not ignored.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Empty {}

@@ -1,0 +1,98 @@
+//! `seecret`: the server (`serve`), its operator commands (`account`), and the command-line
+//! client (`share`, `reveal`, `status`, `list`, `burn`).
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cli;
+mod config;
+mod http;
+mod serve;
+
+#[derive(Parser, Debug)]
+#[command(name = "seecret", version, about = "One-time secret links: share passwords, keys and files safely.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the server.
+    Serve(config::ServeArgs),
+    /// Manage accounts (talks to the database directly).
+    Account {
+        #[command(subcommand)]
+        command: AccountCommand,
+        #[command(flatten)]
+        storage: config::StorageArgs,
+    },
+    /// Print the default configuration file.
+    PrintDefaultConfig,
+    #[command(flatten)]
+    Client(cli::ClientCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum AccountCommand {
+    /// Create an account; prints its API token alone on the last line.
+    Create {
+        /// Display name (unique).
+        #[arg(long)]
+        name: String,
+        /// Contact address.
+        #[arg(long)]
+        email: Option<String>,
+    },
+    /// Replace an account's token (by id or name); prints the new one alone on the last line.
+    RotateToken {
+        /// Account id or name.
+        account: String,
+    },
+}
+
+fn main() -> ExitCode {
+    seecret_core::init_crypto();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("seecret: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => serve::run(args.resolve()?).await,
+            Command::Account { command, storage } => account(command, storage).await,
+            Command::PrintDefaultConfig => {
+                print!("{}", config::default_toml());
+                Ok(())
+            }
+            Command::Client(c) => cli::run(c).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("seecret: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn account(command: AccountCommand, storage: config::StorageArgs) -> anyhow::Result<()> {
+    serve::init_logging("warn");
+    let (data_dir, url) = storage.resolve()?;
+    let engine = serve::open_engine(&data_dir, &url, Default::default()).await?;
+    let (record, token) = match command {
+        AccountCommand::Create { name, email } => {
+            engine.create_account(&name, email.as_deref()).await?
+        }
+        AccountCommand::RotateToken { account } => engine.rotate_token(&account).await?,
+    };
+    println!("account {} ({})", record.name, record.id);
+    println!("{}", token.expose());
+    Ok(())
+}

@@ -1,0 +1,139 @@
+//! Running the server: storage, engine, background sweeper, HTTP, graceful shutdown.
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use seecret_core::engine::{Engine, EngineConfig};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tracing::{error, info, warn};
+use tracing_subscriber::EnvFilter;
+
+use crate::config::{Settings, unknown_env_vars};
+use crate::http::{AppState, router};
+
+/// Logs to stderr with the given filter (`SEECRET_LOG` syntax).
+pub fn init_logging(filter: &str) {
+    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
+}
+
+/// Opens the database (creating the data directory for SQLite) and builds the engine.
+pub async fn open_engine(data_dir: &Path, url: &str, cfg: EngineConfig) -> anyhow::Result<Engine> {
+    if !url.starts_with("postgres") {
+        create_private_dir(data_dir)?;
+    }
+    let store = seecret_core::store::open(url)
+        .await
+        .with_context(|| format!("opening the database {}", redact_url(url)))?;
+    Ok(Engine::new(store, cfg))
+}
+
+fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("creating the data directory {}", dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+    }
+    Ok(())
+}
+
+/// A database URL with any password hidden, for messages.
+fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// `seecret serve`.
+pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
+    init_logging(&settings.log);
+    for var in unknown_env_vars() {
+        warn!(%var, "unknown SEECRET_* environment variable ignored (typo?)");
+    }
+    let listener = TcpListener::bind(settings.bind)
+        .await
+        .with_context(|| format!("listening on {}", settings.bind))?;
+    let local = listener.local_addr()?;
+    if !settings.public_url_set {
+        // `--bind 127.0.0.1:0` picks a port; links must carry the real one.
+        settings.engine.public_url = format!("http://{local}");
+    }
+    let engine = Arc::new(
+        open_engine(&settings.data_dir, &settings.database_url, settings.engine.clone()).await?,
+    );
+    if let Some((account, token)) = engine.bootstrap().await? {
+        // Shown once, on stdout, so it can be captured; it is never logged.
+        println!(
+            "Created the first account {:?} ({}). Its API token, shown only this once:",
+            account.name, account.id
+        );
+        println!("{}", token.expose());
+    }
+    info!(addr = %local, public_url = %settings.engine.public_url, "seecret listening");
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let sweeper = tokio::spawn(sweep_loop(engine.clone(), settings.sweep_interval, stop_rx));
+    let app = router(AppState { engine });
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving HTTP")?;
+    let _ = stop_tx.send(true);
+    let _ = sweeper.await;
+    info!("stopped cleanly");
+    Ok(())
+}
+
+async fn sweep_loop(engine: Arc<Engine>, every: std::time::Duration, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        match engine.sweep().await {
+            Ok(r) if r.expired > 0 || r.purged > 0 => {
+                info!(expired = r.expired, purged = r.purged, "sweep");
+            }
+            Ok(_) => {}
+            Err(e) => error!(error = %e, "sweep failed; will retry"),
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+    info!("shutting down: finishing in-flight requests");
+}

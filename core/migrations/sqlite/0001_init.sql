@@ -1,0 +1,66 @@
+-- Seecret schema, SQLite. Times are Unix milliseconds (UTC).
+
+CREATE TABLE accounts (
+    id           TEXT PRIMARY KEY NOT NULL,
+    name         TEXT NOT NULL UNIQUE,
+    email        TEXT,
+    plan         TEXT NOT NULL DEFAULT 'self-hosted',
+    -- SHA-256 of the API token; the token itself is never stored.
+    token_hash   BLOB NOT NULL UNIQUE,
+    webhook_url  TEXT,
+    created_at   INTEGER NOT NULL
+);
+
+CREATE TABLE secrets (
+    id               TEXT PRIMARY KEY NOT NULL,
+    account_id       TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    kind             TEXT NOT NULL,
+    -- The sealed envelope (text) or NULL once erased. Never the key.
+    envelope         BLOB,
+    label            TEXT,
+    passphrase_hash  TEXT,
+    allowed_countries TEXT NOT NULL DEFAULT '',
+    webhook_url      TEXT,
+    views_total      INTEGER NOT NULL,
+    views_used       INTEGER NOT NULL DEFAULT 0,
+    status           TEXT NOT NULL,
+    created_at       INTEGER NOT NULL,
+    expires_at       INTEGER NOT NULL,
+    last_viewed_at   INTEGER,
+    -- When the secret left `active`; metadata is purged a retention period later.
+    ended_at         INTEGER,
+    -- Wrong passphrases in the current one-minute window.
+    pp_fail_count    INTEGER NOT NULL DEFAULT 0,
+    pp_fail_window   INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE INDEX secrets_by_account ON secrets (account_id, id);
+CREATE INDEX secrets_active_by_expiry ON secrets (expires_at) WHERE status = 'active';
+CREATE INDEX secrets_ended ON secrets (ended_at) WHERE ended_at IS NOT NULL;
+
+CREATE TABLE views (
+    secret_id  TEXT NOT NULL REFERENCES secrets(id) ON DELETE CASCADE,
+    at         INTEGER NOT NULL,
+    country    TEXT
+);
+CREATE INDEX views_by_secret ON views (secret_id, at);
+
+-- Transactional outbox: events are written in the same transaction as the change that caused
+-- them and delivered by a worker (webhooks, bots).
+CREATE TABLE outbox (
+    id               TEXT PRIMARY KEY NOT NULL,
+    account_id       TEXT NOT NULL,
+    secret_id        TEXT,
+    event_type       TEXT NOT NULL,
+    payload          TEXT NOT NULL,
+    created_at       INTEGER NOT NULL,
+    state            TEXT NOT NULL DEFAULT 'pending',
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at  INTEGER NOT NULL,
+    lease_until      INTEGER,
+    last_attempt_at  INTEGER,
+    last_status      INTEGER,
+    last_error       TEXT
+);
+CREATE INDEX outbox_due ON outbox (next_attempt_at) WHERE state = 'pending';
+CREATE INDEX outbox_by_secret ON outbox (secret_id);

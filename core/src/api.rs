@@ -1,0 +1,289 @@
+//! Request and response bodies of the HTTP API, shared by the server and the typed client so the
+//! two cannot drift. Secret-bearing fields use [`SecretBytes`]: zeroed on drop, redacted in `Debug`.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::crypto::SecretBytes;
+use crate::model::{AccountId, Expiration, SecretId, SecretInfo, Status};
+
+impl Serialize for SecretBytes {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.as_str() {
+            Some(text) => s.serialize_str(text),
+            None => Err(serde::ser::Error::custom("secret content is not UTF-8")),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for SecretBytes {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(SecretBytes::from)
+    }
+}
+
+/// Accepts `3` or `"3"`: form posts and some HTTP clients send numbers as strings.
+fn lenient_u32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        N(u32),
+        S(String),
+    }
+    match Option::<Raw>::deserialize(d)? {
+        None => Ok(None),
+        Some(Raw::N(n)) => Ok(Some(n)),
+        Some(Raw::S(s)) => s
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| serde::de::Error::custom("expected a whole number")),
+    }
+}
+
+/// Body of `create_seecret` / `POST /v1/secrets`.
+///
+/// Give either `content` (plaintext; the server encrypts it and forgets the key) or `id` plus
+/// `ciphertext` (a v1 envelope sealed by the client, which keeps the key).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CreateSecret {
+    /// Plaintext to share (UTF-8, up to the server's text limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub content: Option<SecretBytes>,
+    /// A client-sealed v1 envelope, standard base64.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ciphertext: Option<String>,
+    /// The id the client sealed the envelope for (a UUIDv7); required with `ciphertext`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<SecretId>,
+    /// How long the secret lives: `30m`, `24h`, `7d`… (default `24h`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "24h"))]
+    pub expiration: Option<Expiration>,
+    /// Views allowed (default 1).
+    #[serde(default, deserialize_with = "lenient_u32", skip_serializing_if = "Option::is_none")]
+    pub views: Option<u32>,
+    /// A passphrase the recipient must also give.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub passphrase: Option<SecretBytes>,
+    /// A plaintext note for the owner (never the secret).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// ISO 3166-1 alpha-2 codes allowed to reveal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_countries: Option<Vec<String>>,
+    /// Webhook for this secret's events, overriding the account's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_url: Option<String>,
+}
+
+/// Body of `update_seecret` / `PATCH /v1/secrets/{id}`: every field optional. An empty string
+/// clears `passphrase`, `label` and `webhook_url`. New content means a new key and a new `url`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UpdateSecret {
+    /// New lifetime, counted from now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "7d"))]
+    pub expiration: Option<Expiration>,
+    /// New total of views allowed (more than the views already used).
+    #[serde(default, deserialize_with = "lenient_u32", skip_serializing_if = "Option::is_none")]
+    pub views: Option<u32>,
+    /// New passphrase; empty removes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub passphrase: Option<SecretBytes>,
+    /// New label; empty removes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// New country list; empty allows all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_countries: Option<Vec<String>>,
+    /// New webhook URL; empty removes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_url: Option<String>,
+    /// New plaintext content (the server re-keys and answers a new `url`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub content: Option<SecretBytes>,
+    /// New client-sealed envelope for the same id (the client re-keys).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ciphertext: Option<String>,
+}
+
+/// Query of `list_seecrets` / `GET /v1/secrets`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, utoipa::IntoParams))]
+pub struct ListQuery {
+    /// Only secrets in this status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<Status>,
+    /// Page size, 1–100 (default 20).
+    #[serde(default, deserialize_with = "lenient_u32", skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+}
+
+/// A page of secrets, newest first.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SecretList {
+    /// This page.
+    pub seecrets: Vec<SecretInfo>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Answer to `delete_seecret` / `DELETE /v1/secrets/{id}`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Deleted {
+    /// The deleted secret.
+    pub id: SecretId,
+    /// Always true: the content is erased.
+    pub deleted: bool,
+    /// Now `deleted`.
+    pub status: Status,
+}
+
+/// Body of `reveal_seecret` / `POST /v1/secrets/{id}/reveal`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RevealRequest {
+    /// The key from the link's fragment, for clients that want the server to decrypt. Without
+    /// it the answer carries the ciphertext for the client to decrypt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub key: Option<SecretBytes>,
+    /// The passphrase, when the secret has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub passphrase: Option<SecretBytes>,
+}
+
+/// Answer to a reveal: uses one view.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Revealed {
+    /// The secret's id.
+    pub id: SecretId,
+    /// The plaintext, when the request carried the key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub content: Option<SecretBytes>,
+    /// The v1 envelope (standard base64), when the request carried no key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ciphertext: Option<String>,
+    /// Views left after this one.
+    pub views_remaining: u32,
+    /// Status after this view.
+    pub status: Status,
+}
+
+/// What anyone holding a link may learn without using a view (the reveal page shows it).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PublicStatus {
+    /// The secret's id.
+    pub id: SecretId,
+    /// `active` or why it is gone.
+    pub status: Status,
+    /// Whether a passphrase will be asked.
+    pub passphrase_protected: bool,
+    /// When it expires.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Usage counts of an account.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Usage {
+    /// Secrets that can still be revealed.
+    pub active: u64,
+    /// Secrets whose views were all used.
+    pub consumed: u64,
+    /// Secrets that expired unread (or not fully read).
+    pub expired: u64,
+    /// Secrets deleted by their owner.
+    pub deleted: u64,
+    /// Views served in total.
+    pub views: u64,
+}
+
+/// The account's rate limit.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RateLimit {
+    /// Requests allowed per minute.
+    pub per_minute: u32,
+}
+
+/// Answer to `get_account` / `GET /v1/account`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AccountInfo {
+    /// The account's id.
+    pub id: AccountId,
+    /// Display name.
+    pub name: String,
+    /// Contact address.
+    pub email: Option<String>,
+    /// The plan (self-hosted servers have one: `self-hosted`).
+    pub plan: String,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// The per-account rate limit.
+    pub rate_limit: RateLimit,
+    /// Counts of the account's secrets (within the retention period).
+    pub usage: Usage,
+    /// The account's default webhook URL.
+    pub webhook_url: Option<String>,
+    /// Limits that apply when creating secrets.
+    pub limits: Limits,
+}
+
+/// Creation limits of the server.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Limits {
+    /// Longest expiration accepted.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "30d"))]
+    pub max_expiration: Expiration,
+    /// Most views accepted.
+    pub max_views: u32,
+    /// Largest text content, in bytes.
+    pub max_text_bytes: u64,
+}
+
+/// The error body of every failed request: `{"error": {"code", "message"}}`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// Code and message of an error.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ErrorDetail {
+    /// Stable machine-readable code.
+    pub code: String,
+    /// Human-readable explanation.
+    pub message: String,
+    /// The offending field, for `invalid_request`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// For `unknown_operation`: the operations that exist.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_operations: Option<Vec<String>>,
+}

@@ -1,0 +1,263 @@
+//! The typed HTTP client of the `/v1` API: the one the CLI, the bots and the desktop app use.
+//! Sharing through it encrypts locally, so the server only ever sees ciphertext.
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use zeroize::Zeroizing;
+
+use crate::api::{
+    AccountInfo, CreateSecret, Deleted, ErrorBody, ListQuery, RevealRequest, Revealed, SecretList,
+    UpdateSecret,
+};
+use crate::crypto::{self, SecretBytes, SecretKey};
+use crate::model::{Expiration, Link, SecretId, SecretInfo};
+
+/// What a client call can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The server answered with an error.
+    #[error("{message} ({code}, HTTP {status})")]
+    Api {
+        /// HTTP status.
+        status: u16,
+        /// Stable error code (see the API docs).
+        code: String,
+        /// The server's explanation.
+        message: String,
+    },
+    /// The server could not be reached or the answer was not understood.
+    #[error("cannot reach the Seecret server: {0}")]
+    Transport(String),
+    /// A local check or decryption failed.
+    #[error(transparent)]
+    Local(#[from] crate::Error),
+}
+
+impl ClientError {
+    /// The API error code, if the server answered with one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Self::Api { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status, if the server answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Api { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+impl From<reqwest::Error> for ClientError {
+    fn from(e: reqwest::Error) -> Self {
+        // Strip the URL: it is harmless (no key is ever in it) but makes messages noisy.
+        Self::Transport(e.without_url().to_string())
+    }
+}
+
+/// Options for sharing.
+#[derive(Clone, Debug, Default)]
+pub struct ShareOptions {
+    /// Lifetime (server default when `None`).
+    pub expiration: Option<Expiration>,
+    /// Views allowed (server default when `None`).
+    pub views: Option<u32>,
+    /// Passphrase the recipient must give.
+    pub passphrase: Option<SecretBytes>,
+    /// Owner's note.
+    pub label: Option<String>,
+}
+
+/// A secret shared through the client: its metadata and the full link, key included.
+#[derive(Debug)]
+pub struct Shared {
+    /// Metadata as the server stored it.
+    pub info: SecretInfo,
+    /// The link to hand over (`{server}/s/{id}#{key}`); treat it as the secret itself.
+    pub link: Zeroizing<String>,
+}
+
+/// A client of one Seecret server.
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: Option<Zeroizing<String>>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("base", &self.base)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+impl Client {
+    /// A client of the server at `base` (e.g. `https://secrets.example.com`), with an API token
+    /// for owner operations (reveal needs none).
+    pub fn new(base: &str, token: Option<&str>) -> Result<Self, ClientError> {
+        crate::init_crypto();
+        let parsed = url::Url::parse(base.trim())
+            .map_err(|e| ClientError::Transport(format!("invalid server URL {base:?}: {e}")))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(ClientError::Transport(format!(
+                "server URL must be http(s): {base:?}"
+            )));
+        }
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("seecret-client/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(10))
+            .build()?;
+        Ok(Self {
+            http,
+            base: base.trim().trim_end_matches('/').to_string(),
+            token: token.map(|t| Zeroizing::new(t.trim().to_string())),
+        })
+    }
+
+    /// The server's base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    async fn call<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<T, ClientError> {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t.as_str());
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req.send().await?;
+        let status = resp.status();
+        let bytes = resp.bytes().await?;
+        if status.is_success() {
+            return serde_json::from_slice(&bytes).map_err(|e| {
+                ClientError::Transport(format!("unexpected answer from the server: {e}"))
+            });
+        }
+        Err(api_error(status, &bytes))
+    }
+
+    /// Creates a secret as given (plaintext `content` is encrypted by the server).
+    pub async fn create(&self, req: &CreateSecret) -> Result<SecretInfo, ClientError> {
+        self.call(Method::POST, "/v1/secrets", Some(req)).await
+    }
+
+    /// Encrypts `plaintext` here and shares it; the server never sees the plaintext or key.
+    pub async fn share(&self, plaintext: &[u8], opts: ShareOptions) -> Result<Shared, ClientError> {
+        let id = SecretId::new();
+        let key = SecretKey::generate();
+        let envelope = crypto::seal(&key, &id, plaintext)?;
+        let req = CreateSecret {
+            ciphertext: Some(crypto::b64encode(&envelope)),
+            id: Some(id),
+            expiration: opts.expiration,
+            views: opts.views,
+            passphrase: opts.passphrase,
+            label: opts.label,
+            ..CreateSecret::default()
+        };
+        let info = self.create(&req).await?;
+        let link = Zeroizing::new(Link::format(&self.base, &id, &key));
+        Ok(Shared { info, link })
+    }
+
+    /// A secret's metadata and view log.
+    pub async fn get(&self, id: SecretId) -> Result<SecretInfo, ClientError> {
+        self.call::<(), _>(Method::GET, &format!("/v1/secrets/{id}"), None)
+            .await
+    }
+
+    /// A page of the account's secrets.
+    pub async fn list(&self, q: &ListQuery) -> Result<SecretList, ClientError> {
+        let mut path = "/v1/secrets?".to_string();
+        if let Some(s) = q.status {
+            path.push_str(&format!("status={}&", s.as_str()));
+        }
+        if let Some(l) = q.limit {
+            path.push_str(&format!("limit={l}&"));
+        }
+        if let Some(c) = &q.cursor {
+            path.push_str(&format!("cursor={}&", url::form_urlencoded::byte_serialize(c.as_bytes()).collect::<String>()));
+        }
+        self.call::<(), _>(Method::GET, path.trim_end_matches(['&', '?']), None)
+            .await
+    }
+
+    /// Changes a secret.
+    pub async fn update(&self, id: SecretId, req: &UpdateSecret) -> Result<SecretInfo, ClientError> {
+        self.call(Method::PATCH, &format!("/v1/secrets/{id}"), Some(req))
+            .await
+    }
+
+    /// Deletes a secret now.
+    pub async fn delete(&self, id: SecretId) -> Result<Deleted, ClientError> {
+        self.call::<(), _>(Method::DELETE, &format!("/v1/secrets/{id}"), None)
+            .await
+    }
+
+    /// The account behind the token.
+    pub async fn account(&self) -> Result<AccountInfo, ClientError> {
+        self.call::<(), _>(Method::GET, "/v1/account", None).await
+    }
+
+    /// Uses one view and returns the ciphertext (the key is never sent).
+    pub async fn reveal_ciphertext(
+        &self,
+        id: SecretId,
+        passphrase: Option<SecretBytes>,
+    ) -> Result<Revealed, ClientError> {
+        let req = RevealRequest {
+            key: None,
+            passphrase,
+        };
+        self.call(Method::POST, &format!("/v1/secrets/{id}/reveal"), Some(&req))
+            .await
+    }
+
+    /// Reveals a link: uses one view, decrypts here with the key from the fragment.
+    pub async fn reveal_link(
+        link: &Link,
+        passphrase: Option<SecretBytes>,
+    ) -> Result<SecretBytes, ClientError> {
+        let client = Self::new(&link.base, None)?;
+        let revealed = client.reveal_ciphertext(link.id, passphrase).await?;
+        let ct = revealed
+            .ciphertext
+            .ok_or_else(|| ClientError::Transport("the server sent no ciphertext".into()))?;
+        let envelope = crypto::b64decode("ciphertext", &ct)?;
+        Ok(crypto::open(&link.key, &link.id, &envelope)?)
+    }
+}
+
+fn api_error(status: StatusCode, body: &[u8]) -> ClientError {
+    match serde_json::from_slice::<ErrorBody>(body) {
+        Ok(e) => ClientError::Api {
+            status: status.as_u16(),
+            code: e.error.code,
+            message: e.error.message,
+        },
+        Err(_) => ClientError::Api {
+            status: status.as_u16(),
+            code: "http_error".into(),
+            message: status
+                .canonical_reason()
+                .unwrap_or("unexpected answer")
+                .to_string(),
+        },
+    }
+}

@@ -1,0 +1,249 @@
+//! Per-secret encryption. Each secret gets a fresh random 256-bit key; the server stores only the
+//! sealed envelope and never the key, which travels in the link's fragment.
+//!
+//! Text envelope, version 1 (see `docs/format.md`):
+//! `0x01 || nonce (12 bytes) || AES-256-GCM(key, nonce, aad = secret id, plaintext) || tag (16)`.
+//! The secret id as associated data stops an envelope from being replayed under another id.
+
+use std::fmt;
+
+use aes_gcm::aead::rand_core::RngCore;
+use aes_gcm::aead::{Aead, KeyInit, OsRng, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use sha2::{Digest, Sha256};
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+
+use crate::error::{Error, Result};
+use crate::model::SecretId;
+
+/// Version byte of the text envelope.
+pub const ENVELOPE_V1: u8 = 1;
+const NONCE_LEN: usize = 12;
+const TAG_LEN: usize = 16;
+/// Bytes an envelope adds to its plaintext.
+pub const ENVELOPE_OVERHEAD: usize = 1 + NONCE_LEN + TAG_LEN;
+
+/// A secret's 256-bit content key. Zeroed on drop; `Debug` never prints it.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct SecretKey([u8; 32]);
+
+impl SecretKey {
+    /// A fresh key from the OS random generator.
+    pub fn generate() -> Self {
+        let mut k = [0u8; 32];
+        OsRng.fill_bytes(&mut k);
+        Self(k)
+    }
+
+    /// Parses the base64url (no padding) form used in link fragments.
+    pub fn from_base64url(s: &str) -> Result<Self> {
+        let mut bytes = Zeroizing::new(
+            URL_SAFE_NO_PAD
+                .decode(s.trim().trim_end_matches('='))
+                .map_err(|_| Error::invalid("key", "key must be 43 characters of base64url"))?,
+        );
+        let arr: [u8; 32] = bytes
+            .as_slice()
+            .try_into()
+            .map_err(|_| Error::invalid("key", "key must decode to 32 bytes"))?;
+        bytes.zeroize();
+        Ok(Self(arr))
+    }
+
+    /// The base64url (no padding) form placed in link fragments.
+    pub fn to_base64url(&self) -> Zeroizing<String> {
+        Zeroizing::new(URL_SAFE_NO_PAD.encode(self.0))
+    }
+
+    /// The raw key bytes, for the streaming file format.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretKey(<redacted>)")
+    }
+}
+
+/// Secret bytes (plaintext content, passphrases): zeroed on drop, redacted in `Debug`.
+#[derive(Clone, Default, Zeroize, ZeroizeOnDrop, PartialEq, Eq)]
+pub struct SecretBytes(Vec<u8>);
+
+impl SecretBytes {
+    /// Wraps bytes; the caller's copy moves in and is zeroed when this is dropped.
+    pub fn new(bytes: Vec<u8>) -> Self {
+        Self(bytes)
+    }
+
+    /// The secret bytes.
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The bytes as UTF-8, if they are.
+    pub fn as_str(&self) -> Option<&str> {
+        std::str::from_utf8(&self.0).ok()
+    }
+
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl From<String> for SecretBytes {
+    fn from(s: String) -> Self {
+        Self(s.into_bytes())
+    }
+}
+
+impl fmt::Debug for SecretBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SecretBytes(<{} bytes redacted>)", self.0.len())
+    }
+}
+
+/// Encrypts `plaintext` for secret `id` under `key` into a v1 envelope.
+pub fn seal(key: &SecretKey, id: &SecretId, plaintext: &[u8]) -> Result<Vec<u8>> {
+    let cipher = Aes256Gcm::new((&key.0).into());
+    let mut nonce = [0u8; NONCE_LEN];
+    OsRng.fill_bytes(&mut nonce);
+    let aad = id.to_string();
+    let ct = cipher
+        .encrypt(
+            Nonce::from_slice(&nonce),
+            Payload {
+                msg: plaintext,
+                aad: aad.as_bytes(),
+            },
+        )
+        .map_err(|_| Error::Internal("encryption failed".into()))?;
+    let mut out = Vec::with_capacity(1 + NONCE_LEN + ct.len());
+    out.push(ENVELOPE_V1);
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(&ct);
+    Ok(out)
+}
+
+/// Decrypts a v1 envelope; fails with [`Error::InvalidKey`] if the key, id or bytes do not match.
+pub fn open(key: &SecretKey, id: &SecretId, envelope: &[u8]) -> Result<SecretBytes> {
+    check_envelope(envelope)?;
+    let cipher = Aes256Gcm::new((&key.0).into());
+    let aad = id.to_string();
+    cipher
+        .decrypt(
+            Nonce::from_slice(&envelope[1..1 + NONCE_LEN]),
+            Payload {
+                msg: &envelope[1 + NONCE_LEN..],
+                aad: aad.as_bytes(),
+            },
+        )
+        .map(SecretBytes::new)
+        .map_err(|_| Error::InvalidKey)
+}
+
+/// Checks that bytes are shaped like a v1 envelope (the server cannot check more without the key).
+pub fn check_envelope(envelope: &[u8]) -> Result<()> {
+    if envelope.len() < ENVELOPE_OVERHEAD || envelope[0] != ENVELOPE_V1 {
+        return Err(Error::invalid(
+            "ciphertext",
+            "ciphertext is not a Seecret v1 envelope (0x01 || 12-byte nonce || AES-GCM output)",
+        ));
+    }
+    Ok(())
+}
+
+/// Standard base64, the encoding of ciphertext in JSON.
+pub fn b64encode(bytes: &[u8]) -> String {
+    STANDARD.encode(bytes)
+}
+
+/// Decodes standard base64 (padding optional).
+pub fn b64decode(field: &'static str, s: &str) -> Result<Vec<u8>> {
+    base64::engine::GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+    )
+    .decode(s.trim())
+    .map_err(|_| Error::invalid(field, format!("{field} must be standard base64")))
+}
+
+/// An API token: a random UUID shown once; only its SHA-256 is stored.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct ApiToken(String);
+
+impl ApiToken {
+    /// A fresh random token.
+    pub fn generate() -> Self {
+        Self(uuid::Uuid::new_v4().hyphenated().to_string())
+    }
+
+    /// Parses a presented token; anything that is not a UUID is refused without a lookup.
+    pub fn parse(s: &str) -> Result<Self> {
+        let u = uuid::Uuid::try_parse(s.trim()).map_err(|_| Error::Unauthorized)?;
+        Ok(Self(u.hyphenated().to_string()))
+    }
+
+    /// The token, to show its owner once.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The stored form.
+    pub fn hash(&self) -> [u8; 32] {
+        Sha256::digest(self.0.as_bytes()).into()
+    }
+}
+
+impl fmt::Debug for ApiToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiToken(<redacted>)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelope_round_trips_and_binds_the_id() {
+        let key = SecretKey::generate();
+        let id = SecretId::new();
+        let env = seal(&key, &id, "héllo\nwörld".as_bytes()).unwrap_or_default();
+        assert_eq!(env.len(), "héllo\nwörld".len() + ENVELOPE_OVERHEAD);
+        let pt = open(&key, &id, &env).map(|p| p.expose().to_vec());
+        assert_eq!(pt.ok().as_deref(), Some("héllo\nwörld".as_bytes()));
+        assert!(matches!(
+            open(&key, &SecretId::new(), &env),
+            Err(Error::InvalidKey)
+        ));
+        assert!(matches!(
+            open(&SecretKey::generate(), &id, &env),
+            Err(Error::InvalidKey)
+        ));
+    }
+
+    #[test]
+    fn key_text_form_round_trips_and_debug_redacts() {
+        let key = SecretKey::generate();
+        let text = key.to_base64url();
+        assert_eq!(text.len(), 43);
+        let back = SecretKey::from_base64url(&text).map(|k| k.0);
+        assert_eq!(back.ok(), Some(key.0));
+        assert!(!format!("{key:?}").contains(text.as_str()));
+        let s = SecretBytes::from("hunter2".to_string());
+        assert!(!format!("{s:?}").contains("hunter2"));
+        let t = ApiToken::generate();
+        assert!(!format!("{t:?}").contains(t.expose()));
+    }
+}

@@ -1,0 +1,769 @@
+//! The operations of Seecret and the rules behind them. Transports (HTTP, bots, CLI) call these
+//! and map [`Error`] to their own replies; no rule lives anywhere else.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use chrono::{DateTime, Utc};
+use tracing::{info, instrument, warn};
+
+use crate::api::{
+    AccountInfo, CreateSecret, Deleted, Limits, ListQuery, PublicStatus, RateLimit, Revealed,
+    RevealRequest, SecretList, UpdateSecret,
+};
+use crate::crypto::{self, ApiToken, SecretBytes, SecretKey};
+use crate::error::{Error, GoneReason, Result};
+use crate::limits::Limiter;
+use crate::model::{AccountId, Expiration, Kind, Link, SecretId, SecretInfo, Status};
+use crate::store::{AccountRecord, SecretPatch, SecretRecord, Store, ViewClaim};
+
+/// The engine's settings. `Default` is what `seecret serve` uses with no configuration.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// Base of share links, e.g. `https://secrets.example.com`.
+    pub public_url: String,
+    /// Longest expiration accepted.
+    pub max_expiration: Expiration,
+    /// Shortest expiration accepted (tests lower it to seconds).
+    pub min_expiration: Expiration,
+    /// Most views a secret may allow.
+    pub max_views: u32,
+    /// Largest text secret, in bytes of plaintext.
+    pub max_text_bytes: usize,
+    /// How long metadata of ended secrets is kept for their owner.
+    pub retention: Duration,
+    /// How long a token lookup is cached.
+    pub token_cache_ttl: Duration,
+    /// Requests per minute per account (0: unlimited).
+    pub rate_limit_per_minute: u32,
+    /// Requests per minute per client address on unauthenticated endpoints (0: unlimited).
+    pub reveal_rate_limit_per_minute: u32,
+    /// Wrong passphrases per secret per minute before it answers 429.
+    pub passphrase_attempts_per_minute: u32,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            public_url: "http://127.0.0.1:8080".into(),
+            max_expiration: Expiration::from_duration(Duration::from_secs(30 * 86_400)),
+            min_expiration: Expiration::from_duration(Duration::from_secs(60)),
+            max_views: 100,
+            max_text_bytes: 1024 * 1024,
+            retention: Duration::from_secs(30 * 86_400),
+            token_cache_ttl: Duration::from_secs(2),
+            rate_limit_per_minute: 1000,
+            reveal_rate_limit_per_minute: 600,
+            passphrase_attempts_per_minute: 5,
+        }
+    }
+}
+
+/// Who is revealing, as far as the transport knows.
+#[derive(Clone, Debug, Default)]
+pub struct Viewer {
+    /// ISO 3166-1 alpha-2 country of the viewer, when known.
+    pub country: Option<String>,
+}
+
+/// What a sweep did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    /// Secrets that expired and had their content erased.
+    pub expired: usize,
+    /// Ended secrets whose metadata passed the retention period and was forgotten.
+    pub purged: u64,
+}
+
+/// The Seecret engine. Cheap to share: wrap it in an `Arc`.
+pub struct Engine {
+    store: Arc<dyn Store>,
+    cfg: EngineConfig,
+    tokens: RwLock<HashMap<[u8; 32], (AccountRecord, Instant)>>,
+    account_limiter: Limiter,
+    address_limiter: Limiter,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("store", &self.store)
+            .field("cfg", &self.cfg)
+            .finish_non_exhaustive()
+    }
+}
+
+fn now() -> DateTime<Utc> {
+    Utc::now()
+}
+
+fn to_chrono(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
+impl Engine {
+    /// An engine over `store`.
+    pub fn new(store: Arc<dyn Store>, cfg: EngineConfig) -> Self {
+        Self {
+            account_limiter: Limiter::per_minute(cfg.rate_limit_per_minute),
+            address_limiter: Limiter::per_minute(cfg.reveal_rate_limit_per_minute),
+            store,
+            cfg,
+            tokens: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &EngineConfig {
+        &self.cfg
+    }
+
+    /// The store, for operators' commands.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Per-account limiter.
+    pub fn account_limiter(&self) -> &Limiter {
+        &self.account_limiter
+    }
+
+    /// Per-client-address limiter for unauthenticated endpoints.
+    pub fn address_limiter(&self) -> &Limiter {
+        &self.address_limiter
+    }
+
+    /// Whether the database answers.
+    pub async fn ready(&self) -> Result<()> {
+        self.store.ping().await
+    }
+
+    // ---- accounts ------------------------------------------------------------------------
+
+    /// Creates an account and its first token (shown once).
+    pub async fn create_account(
+        &self,
+        name: &str,
+        email: Option<&str>,
+    ) -> Result<(AccountRecord, ApiToken)> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 100 {
+            return Err(Error::invalid("name", "name must be 1 to 100 characters"));
+        }
+        let account = AccountRecord {
+            id: AccountId::new(),
+            name: name.to_string(),
+            email: email.map(str::trim).filter(|e| !e.is_empty()).map(String::from),
+            plan: "self-hosted".into(),
+            webhook_url: None,
+            created_at: now(),
+        };
+        let token = ApiToken::generate();
+        self.store.insert_account(&account, &token.hash()).await?;
+        info!(account = %account.id, "account created");
+        Ok((account, token))
+    }
+
+    /// On first start with an empty database, creates the one account and returns its token.
+    pub async fn bootstrap(&self) -> Result<Option<(AccountRecord, ApiToken)>> {
+        if self.store.first_account().await?.is_some() {
+            return Ok(None);
+        }
+        self.create_account("admin", None).await.map(Some)
+    }
+
+    /// Replaces an account's token (by id or name); the old one stops working at once here and
+    /// within the token cache's lifetime on other instances.
+    pub async fn rotate_token(&self, account: &str) -> Result<(AccountRecord, ApiToken)> {
+        let record = self
+            .store
+            .account_by_id_or_name(account)
+            .await?
+            .ok_or(Error::NotFound)?;
+        let token = ApiToken::generate();
+        if !self.store.set_token_hash(record.id, &token.hash()).await? {
+            return Err(Error::NotFound);
+        }
+        if let Ok(mut cache) = self.tokens.write() {
+            cache.retain(|_, (a, _)| a.id != record.id);
+        }
+        info!(account = %record.id, "token rotated");
+        Ok((record, token))
+    }
+
+    /// Finds the account a Bearer token belongs to. Lookups are cached briefly so most requests
+    /// never touch the database.
+    pub async fn authenticate(&self, bearer: &str) -> Result<AccountRecord> {
+        let hash = ApiToken::parse(bearer)?.hash();
+        if let Ok(cache) = self.tokens.read()
+            && let Some((account, at)) = cache.get(&hash)
+            && at.elapsed() < self.cfg.token_cache_ttl
+        {
+            return Ok(account.clone());
+        }
+        let account = self
+            .store
+            .account_by_token(&hash)
+            .await?
+            .ok_or(Error::Unauthorized)?;
+        if let Ok(mut cache) = self.tokens.write() {
+            cache.insert(hash, (account.clone(), Instant::now()));
+        }
+        Ok(account)
+    }
+
+    /// The account's profile, limits and usage.
+    pub async fn account_info(&self, account: &AccountRecord) -> Result<AccountInfo> {
+        Ok(AccountInfo {
+            id: account.id,
+            name: account.name.clone(),
+            email: account.email.clone(),
+            plan: account.plan.clone(),
+            created_at: account.created_at,
+            rate_limit: RateLimit {
+                per_minute: self.cfg.rate_limit_per_minute,
+            },
+            usage: self.store.usage(account.id).await?,
+            webhook_url: account.webhook_url.clone(),
+            limits: Limits {
+                max_expiration: self.cfg.max_expiration,
+                max_views: self.cfg.max_views,
+                max_text_bytes: self.cfg.max_text_bytes as u64,
+            },
+        })
+    }
+
+    // ---- secrets -------------------------------------------------------------------------
+
+    /// Creates a secret. With plaintext `content` the server seals it under a fresh key, puts the
+    /// key in the returned `url` and forgets it; with `ciphertext` the client kept the key.
+    #[instrument(skip_all, fields(account = %account.id))]
+    pub async fn create_secret(
+        &self,
+        account: &AccountRecord,
+        req: CreateSecret,
+    ) -> Result<SecretInfo> {
+        let created_at = now();
+        let expiration = self.check_expiration(req.expiration.unwrap_or(Expiration::DEFAULT))?;
+        let views = self.check_views(req.views.unwrap_or(1))?;
+        let allowed_countries = check_countries(req.allowed_countries.unwrap_or_default())?;
+        let label = check_label(req.label)?;
+        let webhook_url = check_webhook_url(req.webhook_url)?;
+        let (id, envelope, key) = match (req.content, req.ciphertext, req.id) {
+            (Some(content), None, None) => {
+                self.check_text_size(content.len())?;
+                let id = SecretId::new();
+                let key = SecretKey::generate();
+                let envelope = crypto::seal(&key, &id, content.expose())?;
+                (id, envelope, Some(key))
+            }
+            (None, Some(ct), Some(id)) => {
+                let id = SecretId::parse_client_chosen(&id.to_string())?;
+                (id, self.check_envelope(&ct)?, None)
+            }
+            (None, Some(_), None) => {
+                return Err(Error::invalid(
+                    "id",
+                    "id is required with ciphertext: the envelope is sealed for that id",
+                ));
+            }
+            (Some(_), Some(_), _) => {
+                return Err(Error::invalid(
+                    "content",
+                    "give either content or ciphertext, not both",
+                ));
+            }
+            (Some(_), None, Some(_)) => {
+                return Err(Error::invalid(
+                    "id",
+                    "id may only be chosen with client-side ciphertext",
+                ));
+            }
+            (None, None, _) => {
+                return Err(Error::invalid("content", "content is required"));
+            }
+        };
+        let passphrase_hash = match req.passphrase {
+            Some(p) if !p.is_empty() => Some(hash_passphrase(p).await?),
+            _ => None,
+        };
+        let record = SecretRecord {
+            id,
+            account_id: account.id,
+            kind: Kind::Text,
+            envelope: Some(envelope),
+            label,
+            passphrase_hash,
+            allowed_countries,
+            webhook_url,
+            views_total: views,
+            views_used: 0,
+            status: Status::Active,
+            created_at,
+            expires_at: created_at + to_chrono(expiration.duration()),
+            last_viewed_at: None,
+            pp_fail_count: 0,
+            pp_fail_window: DateTime::<Utc>::UNIX_EPOCH,
+        };
+        self.store.insert_secret(&record).await?;
+        let mut info = info_of(&record);
+        info.url = Some(self.url(&id, key.as_ref()));
+        Ok(info)
+    }
+
+    /// A secret's metadata and view log; never its content.
+    #[instrument(skip_all, fields(%id))]
+    pub async fn get_secret(&self, account: &AccountRecord, id: SecretId) -> Result<SecretInfo> {
+        let record = self.owned(account, id).await?;
+        let mut info = info_of(&record);
+        info.view_log = Some(self.store.views(id).await?);
+        Ok(info)
+    }
+
+    /// A page of the account's secrets, newest first.
+    pub async fn list_secrets(
+        &self,
+        account: &AccountRecord,
+        q: ListQuery,
+    ) -> Result<SecretList> {
+        let limit = q.limit.unwrap_or(20);
+        if !(1..=100).contains(&limit) {
+            return Err(Error::invalid("limit", "limit must be between 1 and 100"));
+        }
+        let before = q
+            .cursor
+            .as_deref()
+            .filter(|c| !c.is_empty())
+            .map(|c| {
+                c.parse::<SecretId>()
+                    .map_err(|_| Error::invalid("cursor", "cursor is not one this server issued"))
+            })
+            .transpose()?;
+        let mut records = self
+            .store
+            .list_secrets(account.id, q.status, before, limit + 1)
+            .await?;
+        let more = records.len() > limit as usize;
+        records.truncate(limit as usize);
+        let now = now();
+        let seecrets: Vec<SecretInfo> = records
+            .iter()
+            .map(|r| with_live_status(info_of(r), now))
+            .collect();
+        let next_cursor = if more {
+            seecrets.last().map(|s| s.id.to_string())
+        } else {
+            None
+        };
+        Ok(SecretList {
+            seecrets,
+            next_cursor,
+        })
+    }
+
+    /// Changes an active secret. New content means a new key, answered in `url`.
+    #[instrument(skip_all, fields(%id))]
+    pub async fn update_secret(
+        &self,
+        account: &AccountRecord,
+        id: SecretId,
+        req: UpdateSecret,
+    ) -> Result<SecretInfo> {
+        let current = self.owned(account, id).await?;
+        let now = now();
+        if let Some(reason) = gone_reason(&current, now) {
+            return Err(Error::Gone(reason));
+        }
+        let mut patch = SecretPatch::default();
+        if let Some(e) = req.expiration {
+            patch.expires_at = Some(now + to_chrono(self.check_expiration(e)?.duration()));
+        }
+        if let Some(v) = req.views {
+            let v = self.check_views(v)?;
+            if v <= current.views_used {
+                return Err(Error::invalid(
+                    "views",
+                    format!(
+                        "views must be more than the {} already used",
+                        current.views_used
+                    ),
+                ));
+            }
+            patch.views_total = Some(v);
+        }
+        if let Some(p) = req.passphrase {
+            patch.passphrase_hash = Some(if p.is_empty() {
+                None
+            } else {
+                Some(hash_passphrase(p).await?)
+            });
+        }
+        if let Some(l) = req.label {
+            patch.label = Some(check_label(Some(l))?);
+        }
+        if let Some(c) = req.allowed_countries {
+            patch.allowed_countries = Some(check_countries(c)?);
+        }
+        if let Some(w) = req.webhook_url {
+            patch.webhook_url = Some(check_webhook_url(Some(w))?);
+        }
+        let key = match (req.content, req.ciphertext) {
+            (Some(_), Some(_)) => {
+                return Err(Error::invalid(
+                    "content",
+                    "give either content or ciphertext, not both",
+                ));
+            }
+            (Some(content), None) => {
+                if content.is_empty() {
+                    return Err(Error::invalid("content", "content must not be empty"));
+                }
+                self.check_text_size(content.len())?;
+                let key = SecretKey::generate();
+                patch.envelope = Some(crypto::seal(&key, &id, content.expose())?);
+                Some(key)
+            }
+            (None, Some(ct)) => {
+                patch.envelope = Some(self.check_envelope(&ct)?);
+                None
+            }
+            (None, None) => None,
+        };
+        if !self.store.update_secret(account.id, id, &patch, now).await? {
+            // Lost a race with a reveal, an expiry or a delete: report what happened.
+            let latest = self.owned(account, id).await?;
+            return Err(match gone_reason(&latest, now) {
+                Some(reason) => Error::Gone(reason),
+                None => Error::invalid("views", "views must be more than the views already used"),
+            });
+        }
+        let mut info = info_of(&self.owned(account, id).await?);
+        if let Some(key) = key {
+            info.url = Some(self.url(&id, Some(&key)));
+        }
+        Ok(info)
+    }
+
+    /// Deletes a secret: its content is erased now. Deleting a secret that already ended is a
+    /// no-op that still answers `deleted: true`, so clean-up scripts can be idempotent.
+    #[instrument(skip_all, fields(%id))]
+    pub async fn delete_secret(&self, account: &AccountRecord, id: SecretId) -> Result<Deleted> {
+        let record = self.owned(account, id).await?;
+        let status = if self.store.delete_secret(account.id, id, now()).await? {
+            Status::Deleted
+        } else {
+            self.owned(account, id).await?.status
+        };
+        let _ = record;
+        Ok(Deleted {
+            id,
+            deleted: true,
+            status,
+        })
+    }
+
+    /// What the reveal page may show without using a view.
+    pub async fn peek(&self, id: SecretId) -> Result<PublicStatus> {
+        let r = self.store.secret(id).await?.ok_or(Error::NotFound)?;
+        let now = now();
+        Ok(PublicStatus {
+            id,
+            status: live_status(&r, now),
+            passphrase_protected: r.passphrase_hash.is_some(),
+            expires_at: r.expires_at,
+        })
+    }
+
+    /// Reveals a secret, using one view. With a key the content is decrypted here; without one
+    /// the envelope is returned for the client to open. A wrong key or passphrase uses no view.
+    #[instrument(skip_all, fields(%id))]
+    pub async fn reveal(&self, id: SecretId, req: RevealRequest, viewer: Viewer) -> Result<Revealed> {
+        let record = self.store.secret(id).await?.ok_or(Error::NotFound)?;
+        let now = now();
+        if let Some(reason) = gone_reason(&record, now) {
+            return Err(Error::Gone(reason));
+        }
+        if let Some(hash) = &record.passphrase_hash {
+            self.check_passphrase(&record, hash, req.passphrase, now).await?;
+        }
+        let key = req
+            .key
+            .as_ref()
+            .map(|k| {
+                k.as_str()
+                    .ok_or_else(|| Error::invalid("key", "key must be base64url text"))
+                    .and_then(SecretKey::from_base64url)
+            })
+            .transpose()?;
+        if let (Some(key), Some(envelope)) = (&key, &record.envelope) {
+            // Check the key before using a view: a typo must not burn the secret.
+            crypto::open(key, &id, envelope)?;
+        }
+        let (envelope, views_remaining, status) = match self
+            .store
+            .claim_view(id, now, viewer.country.as_deref())
+            .await?
+        {
+            ViewClaim::Granted {
+                envelope,
+                views_remaining,
+                status,
+            } => (envelope, views_remaining, status),
+            ViewClaim::Refused => {
+                let latest = self.store.secret(id).await?.ok_or(Error::NotFound)?;
+                return Err(Error::Gone(
+                    gone_reason(&latest, now).unwrap_or(GoneReason::Consumed),
+                ));
+            }
+        };
+        let (content, ciphertext) = match key {
+            Some(key) => (Some(crypto::open(&key, &id, &envelope)?), None),
+            None => (None, Some(crypto::b64encode(&envelope))),
+        };
+        Ok(Revealed {
+            id,
+            content,
+            ciphertext,
+            views_remaining,
+            status,
+        })
+    }
+
+    /// Expires due secrets (erasing their content) and forgets ended ones past retention.
+    pub async fn sweep(&self) -> Result<SweepReport> {
+        let now = now();
+        let mut report = SweepReport::default();
+        loop {
+            let expired = self.store.expire_due(now, 500).await?;
+            report.expired += expired.len();
+            if expired.len() < 500 {
+                break;
+            }
+        }
+        report.purged = self
+            .store
+            .purge_ended(now - to_chrono(self.cfg.retention))
+            .await?;
+        if let Ok(mut cache) = self.tokens.write() {
+            let ttl = self.cfg.token_cache_ttl;
+            cache.retain(|_, (_, at)| at.elapsed() < ttl);
+        }
+        self.account_limiter.prune();
+        self.address_limiter.prune();
+        Ok(report)
+    }
+
+    // ---- helpers -------------------------------------------------------------------------
+
+    async fn owned(&self, account: &AccountRecord, id: SecretId) -> Result<SecretRecord> {
+        match self.store.secret(id).await? {
+            // Someone else's secret is as unknown as a missing one: no existence oracle.
+            Some(r) if r.account_id == account.id => Ok(r),
+            _ => Err(Error::NotFound),
+        }
+    }
+
+    async fn check_passphrase(
+        &self,
+        record: &SecretRecord,
+        hash: &str,
+        given: Option<SecretBytes>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let window_end = record.pp_fail_window + chrono::Duration::seconds(60);
+        let max = self.cfg.passphrase_attempts_per_minute;
+        if record.pp_fail_count >= max && window_end > now {
+            return Err(Error::RateLimited {
+                retry_after: (window_end - now).to_std().unwrap_or_default(),
+            });
+        }
+        let Some(given) = given.filter(|p| !p.is_empty()) else {
+            return Err(Error::PassphraseRequired);
+        };
+        if verify_passphrase(given, hash.to_string()).await? {
+            return Ok(());
+        }
+        let (count, window) = self.store.record_passphrase_failure(record.id, now).await?;
+        warn!(id = %record.id, failures = count, "wrong passphrase");
+        if count > max {
+            let window_end = window + chrono::Duration::seconds(60);
+            return Err(Error::RateLimited {
+                retry_after: (window_end - now).to_std().unwrap_or_default(),
+            });
+        }
+        Err(Error::PassphraseInvalid)
+    }
+
+    fn url(&self, id: &SecretId, key: Option<&SecretKey>) -> String {
+        match key {
+            Some(key) => Link::format(&self.cfg.public_url, id, key),
+            None => format!("{}/s/{id}", self.cfg.public_url.trim_end_matches('/')),
+        }
+    }
+
+    fn check_expiration(&self, e: Expiration) -> Result<Expiration> {
+        if e > self.cfg.max_expiration {
+            return Err(Error::invalid(
+                "expiration",
+                format!("expiration must be at most {}", self.cfg.max_expiration),
+            ));
+        }
+        if e < self.cfg.min_expiration {
+            return Err(Error::invalid(
+                "expiration",
+                format!("expiration must be at least {}", self.cfg.min_expiration),
+            ));
+        }
+        Ok(e)
+    }
+
+    fn check_views(&self, v: u32) -> Result<u32> {
+        if v == 0 || v > self.cfg.max_views {
+            return Err(Error::invalid(
+                "views",
+                format!("views must be between 1 and {}", self.cfg.max_views),
+            ));
+        }
+        Ok(v)
+    }
+
+    fn check_text_size(&self, len: usize) -> Result<()> {
+        if len == 0 {
+            return Err(Error::invalid("content", "content must not be empty"));
+        }
+        if len > self.cfg.max_text_bytes {
+            return Err(Error::TooLarge {
+                message: format!(
+                    "content is {len} bytes; the limit for text is {} bytes (send larger data as a file)",
+                    self.cfg.max_text_bytes
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    fn check_envelope(&self, b64: &str) -> Result<Vec<u8>> {
+        let envelope = crypto::b64decode("ciphertext", b64)?;
+        crypto::check_envelope(&envelope)?;
+        self.check_text_size(envelope.len() - crypto::ENVELOPE_OVERHEAD)
+            .map_err(|e| match e {
+                Error::InvalidInput { .. } => {
+                    Error::invalid("ciphertext", "ciphertext seals empty content")
+                }
+                other => other,
+            })?;
+        Ok(envelope)
+    }
+}
+
+fn info_of(r: &SecretRecord) -> SecretInfo {
+    SecretInfo {
+        id: r.id,
+        url: None,
+        kind: r.kind,
+        status: r.status,
+        views: r.views_total,
+        views_remaining: r.views_total.saturating_sub(r.views_used),
+        created_at: r.created_at,
+        expires_at: r.expires_at,
+        last_viewed_at: r.last_viewed_at,
+        label: r.label.clone(),
+        passphrase_protected: r.passphrase_hash.is_some(),
+        allowed_countries: r.allowed_countries.clone(),
+        webhook_url: r.webhook_url.clone(),
+        view_log: None,
+    }
+}
+
+/// An active secret past its expiry is expired even before the sweeper has erased it.
+fn live_status(r: &SecretRecord, now: DateTime<Utc>) -> Status {
+    if r.status == Status::Active && r.expires_at <= now {
+        Status::Expired
+    } else {
+        r.status
+    }
+}
+
+fn with_live_status(mut info: SecretInfo, now: DateTime<Utc>) -> SecretInfo {
+    if info.status == Status::Active && info.expires_at <= now {
+        info.status = Status::Expired;
+    }
+    info
+}
+
+fn gone_reason(r: &SecretRecord, now: DateTime<Utc>) -> Option<GoneReason> {
+    match live_status(r, now) {
+        Status::Active => None,
+        Status::Consumed => Some(GoneReason::Consumed),
+        Status::Expired => Some(GoneReason::Expired),
+        Status::Deleted => Some(GoneReason::Deleted),
+    }
+}
+
+fn check_label(label: Option<String>) -> Result<Option<String>> {
+    let Some(label) = label.map(|l| l.trim().to_string()).filter(|l| !l.is_empty()) else {
+        return Ok(None);
+    };
+    if label.chars().count() > 200 || label.chars().any(char::is_control) {
+        return Err(Error::invalid(
+            "label",
+            "label must be at most 200 characters, without control characters",
+        ));
+    }
+    Ok(Some(label))
+}
+
+fn check_countries(countries: Vec<String>) -> Result<Vec<String>> {
+    if countries.is_empty() {
+        return Ok(countries);
+    }
+    // Geo-blocking needs a country source (GeoIP database or trusted proxy header). Until one
+    // is configured, refusing is the only honest answer: silently ignoring it would let every
+    // country in.
+    Err(Error::invalid(
+        "allowed_countries",
+        "geo-blocking is not available: this server has no country source configured",
+    ))
+}
+
+fn check_webhook_url(url: Option<String>) -> Result<Option<String>> {
+    match url.map(|u| u.trim().to_string()) {
+        None => Ok(None),
+        Some(u) if u.is_empty() => Ok(None),
+        Some(_) => Err(Error::invalid(
+            "webhook_url",
+            "webhooks are not available on this server yet",
+        )),
+    }
+}
+
+async fn hash_passphrase(p: SecretBytes) -> Result<String> {
+    if p.len() > 1024 {
+        return Err(Error::invalid("passphrase", "passphrase must be at most 1024 bytes"));
+    }
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(p.expose(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|_| Error::Internal("passphrase hashing failed".into()))
+    })
+    .await
+    .map_err(|_| Error::Internal("passphrase hashing task failed".into()))?
+}
+
+async fn verify_passphrase(p: SecretBytes, hash: String) -> Result<bool> {
+    tokio::task::spawn_blocking(move || {
+        let parsed = PasswordHash::new(&hash)
+            .map_err(|_| Error::Internal("stored passphrase hash is malformed".into()))?;
+        Ok(Argon2::default()
+            .verify_password(p.expose(), &parsed)
+            .is_ok())
+    })
+    .await
+    .map_err(|_| Error::Internal("passphrase check task failed".into()))?
+}

@@ -1,0 +1,114 @@
+//! The engine's error type. Each variant has a stable machine-readable [`Error::code`]; the server
+//! maps variants to HTTP statuses in exactly one place. No variant carries secret material.
+
+use std::time::Duration;
+
+/// Result alias for engine operations.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Why a secret can no longer be revealed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GoneReason {
+    /// Its last permitted view was used.
+    Consumed,
+    /// Its expiration passed.
+    Expired,
+    /// Its owner deleted it.
+    Deleted,
+}
+
+/// Everything an engine operation can refuse or fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bad input from the caller; `field` names the offending field when there is one.
+    #[error("{message}")]
+    InvalidInput {
+        field: Option<&'static str>,
+        message: String,
+    },
+    /// No token, or a token that matches no account.
+    #[error("missing or invalid API token")]
+    Unauthorized,
+    /// The secret needs a passphrase and none was given.
+    #[error("this secret is protected by a passphrase")]
+    PassphraseRequired,
+    /// The passphrase did not match. No view was used.
+    #[error("wrong passphrase")]
+    PassphraseInvalid,
+    /// The decryption key given does not open this secret. No view was used.
+    #[error("the key does not decrypt this secret")]
+    InvalidKey,
+    /// The caller may not do this (for example, reveal from a blocked country).
+    #[error("{message}")]
+    Forbidden { code: &'static str, message: String },
+    /// No secret (or account) with that id belongs to the caller.
+    #[error("no such secret")]
+    NotFound,
+    /// The secret existed but can no longer be revealed or changed.
+    #[error("{}", gone_message(*.0))]
+    Gone(GoneReason),
+    /// Content or request larger than the configured limit.
+    #[error("{message}")]
+    TooLarge { message: String },
+    /// Too many requests; try again after `retry_after`.
+    #[error("rate limit exceeded, retry in {} s", .retry_after.as_secs().max(1))]
+    RateLimited { retry_after: Duration },
+    /// The storage backend failed. The cause is logged by the server, never shown to clients.
+    #[error("storage error: {0}")]
+    Storage(String),
+    /// Something that should not happen; the cause is logged, never shown to clients.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+fn gone_message(reason: GoneReason) -> &'static str {
+    match reason {
+        GoneReason::Consumed => "this secret was already viewed",
+        GoneReason::Expired => "this secret has expired",
+        GoneReason::Deleted => "this secret was deleted",
+    }
+}
+
+impl Error {
+    /// An [`Error::InvalidInput`] about one field.
+    pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+        Self::InvalidInput {
+            field: Some(field),
+            message: message.into(),
+        }
+    }
+
+    /// The stable machine-readable code clients switch on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidInput { .. } => "invalid_request",
+            Self::Unauthorized => "unauthorized",
+            Self::PassphraseRequired => "passphrase_required",
+            Self::PassphraseInvalid => "passphrase_invalid",
+            Self::InvalidKey => "invalid_key",
+            Self::Forbidden { code, .. } => code,
+            Self::NotFound => "not_found",
+            Self::Gone(GoneReason::Consumed) => "consumed",
+            Self::Gone(GoneReason::Expired) => "expired",
+            Self::Gone(GoneReason::Deleted) => "deleted",
+            Self::TooLarge { .. } => "too_large",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::Storage(_) | Self::Internal(_) => "internal",
+        }
+    }
+}
+
+#[cfg(feature = "engine")]
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        // sqlx errors carry SQL text and driver messages, never bound values.
+        Self::Storage(e.to_string())
+    }
+}
+
+#[cfg(feature = "engine")]
+impl From<sqlx::migrate::MigrateError> for Error {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        Self::Storage(e.to_string())
+    }
+}

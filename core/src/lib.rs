@@ -1,0 +1,29 @@
+//! Seecret's engine: the rules of a one-time secret, its crypto, its storage and limits, and the
+//! typed HTTP client every Seecret client uses.
+//!
+//! Nothing here knows about HTTP servers: the `api-server` crate maps [`Error`] to status codes and
+//! the wire types in [`api`] to JSON. Cargo features keep clients light: `client` alone compiles no
+//! database code.
+
+pub mod api;
+pub mod crypto;
+pub mod error;
+pub mod model;
+
+#[cfg(feature = "client")]
+pub mod client;
+#[cfg(feature = "engine")]
+pub mod engine;
+#[cfg(feature = "engine")]
+pub mod limits;
+#[cfg(feature = "engine")]
+pub mod store;
+
+pub use error::{Error, Result};
+
+/// Installs the process-wide TLS provider (ring). Call it first thing in every `main` and in tests
+/// that build HTTP clients: two TLS stacks in one dependency graph otherwise make rustls panic.
+pub fn init_crypto() {
+    // An Err only means a provider is already installed, which is what we want.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

@@ -1,0 +1,380 @@
+//! The domain: ids, durations, statuses, and the metadata a secret's owner sees. These types are
+//! also the wire format (flat JSON objects), shared by the server and the typed client.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::crypto::SecretKey;
+use crate::error::{Error, Result};
+
+/// A secret's id: a UUIDv7, so ids sort by creation time and cursors are just the last id.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String, format = Uuid))]
+pub struct SecretId(Uuid);
+
+impl SecretId {
+    /// A fresh time-ordered id.
+    pub fn new() -> Self {
+        Self(Uuid::now_v7())
+    }
+
+    /// The underlying UUID.
+    pub fn as_uuid(&self) -> Uuid {
+        self.0
+    }
+
+    /// Parses an id chosen by a client that encrypts locally: it must be a UUIDv7 so listings
+    /// stay in creation order.
+    pub fn parse_client_chosen(s: &str) -> Result<Self> {
+        let id: Self = s.parse().map_err(|_| Error::invalid("id", "id must be a UUID"))?;
+        if id.0.get_version_num() != 7 {
+            return Err(Error::invalid("id", "a client-chosen id must be a UUIDv7"));
+        }
+        Ok(id)
+    }
+}
+
+impl Default for SecretId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl FromStr for SecretId {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Uuid::try_parse(s)
+            .map(Self)
+            .map_err(|_| Error::invalid("id", "id must be a UUID"))
+    }
+}
+
+impl fmt::Display for SecretId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.hyphenated().fmt(f)
+    }
+}
+
+impl fmt::Debug for SecretId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SecretId({self})")
+    }
+}
+
+/// An account's id.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String, format = Uuid))]
+pub struct AccountId(Uuid);
+
+impl AccountId {
+    /// A fresh random id.
+    pub fn new() -> Self {
+        Self(Uuid::new_v4())
+    }
+}
+
+impl Default for AccountId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl FromStr for AccountId {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Uuid::try_parse(s)
+            .map(Self)
+            .map_err(|_| Error::invalid("account", "account id must be a UUID"))
+    }
+}
+
+impl fmt::Display for AccountId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.hyphenated().fmt(f)
+    }
+}
+
+impl fmt::Debug for AccountId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AccountId({self})")
+    }
+}
+
+/// Where a secret is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum Status {
+    /// Can still be revealed.
+    Active,
+    /// Its last view was used; content erased.
+    Consumed,
+    /// Its expiration passed; content erased.
+    Expired,
+    /// Its owner deleted it; content erased.
+    Deleted,
+}
+
+impl Status {
+    /// The stored and wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Consumed => "consumed",
+            Self::Expired => "expired",
+            Self::Deleted => "deleted",
+        }
+    }
+}
+
+impl FromStr for Status {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "active" => Ok(Self::Active),
+            "consumed" => Ok(Self::Consumed),
+            "expired" => Ok(Self::Expired),
+            "deleted" => Ok(Self::Deleted),
+            _ => Err(Error::invalid(
+                "status",
+                "status must be one of active, consumed, expired, deleted",
+            )),
+        }
+    }
+}
+
+/// What a secret holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum Kind {
+    /// UTF-8 text (or any bytes) up to the text limit, sealed in one envelope.
+    Text,
+    /// A file, sealed as a chunked stream in the blob store.
+    File,
+}
+
+impl Kind {
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Text => "text",
+            Self::File => "file",
+        }
+    }
+}
+
+/// A duration written `<n>s|m|h|d|w` (`30m`, `24h`, `7d`), as the API takes expirations.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Expiration(Duration);
+
+impl Expiration {
+    /// The default expiration: 24 hours.
+    pub const DEFAULT: Self = Self(Duration::from_secs(24 * 3600));
+
+    /// From a duration.
+    pub fn from_duration(d: Duration) -> Self {
+        Self(d)
+    }
+
+    /// The duration.
+    pub fn duration(self) -> Duration {
+        self.0
+    }
+}
+
+impl FromStr for Expiration {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        let bad = || {
+            Error::invalid(
+                "expiration",
+                format!(
+                    "expiration {s:?} is not a duration like 30m, 24h, 7d or 1w (units s, m, h, d, w)"
+                ),
+            )
+        };
+        let s = s.trim();
+        let split = s.len().checked_sub(1).ok_or_else(bad)?;
+        if !s.is_char_boundary(split) {
+            return Err(bad());
+        }
+        let (n, unit) = s.split_at(split);
+        let n: u64 = n.parse().map_err(|_| bad())?;
+        let secs = match unit {
+            "s" => 1,
+            "m" => 60,
+            "h" => 3600,
+            "d" => 86_400,
+            "w" => 7 * 86_400,
+            _ => return Err(bad()),
+        };
+        n.checked_mul(secs)
+            .filter(|s| *s > 0 && *s < 100 * 365 * 86_400)
+            .map(|s| Self(Duration::from_secs(s)))
+            .ok_or_else(bad)
+    }
+}
+
+impl fmt::Display for Expiration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.0.as_secs();
+        for (unit, len) in [("w", 7 * 86_400), ("d", 86_400), ("h", 3600), ("m", 60)] {
+            if s >= len && s % len == 0 {
+                return write!(f, "{}{unit}", s / len);
+            }
+        }
+        write!(f, "{s}s")
+    }
+}
+
+impl fmt::Debug for Expiration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Expiration({self})")
+    }
+}
+
+impl Serialize for Expiration {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Expiration {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        // A bare number is seconds: some HTTP clients send 3600 rather than "1h".
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Text(String),
+            Secs(u64),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Text(s) => s.parse().map_err(serde::de::Error::custom),
+            Raw::Secs(0) => Err(serde::de::Error::custom("expiration must be positive")),
+            Raw::Secs(n) => Ok(Self(Duration::from_secs(n))),
+        }
+    }
+}
+
+/// One reveal as the owner sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ViewEntry {
+    /// When the view happened.
+    pub at: DateTime<Utc>,
+    /// The viewer's country (ISO 3166-1 alpha-2), when known.
+    pub country: Option<String>,
+}
+
+/// A secret's metadata as its owner sees it: never its content or key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SecretInfo {
+    /// The secret's id.
+    pub id: SecretId,
+    /// The link to share. Present only when the server knows the key: on creation and re-keying.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Text or file.
+    pub kind: Kind,
+    /// Where the secret is in its life.
+    pub status: Status,
+    /// Total views allowed.
+    pub views: u32,
+    /// Views still allowed.
+    pub views_remaining: u32,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// When it stops being revealable.
+    pub expires_at: DateTime<Utc>,
+    /// The last reveal, if any.
+    pub last_viewed_at: Option<DateTime<Utc>>,
+    /// The owner's plaintext note, never the secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// Whether a passphrase is needed to reveal.
+    pub passphrase_protected: bool,
+    /// Countries allowed to reveal (empty: all).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_countries: Vec<String>,
+    /// The secret's own webhook URL, overriding the account's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_url: Option<String>,
+    /// Reveals so far (only in single-secret reads).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub view_log: Option<Vec<ViewEntry>>,
+}
+
+/// A parsed share link: `{base}/s/{id}#{key}`.
+#[derive(Clone, Debug)]
+pub struct Link {
+    /// The server's public base URL (scheme, host, optional path prefix), without trailing slash.
+    pub base: String,
+    /// The secret's id.
+    pub id: SecretId,
+    /// The key from the fragment.
+    pub key: SecretKey,
+}
+
+impl Link {
+    /// Builds the text of a link.
+    pub fn format(base: &str, id: &SecretId, key: &SecretKey) -> String {
+        format!("{}/s/{id}#{}", base.trim_end_matches('/'), key.to_base64url().as_str())
+    }
+
+    /// Parses a link as printed by [`Link::format`].
+    pub fn parse(link: &str) -> Result<Self> {
+        let bad = || Error::invalid("link", "a Seecret link looks like https://host/s/<id>#<key>");
+        let link = link.trim();
+        let (rest, key) = link.split_once('#').ok_or_else(bad)?;
+        let (base, id) = rest.rsplit_once("/s/").ok_or_else(bad)?;
+        if base.is_empty() {
+            return Err(bad());
+        }
+        Ok(Self {
+            base: base.to_string(),
+            id: id.trim_end_matches('/').parse()?,
+            key: SecretKey::from_base64url(key)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expirations_parse_and_print() {
+        for (s, secs) in [("30m", 1800), ("24h", 86_400), ("7d", 604_800), ("1w", 604_800), ("5s", 5)] {
+            let e: Expiration = s.parse().unwrap();
+            assert_eq!(e.duration().as_secs(), secs, "{s}");
+        }
+        assert_eq!(Expiration::DEFAULT.to_string(), "1d");
+        for bad in ["", "h", "0h", "-1h", "1y", "1.5h", "24", "é", "99999999999999w"] {
+            assert!(bad.parse::<Expiration>().is_err(), "{bad:?} should fail");
+        }
+        let e: Expiration = serde_json::from_str("3600").unwrap();
+        assert_eq!(e.to_string(), "1h");
+    }
+
+    #[test]
+    fn links_round_trip() {
+        let id = SecretId::new();
+        let key = SecretKey::generate();
+        let text = Link::format("http://127.0.0.1:8080/", &id, &key);
+        let link = Link::parse(&text).unwrap();
+        assert_eq!(link.base, "http://127.0.0.1:8080");
+        assert_eq!(link.id, id);
+        assert_eq!(link.key.as_bytes(), key.as_bytes());
+        assert!(Link::parse("http://x/s/not-a-uuid#abc").is_err());
+        assert!(Link::parse("http://x/s/0193").is_err());
+    }
+}

@@ -1,0 +1,238 @@
+//! Storage behind one trait, one module per backend, chosen at start-up from the database URL.
+//! Every method that changes a secret's lifecycle is a single transaction; the comments on the
+//! backends name the races each statement closes.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::api::Usage;
+use crate::error::{Error, Result};
+use crate::model::{AccountId, Kind, SecretId, Status, ViewEntry};
+
+mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+/// An account as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountRecord {
+    /// Id.
+    pub id: AccountId,
+    /// Unique display name.
+    pub name: String,
+    /// Contact address.
+    pub email: Option<String>,
+    /// Plan name.
+    pub plan: String,
+    /// Account-wide webhook URL.
+    pub webhook_url: Option<String>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A secret as stored. `envelope` is the sealed content (never a key), `None` once erased.
+#[derive(Clone)]
+pub struct SecretRecord {
+    /// Id.
+    pub id: SecretId,
+    /// Owner.
+    pub account_id: AccountId,
+    /// Text or file.
+    pub kind: Kind,
+    /// Sealed content, or `None` once erased.
+    pub envelope: Option<Vec<u8>>,
+    /// Owner's note.
+    pub label: Option<String>,
+    /// Argon2 PHC string of the passphrase.
+    pub passphrase_hash: Option<String>,
+    /// Allowed countries (empty: all).
+    pub allowed_countries: Vec<String>,
+    /// Per-secret webhook.
+    pub webhook_url: Option<String>,
+    /// Views allowed.
+    pub views_total: u32,
+    /// Views used.
+    pub views_used: u32,
+    /// Lifecycle state.
+    pub status: Status,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Expiry time.
+    pub expires_at: DateTime<Utc>,
+    /// Last reveal.
+    pub last_viewed_at: Option<DateTime<Utc>>,
+    /// Wrong passphrases in the window starting at `pp_fail_window`.
+    pub pp_fail_count: u32,
+    /// Start of the current wrong-passphrase window.
+    pub pp_fail_window: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for SecretRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretRecord")
+            .field("id", &self.id)
+            .field("account_id", &self.account_id)
+            .field("status", &self.status)
+            .field("views_used", &self.views_used)
+            .field("views_total", &self.views_total)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Changes to an active secret. `None` leaves a field alone; `Some(None)` clears it.
+#[derive(Clone, Debug, Default)]
+pub struct SecretPatch {
+    /// New expiry.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// New total views; the update fails if it is not above the views already used.
+    pub views_total: Option<u32>,
+    /// New passphrase hash.
+    pub passphrase_hash: Option<Option<String>>,
+    /// New label.
+    pub label: Option<Option<String>>,
+    /// New country list.
+    pub allowed_countries: Option<Vec<String>>,
+    /// New webhook URL.
+    pub webhook_url: Option<Option<String>>,
+    /// New sealed content.
+    pub envelope: Option<Vec<u8>>,
+}
+
+impl SecretPatch {
+    /// Whether the patch changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.expires_at.is_none()
+            && self.views_total.is_none()
+            && self.passphrase_hash.is_none()
+            && self.label.is_none()
+            && self.allowed_countries.is_none()
+            && self.webhook_url.is_none()
+            && self.envelope.is_none()
+    }
+}
+
+/// The result of trying to use one view.
+#[derive(Clone)]
+pub enum ViewClaim {
+    /// The view was used; here is the sealed content as it was before erasure.
+    Granted {
+        /// The sealed content.
+        envelope: Vec<u8>,
+        /// Views left.
+        views_remaining: u32,
+        /// Status after this view.
+        status: Status,
+    },
+    /// No view was used: the secret is not active (or does not exist).
+    Refused,
+}
+
+impl std::fmt::Debug for ViewClaim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Granted {
+                views_remaining,
+                status,
+                ..
+            } => write!(f, "Granted({views_remaining} left, {status:?})"),
+            Self::Refused => f.write_str("Refused"),
+        }
+    }
+}
+
+/// Storage for accounts, secrets, views and the event outbox.
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// Checks the database answers.
+    async fn ping(&self) -> Result<()>;
+
+    /// Creates an account with the hash of its token.
+    async fn insert_account(&self, account: &AccountRecord, token_hash: &[u8; 32]) -> Result<()>;
+    /// Finds the account a token hash belongs to.
+    async fn account_by_token(&self, token_hash: &[u8; 32]) -> Result<Option<AccountRecord>>;
+    /// Finds an account by id or name.
+    async fn account_by_id_or_name(&self, key: &str) -> Result<Option<AccountRecord>>;
+    /// The oldest account, if any.
+    async fn first_account(&self) -> Result<Option<AccountRecord>>;
+    /// Replaces an account's token hash; false if no such account.
+    async fn set_token_hash(&self, id: AccountId, token_hash: &[u8; 32]) -> Result<bool>;
+    /// Counts of the account's secrets by status, and views served.
+    async fn usage(&self, id: AccountId) -> Result<Usage>;
+
+    /// Stores a new secret.
+    async fn insert_secret(&self, secret: &SecretRecord) -> Result<()>;
+    /// Reads a secret (with its envelope).
+    async fn secret(&self, id: SecretId) -> Result<Option<SecretRecord>>;
+    /// Applies a patch to an active, unexpired secret of `account`; false if it is not one.
+    async fn update_secret(
+        &self,
+        account: AccountId,
+        id: SecretId,
+        patch: &SecretPatch,
+        now: DateTime<Utc>,
+    ) -> Result<bool>;
+    /// A page of the account's secrets, newest first, ids strictly below `before`.
+    async fn list_secrets(
+        &self,
+        account: AccountId,
+        status: Option<Status>,
+        before: Option<SecretId>,
+        limit: u32,
+    ) -> Result<Vec<SecretRecord>>;
+    /// Marks an active secret deleted and erases its content; false if it was not active.
+    async fn delete_secret(&self, account: AccountId, id: SecretId, now: DateTime<Utc>)
+    -> Result<bool>;
+    /// Uses one view of an active, unexpired secret, atomically: of N concurrent callers on a
+    /// secret with k views left, exactly k get [`ViewClaim::Granted`]. The last view erases the
+    /// content in the same transaction.
+    async fn claim_view(
+        &self,
+        id: SecretId,
+        now: DateTime<Utc>,
+        country: Option<&str>,
+    ) -> Result<ViewClaim>;
+    /// Counts a wrong passphrase; returns the count and start of the current one-minute window.
+    async fn record_passphrase_failure(
+        &self,
+        id: SecretId,
+        now: DateTime<Utc>,
+    ) -> Result<(u32, DateTime<Utc>)>;
+    /// The reveals of a secret, oldest first.
+    async fn views(&self, id: SecretId) -> Result<Vec<ViewEntry>>;
+
+    /// Expires active secrets whose time has passed, erasing their content; returns their ids.
+    async fn expire_due(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<SecretId>>;
+    /// Forgets secrets that ended before `cutoff` (metadata, view log); returns how many.
+    async fn purge_ended(&self, cutoff: DateTime<Utc>) -> Result<u64>;
+}
+
+/// Opens the store a database URL names: `sqlite://path` (or a bare path) or `postgres://…`.
+pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Err(Error::InvalidInput {
+            field: None,
+            message: "PostgreSQL support is not built yet; use a sqlite:// URL".into(),
+        })
+    } else {
+        Ok(std::sync::Arc::new(SqliteStore::open(url).await?))
+    }
+}
+
+pub(crate) fn millis(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+pub(crate) fn from_millis(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+pub(crate) fn join_countries(c: &[String]) -> String {
+    c.join(",")
+}
+
+pub(crate) fn split_countries(s: &str) -> Vec<String> {
+    s.split(',')
+        .filter(|c| !c.is_empty())
+        .map(str::to_string)
+        .collect()
+}
