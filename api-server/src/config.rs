@@ -197,6 +197,7 @@ impl ServeArgs {
             .or(file.bind)
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
         let public_url = self.public_url.clone().or(file.public_url);
+        let public_url_set = public_url.is_some();
         if let Some(public_url) = &public_url {
             let parsed = url::Url::parse(public_url)
                 .with_context(|| format!("SEECRET_PUBLIC_URL {public_url:?} is not a URL"))?;
@@ -246,7 +247,7 @@ impl ServeArgs {
         }
         Ok(Settings {
             bind,
-            public_url_set: self.public_url.is_some() || file.public_url.is_some(),
+            public_url_set,
             data_dir,
             database_url,
             sweep_interval: self
