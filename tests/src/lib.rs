@@ -1,1 +1,265 @@
+//! Harness for the black-box tests: starts the real `seecret` binary on a free loopback port with
+//! its own data directory, captures its first-account token and its log, and stops it.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_debug_implementations)]
 
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use seecret_core::client::Client;
+
+/// The `seecret` binary built by `cargo build --workspace` (the test script builds it first).
+pub fn seecret_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test>-<hash> → target/<profile>/seecret
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let bin = dir.join(format!("seecret{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build --workspace` before the tests",
+        bin.display()
+    );
+    bin
+}
+
+/// Path of a file under the repository root.
+pub fn repo_path(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
+}
+
+/// How to start a server.
+#[derive(Default, Clone)]
+pub struct ServerOptions {
+    /// Extra environment variables.
+    pub env: Vec<(String, String)>,
+    /// Reuse this data directory (to restart a server on the same database).
+    pub data_dir: Option<PathBuf>,
+}
+
+impl ServerOptions {
+    /// Adds an environment variable.
+    pub fn env(mut self, k: &str, v: impl ToString) -> Self {
+        self.env.push((k.to_string(), v.to_string()));
+        self
+    }
+}
+
+/// A running `seecret serve`.
+pub struct Server {
+    child: Child,
+    /// Base URL, e.g. `http://127.0.0.1:41234`.
+    pub base: String,
+    /// Token of the first account (printed once at first start), if this start created it.
+    pub token: Option<String>,
+    /// The data directory.
+    pub data_dir: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+    log: Arc<Mutex<String>>,
+}
+
+impl Server {
+    /// Starts a server with default settings in a fresh data directory.
+    pub fn start() -> Self {
+        Self::start_with(ServerOptions::default())
+    }
+
+    /// Starts a server and waits until it listens.
+    pub fn start_with(opts: ServerOptions) -> Self {
+        seecret_core::init_crypto();
+        let (tmp, data_dir) = match opts.data_dir.clone() {
+            Some(d) => (None, d),
+            None => {
+                let t = tempfile::tempdir().unwrap();
+                let d = t.path().to_path_buf();
+                (Some(t), d)
+            }
+        };
+        let mut cmd = Command::new(seecret_bin());
+        cmd.arg("serve")
+            .arg("--bind")
+            .arg("127.0.0.1:0")
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .env_remove("SEECRET_DATABASE_URL")
+            .env_remove("SEECRET_PUBLIC_URL")
+            .env("SEECRET_LOG", "info,seecret=debug")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in &opts.env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn seecret serve");
+        let log = Arc::new(Mutex::new(String::new()));
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel::<String>();
+        let stderr = child.stderr.take().unwrap();
+        let log_w = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("seecret listening addr=").nth(1) {
+                    let _ = addr_tx.send(rest.split_whitespace().next().unwrap_or("").to_string());
+                }
+                let mut l = log_w.lock().unwrap();
+                l.push_str(&line);
+                l.push('\n');
+            }
+        });
+        let (tok_tx, tok_rx) = std::sync::mpsc::channel::<String>();
+        let stdout = child.stdout.take().unwrap();
+        let log_o = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if uuid::Uuid::try_parse(line.trim()).is_ok() {
+                    let _ = tok_tx.send(line.trim().to_string());
+                } else {
+                    let mut l = log_o.lock().unwrap();
+                    l.push_str(&line);
+                    l.push('\n');
+                }
+            }
+        });
+        let addr = match addr_rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(a) => a,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("server did not start; log:\n{}", log.lock().unwrap());
+            }
+        };
+        let token = tok_rx.recv_timeout(Duration::from_millis(200)).ok();
+        Self {
+            child,
+            base: format!("http://{addr}"),
+            token,
+            data_dir,
+            _tmp: tmp,
+            log,
+        }
+    }
+
+    /// The first account's token (panics if this start did not create it).
+    pub fn token(&self) -> &str {
+        self.token.as_deref().expect("this server start created no account")
+    }
+
+    /// A typed client with the first account's token.
+    pub fn client(&self) -> Client {
+        Client::new(&self.base, Some(self.token())).unwrap()
+    }
+
+    /// Everything the server wrote to stdout and stderr so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// The SQLite database file.
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir.join("seecret.db")
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "server ignored SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Kills the process at once (SIGKILL), like a crash.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Keeps the data directory alive after this server is gone (for restarts).
+    pub fn into_data_dir(mut self) -> (tempfile::TempDir, PathBuf) {
+        self.kill9();
+        let tmp = self._tmp.take().expect("server owns its data dir");
+        (tmp, self.data_dir.clone())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A plain HTTP client for raw requests.
+pub fn http() -> reqwest::Client {
+    seecret_core::init_crypto();
+    reqwest::Client::builder().build().unwrap()
+}
+
+/// POSTs a JSON body to `/api.php` with an optional token; returns status, headers and JSON.
+pub async fn rpc(
+    base: &str,
+    token: Option<&str>,
+    body: serde_json::Value,
+) -> (u16, reqwest::header::HeaderMap, serde_json::Value) {
+    let mut req = http().post(format!("{base}/api.php")).json(&body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let json = resp.json().await.unwrap_or(serde_json::Value::Null);
+    (status, headers, json)
+}
+
+/// Runs a command to completion with a timeout; returns (status code, stdout, stderr).
+pub fn run(cmd: &mut Command, timeout: Duration) -> (i32, String, String) {
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    // Read the pipes while waiting: a chatty child would otherwise block on a full pipe.
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let out = match rx.recv_timeout(timeout) {
+        Ok(out) => out.unwrap(),
+        Err(_) => {
+            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+            panic!("{cmd:?} timed out");
+        }
+    };
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Polls `f` until it returns `Some` or `timeout` passes.
+pub async fn eventually<T, F, Fut>(timeout: Duration, mut f: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f().await {
+            return Some(v);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

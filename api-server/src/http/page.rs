@@ -22,6 +22,8 @@ const STYLE_CSS: &str = include_str!("../../assets/style.css");
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/s/{id}", get(page))
+        // Browsers ask for it on every page; a 204 keeps their consoles (and our logs) quiet.
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .route("/assets/reveal.js", get(|| async { asset("text/javascript; charset=utf-8", REVEAL_JS) }))
         .route("/assets/style.css", get(|| async { asset("text/css; charset=utf-8", STYLE_CSS) }))
 }
@@ -93,7 +95,7 @@ fn shell(main: &str, body_attrs: &str) -> String {
 <h1>Seecret</h1>
 {main}
 </main>
-<footer>End-to-end encrypted: the key is in the link after <code>#</code> and never reaches the server.</footer>
+<footer>Decrypted in your browser: the key is the part of the link after <code>#</code>, which is never sent to the server.</footer>
 </body>
 </html>
 "#

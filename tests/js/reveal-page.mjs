@@ -1,0 +1,45 @@
+// Drives the reveal page in headless Chromium like a person would.
+//   node reveal-page.mjs <link> <mode>
+// mode "load":   open the page, do not click; print the page's lead text.
+// mode "reveal": open, type the passphrase from $PASSPHRASE if asked, click Reveal, wait for the
+//                secret; print JSON {content, status} on stdout.
+// mode "gone":   open; print the "gone" message shown to the visitor.
+// Screenshots go to $SCREENSHOT_DIR when set.
+import { chromium } from 'playwright-core';
+
+const [link, mode] = process.argv.slice(2);
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+const shot = async (page, name) => {
+  if (process.env.SCREENSHOT_DIR) await page.screenshot({ path: `${process.env.SCREENSHOT_DIR}/${name}.png`, fullPage: true });
+};
+try {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  const resp = await page.goto(link, { waitUntil: 'load' });
+  if (mode === 'load') {
+    await shot(page, 'waiting');
+    console.log(JSON.stringify({ http: resp.status(), lead: await page.textContent('#lead') }));
+  } else if (mode === 'gone') {
+    await shot(page, 'gone');
+    console.log(JSON.stringify({ http: resp.status(), gone: await page.textContent('#gone') }));
+  } else if (mode === 'reveal') {
+    if (process.env.PASSPHRASE !== undefined) await page.fill('#passphrase', process.env.PASSPHRASE);
+    await page.click('#reveal');
+    await page.waitForSelector('#result:not([hidden])', { timeout: 15000 });
+    await shot(page, 'revealed');
+    const content = await page.$eval('#content', (el) => el.textContent);
+    const status = await page.textContent('#status');
+    const url = page.url();
+    console.log(JSON.stringify({ http: resp.status(), content, status, url, errors }));
+  } else {
+    throw new Error(`unknown mode ${mode}`);
+  }
+} finally {
+  await browser.close();
+}
