@@ -16,7 +16,12 @@ use zeroize::Zeroizing;
 #[derive(Args, Debug, Clone)]
 pub struct Remote {
     /// Server base URL.
-    #[arg(long, env = "SEECRET_SERVER", default_value = "http://127.0.0.1:8080", global = true)]
+    #[arg(
+        long,
+        env = "SEECRET_SERVER",
+        default_value = "http://127.0.0.1:8080",
+        global = true
+    )]
     server: String,
     /// API token (or SEECRET_TOKEN_FILE with a path).
     #[arg(long, env = "SEECRET_TOKEN", hide_env_values = true, global = true)]
@@ -104,7 +109,8 @@ fn parse_id(s: &str) -> anyhow::Result<SecretId> {
     let s = s.trim();
     let s = s.split('#').next().unwrap_or(s);
     let s = s.rsplit("/s/").next().unwrap_or(s).trim_end_matches('/');
-    s.parse().with_context(|| format!("{s:?} is not a secret id or link"))
+    s.parse()
+        .with_context(|| format!("{s:?} is not a secret id or link"))
 }
 
 fn read_input(file: Option<&PathBuf>) -> anyhow::Result<SecretBytes> {
@@ -121,7 +127,9 @@ fn read_input(file: Option<&PathBuf>) -> anyhow::Result<SecretBytes> {
             if stdin.is_terminal() {
                 eprintln!("Type or paste the secret, then press Ctrl-D:");
             }
-            stdin.read_to_end(&mut buf).context("reading standard input")?;
+            stdin
+                .read_to_end(&mut buf)
+                .context("reading standard input")?;
         }
     }
     let buf = SecretBytes::new(buf);
@@ -214,6 +222,9 @@ fn print_info(s: &SecretInfo) {
         s.views_remaining,
         s.views,
         s.expires_at.format("%Y-%m-%d %H:%M UTC"),
-        s.label.as_deref().map(|l| format!("  {l}")).unwrap_or_default()
+        s.label
+            .as_deref()
+            .map(|l| format!("  {l}"))
+            .unwrap_or_default()
     );
 }

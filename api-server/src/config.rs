@@ -21,7 +21,12 @@ pub struct StorageArgs {
     #[arg(long, env = "SEECRET_DATA_DIR", global = true)]
     pub data_dir: Option<PathBuf>,
     /// Database URL: sqlite://path or postgres://… (default: SQLite file in the data dir).
-    #[arg(long, env = "SEECRET_DATABASE_URL", global = true, hide_env_values = true)]
+    #[arg(
+        long,
+        env = "SEECRET_DATABASE_URL",
+        global = true,
+        hide_env_values = true
+    )]
     pub database_url: Option<String>,
 }
 
@@ -165,7 +170,7 @@ impl StorageArgs {
     /// Data directory and database URL after layering.
     pub fn resolve(&self) -> anyhow::Result<(PathBuf, String)> {
         let file = read_file_config(self.config.as_deref())?;
-        Ok(resolve_storage(self, &file)?)
+        resolve_storage(self, &file)
     }
 }
 
@@ -254,7 +259,11 @@ impl ServeArgs {
                 .sweep_interval
                 .or(file.sweep_interval)
                 .unwrap_or(Duration::from_secs(60)),
-            log: self.log.clone().or(file.log).unwrap_or_else(|| "info".into()),
+            log: self
+                .log
+                .clone()
+                .or(file.log)
+                .unwrap_or_else(|| "info".into()),
             engine,
         })
     }
@@ -298,8 +307,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("seecret-cfg-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("c.toml");
-        std::fs::write(&file, "max_views = 7\nrate_limit_per_minute = 5\nbind = \"127.0.0.1:9999\"\n")
-            .unwrap();
+        std::fs::write(
+            &file,
+            "max_views = 7\nrate_limit_per_minute = 5\nbind = \"127.0.0.1:9999\"\n",
+        )
+        .unwrap();
         let args = ServeArgs {
             storage: StorageArgs {
                 config: Some(file),

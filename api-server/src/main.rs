@@ -11,7 +11,11 @@ mod http;
 mod serve;
 
 #[derive(Parser, Debug)]
-#[command(name = "seecret", version, about = "One-time secret links: share passwords, keys and files safely.")]
+#[command(
+    name = "seecret",
+    version,
+    about = "One-time secret links: share passwords, keys and files safely."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -55,7 +59,10 @@ enum AccountCommand {
 fn main() -> ExitCode {
     seecret_core::init_crypto();
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("seecret: cannot start the async runtime: {e}");

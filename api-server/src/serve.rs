@@ -73,7 +73,12 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
         settings.engine.public_url = format!("http://{local}");
     }
     let engine = Arc::new(
-        open_engine(&settings.data_dir, &settings.database_url, settings.engine.clone()).await?,
+        open_engine(
+            &settings.data_dir,
+            &settings.database_url,
+            settings.engine.clone(),
+        )
+        .await?,
     );
     if let Some((account, token)) = engine.bootstrap().await? {
         // Shown once, on stdout, so it can be captured; it is never logged.
@@ -88,17 +93,24 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let sweeper = tokio::spawn(sweep_loop(engine.clone(), settings.sweep_interval, stop_rx));
     let app = router(AppState { engine });
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("serving HTTP")?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("serving HTTP")?;
     let _ = stop_tx.send(true);
     let _ = sweeper.await;
     info!("stopped cleanly");
     Ok(())
 }
 
-async fn sweep_loop(engine: Arc<Engine>, every: std::time::Duration, mut stop: watch::Receiver<bool>) {
+async fn sweep_loop(
+    engine: Arc<Engine>,
+    every: std::time::Duration,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

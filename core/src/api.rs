@@ -64,7 +64,11 @@ pub struct CreateSecret {
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "24h"))]
     pub expiration: Option<Expiration>,
     /// Views allowed (default 1).
-    #[serde(default, deserialize_with = "lenient_u32", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient_u32",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub views: Option<u32>,
     /// A passphrase the recipient must also give.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -92,7 +96,11 @@ pub struct UpdateSecret {
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "7d"))]
     pub expiration: Option<Expiration>,
     /// New total of views allowed (more than the views already used).
-    #[serde(default, deserialize_with = "lenient_u32", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient_u32",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub views: Option<u32>,
     /// New passphrase; empty removes it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -125,7 +133,11 @@ pub struct ListQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<Status>,
     /// Page size, 1–100 (default 20).
-    #[serde(default, deserialize_with = "lenient_u32", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient_u32",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     #[serde(default, skip_serializing_if = "Option::is_none")]

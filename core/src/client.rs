@@ -56,8 +56,17 @@ impl ClientError {
 
 impl From<reqwest::Error> for ClientError {
     fn from(e: reqwest::Error) -> Self {
-        // Strip the URL: it is harmless (no key is ever in it) but makes messages noisy.
-        Self::Transport(e.without_url().to_string())
+        // Strip the URL: harmless (no key is ever in it) but noisy. Keep the causes: "error
+        // sending request" alone does not tell a refused connection from a TLS failure.
+        let e = e.without_url();
+        let mut msg = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            msg.push_str(": ");
+            msg.push_str(&s.to_string());
+            source = s.source();
+        }
+        Self::Transport(msg)
     }
 }
 
@@ -192,14 +201,21 @@ impl Client {
             path.push_str(&format!("limit={l}&"));
         }
         if let Some(c) = &q.cursor {
-            path.push_str(&format!("cursor={}&", url::form_urlencoded::byte_serialize(c.as_bytes()).collect::<String>()));
+            path.push_str(&format!(
+                "cursor={}&",
+                url::form_urlencoded::byte_serialize(c.as_bytes()).collect::<String>()
+            ));
         }
         self.call::<(), _>(Method::GET, path.trim_end_matches(['&', '?']), None)
             .await
     }
 
     /// Changes a secret.
-    pub async fn update(&self, id: SecretId, req: &UpdateSecret) -> Result<SecretInfo, ClientError> {
+    pub async fn update(
+        &self,
+        id: SecretId,
+        req: &UpdateSecret,
+    ) -> Result<SecretInfo, ClientError> {
         self.call(Method::PATCH, &format!("/v1/secrets/{id}"), Some(req))
             .await
     }
@@ -225,8 +241,12 @@ impl Client {
             key: None,
             passphrase,
         };
-        self.call(Method::POST, &format!("/v1/secrets/{id}/reveal"), Some(&req))
-            .await
+        self.call(
+            Method::POST,
+            &format!("/v1/secrets/{id}/reveal"),
+            Some(&req),
+        )
+        .await
     }
 
     /// Reveals a link: uses one view, decrypts here with the key from the fragment.

@@ -5,15 +5,15 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 use chrono::{DateTime, Utc};
 use tracing::{info, instrument, warn};
 
 use crate::api::{
-    AccountInfo, CreateSecret, Deleted, Limits, ListQuery, PublicStatus, RateLimit, Revealed,
-    RevealRequest, SecretList, UpdateSecret,
+    AccountInfo, CreateSecret, Deleted, Limits, ListQuery, PublicStatus, RateLimit, RevealRequest,
+    Revealed, SecretList, UpdateSecret,
 };
 use crate::crypto::{self, ApiToken, SecretBytes, SecretKey};
 use crate::error::{Error, GoneReason, Result};
@@ -157,7 +157,10 @@ impl Engine {
         let account = AccountRecord {
             id: AccountId::new(),
             name: name.to_string(),
-            email: email.map(str::trim).filter(|e| !e.is_empty()).map(String::from),
+            email: email
+                .map(str::trim)
+                .filter(|e| !e.is_empty())
+                .map(String::from),
             plan: "self-hosted".into(),
             webhook_url: None,
             created_at: now(),
@@ -325,11 +328,7 @@ impl Engine {
     }
 
     /// A page of the account's secrets, newest first.
-    pub async fn list_secrets(
-        &self,
-        account: &AccountRecord,
-        q: ListQuery,
-    ) -> Result<SecretList> {
+    pub async fn list_secrets(&self, account: &AccountRecord, q: ListQuery) -> Result<SecretList> {
         let limit = q.limit.unwrap_or(20);
         if !(1..=100).contains(&limit) {
             return Err(Error::invalid("limit", "limit must be between 1 and 100"));
@@ -433,7 +432,11 @@ impl Engine {
             }
             (None, None) => None,
         };
-        if !self.store.update_secret(account.id, id, &patch, now).await? {
+        if !self
+            .store
+            .update_secret(account.id, id, &patch, now)
+            .await?
+        {
             // Lost a race with a reveal, an expiry or a delete: report what happened.
             let latest = self.owned(account, id).await?;
             return Err(match gone_reason(&latest, now) {
@@ -481,14 +484,20 @@ impl Engine {
     /// Reveals a secret, using one view. With a key the content is decrypted here; without one
     /// the envelope is returned for the client to open. A wrong key or passphrase uses no view.
     #[instrument(skip_all, fields(%id))]
-    pub async fn reveal(&self, id: SecretId, req: RevealRequest, viewer: Viewer) -> Result<Revealed> {
+    pub async fn reveal(
+        &self,
+        id: SecretId,
+        req: RevealRequest,
+        viewer: Viewer,
+    ) -> Result<Revealed> {
         let record = self.store.secret(id).await?.ok_or(Error::NotFound)?;
         let now = now();
         if let Some(reason) = gone_reason(&record, now) {
             return Err(Error::Gone(reason));
         }
         if let Some(hash) = &record.passphrase_hash {
-            self.check_passphrase(&record, hash, req.passphrase, now).await?;
+            self.check_passphrase(&record, hash, req.passphrase, now)
+                .await?;
         }
         let key = req
             .key
@@ -705,7 +714,10 @@ fn gone_reason(r: &SecretRecord, now: DateTime<Utc>) -> Option<GoneReason> {
 }
 
 fn check_label(label: Option<String>) -> Result<Option<String>> {
-    let Some(label) = label.map(|l| l.trim().to_string()).filter(|l| !l.is_empty()) else {
+    let Some(label) = label
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+    else {
         return Ok(None);
     };
     if label.chars().count() > 200 || label.chars().any(char::is_control) {
@@ -743,7 +755,10 @@ fn check_webhook_url(url: Option<String>) -> Result<Option<String>> {
 
 async fn hash_passphrase(p: SecretBytes) -> Result<String> {
     if p.len() > 1024 {
-        return Err(Error::invalid("passphrase", "passphrase must be at most 1024 bytes"));
+        return Err(Error::invalid(
+            "passphrase",
+            "passphrase must be at most 1024 bytes",
+        ));
     }
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);

@@ -22,7 +22,8 @@ pub struct Decision {
     pub retry_after: Duration,
 }
 
-type Keyed = RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock, StateInformationMiddleware>;
+type Keyed =
+    RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock, StateInformationMiddleware>;
 
 /// A keyed in-process limiter.
 pub struct Limiter {

@@ -32,7 +32,9 @@ impl SecretId {
     /// Parses an id chosen by a client that encrypts locally: it must be a UUIDv7 so listings
     /// stay in creation order.
     pub fn parse_client_chosen(s: &str) -> Result<Self> {
-        let id: Self = s.parse().map_err(|_| Error::invalid("id", "id must be a UUID"))?;
+        let id: Self = s
+            .parse()
+            .map_err(|_| Error::invalid("id", "id must be a UUID"))?;
         if id.0.get_version_num() != 7 {
             return Err(Error::invalid("id", "a client-chosen id must be a UUIDv7"));
         }
@@ -227,7 +229,7 @@ impl fmt::Display for Expiration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = self.0.as_secs();
         for (unit, len) in [("w", 7 * 86_400), ("d", 86_400), ("h", 3600), ("m", 60)] {
-            if s >= len && s % len == 0 {
+            if s >= len && s.is_multiple_of(len) {
                 return write!(f, "{}{unit}", s / len);
             }
         }
@@ -327,12 +329,21 @@ pub struct Link {
 impl Link {
     /// Builds the text of a link.
     pub fn format(base: &str, id: &SecretId, key: &SecretKey) -> String {
-        format!("{}/s/{id}#{}", base.trim_end_matches('/'), key.to_base64url().as_str())
+        format!(
+            "{}/s/{id}#{}",
+            base.trim_end_matches('/'),
+            key.to_base64url().as_str()
+        )
     }
 
     /// Parses a link as printed by [`Link::format`].
     pub fn parse(link: &str) -> Result<Self> {
-        let bad = || Error::invalid("link", "a Seecret link looks like https://host/s/<id>#<key>");
+        let bad = || {
+            Error::invalid(
+                "link",
+                "a Seecret link looks like https://host/s/<id>#<key>",
+            )
+        };
         let link = link.trim();
         let (rest, key) = link.split_once('#').ok_or_else(bad)?;
         let (base, id) = rest.rsplit_once("/s/").ok_or_else(bad)?;
@@ -353,12 +364,28 @@ mod tests {
 
     #[test]
     fn expirations_parse_and_print() {
-        for (s, secs) in [("30m", 1800), ("24h", 86_400), ("7d", 604_800), ("1w", 604_800), ("5s", 5)] {
+        for (s, secs) in [
+            ("30m", 1800),
+            ("24h", 86_400),
+            ("7d", 604_800),
+            ("1w", 604_800),
+            ("5s", 5),
+        ] {
             let e: Expiration = s.parse().unwrap();
             assert_eq!(e.duration().as_secs(), secs, "{s}");
         }
         assert_eq!(Expiration::DEFAULT.to_string(), "1d");
-        for bad in ["", "h", "0h", "-1h", "1y", "1.5h", "24", "é", "99999999999999w"] {
+        for bad in [
+            "",
+            "h",
+            "0h",
+            "-1h",
+            "1y",
+            "1.5h",
+            "24",
+            "é",
+            "99999999999999w",
+        ] {
             assert!(bad.parse::<Expiration>().is_err(), "{bad:?} should fail");
         }
         let e: Expiration = serde_json::from_str("3600").unwrap();

@@ -1,6 +1,10 @@
 //! Harness for the black-box tests: starts the real `seecret` binary on a free loopback port with
 //! its own data directory, captures its first-account token and its log, and stops it.
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_debug_implementations)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    missing_debug_implementations
+)]
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -140,7 +144,9 @@ impl Server {
 
     /// The first account's token (panics if this start did not create it).
     pub fn token(&self) -> &str {
-        self.token.as_deref().expect("this server start created no account")
+        self.token
+            .as_deref()
+            .expect("this server start created no account")
     }
 
     /// A typed client with the first account's token.

@@ -11,7 +11,9 @@ use seecret_tests::{Server, repo_path, run};
 
 /// The first `http…/s/<id>#<key>` link in a program's output.
 fn find_link(out: &str) -> Link {
-    let start = out.find("http").unwrap_or_else(|| panic!("no link in {out:?}"));
+    let start = out
+        .find("http")
+        .unwrap_or_else(|| panic!("no link in {out:?}"));
     let link: String = out[start..]
         .chars()
         .take_while(|c| !c.is_whitespace() && *c != '"')
@@ -54,14 +56,20 @@ async fn the_four_product_page_samples_print_a_link_that_reveals_once() {
         );
         assert_eq!(code, 0, "{file} failed: {err}");
         let link = find_link(&out);
-        assert!(link.base == server.base, "{file} printed a link to {}", link.base);
+        assert!(
+            link.base == server.base,
+            "{file} printed a link to {}",
+            link.base
+        );
         assert_reveals_once(&link).await;
     }
 }
 
 fn browser(link: &str, mode: &str, passphrase: Option<&str>) -> serde_json::Value {
     let mut cmd = Command::new("node");
-    cmd.arg(repo_path("tests/js/reveal-page.mjs")).arg(link).arg(mode);
+    cmd.arg(repo_path("tests/js/reveal-page.mjs"))
+        .arg(link)
+        .arg(mode);
     if let Some(p) = passphrase {
         cmd.env("PASSPHRASE", p);
     }
@@ -94,11 +102,22 @@ async fn the_reveal_page_in_a_real_browser_consumes_nothing_until_clicked_then_i
         assert!(loaded["lead"].as_str().unwrap().contains("shared a secret"));
     }
     let plain = seecret_tests::http().get(&link).send().await.unwrap();
-    let csp = plain.headers()["content-security-policy"].to_str().unwrap().to_string();
-    assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+    let csp = plain.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
     assert_eq!(plain.headers()["cache-control"], "no-store");
     assert_eq!(plain.headers()["referrer-policy"], "no-referrer");
-    assert!(plain.headers()["x-robots-tag"].to_str().unwrap().contains("noindex"));
+    assert!(
+        plain.headers()["x-robots-tag"]
+            .to_str()
+            .unwrap()
+            .contains("noindex")
+    );
     let html = plain.text().await.unwrap();
     assert!(
         !html.contains("<script>") && !html.contains("onclick=") && !html.contains("onload="),
@@ -109,12 +128,21 @@ async fn the_reveal_page_in_a_real_browser_consumes_nothing_until_clicked_then_i
 
     let revealed = browser(&link, "reveal", None);
     assert_eq!(revealed["content"].as_str().unwrap(), secret);
-    assert!(revealed["errors"].as_array().unwrap().is_empty(), "{revealed}");
-    assert!(!revealed["url"].as_str().unwrap().contains('#'), "key left in the address bar");
+    assert!(
+        revealed["errors"].as_array().unwrap().is_empty(),
+        "{revealed}"
+    );
+    assert!(
+        !revealed["url"].as_str().unwrap().contains('#'),
+        "key left in the address bar"
+    );
 
     let gone = browser(&link, "gone", None);
     assert_eq!(gone["http"], 410);
-    assert!(gone["gone"].as_str().unwrap().contains("already viewed"), "{gone}");
+    assert!(
+        gone["gone"].as_str().unwrap().contains("already viewed"),
+        "{gone}"
+    );
 }
 
 #[tokio::test]

@@ -11,7 +11,8 @@ use seecret_core::api::{ErrorBody, ErrorDetail};
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
-    detail: ErrorDetail,
+    // Boxed: handlers return Result<_, ApiError> everywhere, and a small Err keeps them cheap.
+    detail: Box<ErrorDetail>,
     retry_after: Option<u64>,
     rate_limit: Option<u32>,
 }
@@ -21,12 +22,12 @@ impl ApiError {
     pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
         Self {
             status,
-            detail: ErrorDetail {
+            detail: Box::new(ErrorDetail {
                 code: code.into(),
                 message: message.into(),
                 field: None,
                 valid_operations: None,
-            },
+            }),
             retry_after: None,
             rate_limit: None,
         }
@@ -46,7 +47,10 @@ impl ApiError {
                 op.chars().take(64).collect::<String>(),
                 valid.join(", ")
             ),
-            None => format!("missing \"operation\"; valid operations: {}", valid.join(", ")),
+            None => format!(
+                "missing \"operation\"; valid operations: {}",
+                valid.join(", ")
+            ),
         };
         let mut e = Self::new(StatusCode::BAD_REQUEST, "unknown_operation", message);
         e.detail.valid_operations = Some(valid.iter().map(|s| s.to_string()).collect());
@@ -60,7 +64,11 @@ impl ApiError {
         } else {
             "invalid_request"
         };
-        Self::new(StatusCode::BAD_REQUEST, code, format!("invalid request body: {err}"))
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            code,
+            format!("invalid request body: {err}"),
+        )
     }
 
     /// 429 with the seconds to wait.
@@ -115,7 +123,7 @@ impl IntoResponse for ApiError {
         let mut resp = (
             self.status,
             Json(ErrorBody {
-                error: self.detail,
+                error: *self.detail,
             }),
         )
             .into_response();

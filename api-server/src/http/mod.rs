@@ -80,8 +80,12 @@ async fn readyz(State(state): State<AppState>) -> Response {
         Ok(()) => "ready".into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "not ready");
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "database unreachable")
-                .into_response()
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not_ready",
+                "database unreachable",
+            )
+            .into_response()
         }
     }
 }
@@ -90,7 +94,10 @@ async fn readyz(State(state): State<AppState>) -> Response {
 async fn body_limit_as_json(req: Request, next: Next) -> Response {
     let resp = next.run(req).await;
     if resp.status() == StatusCode::PAYLOAD_TOO_LARGE
-        && resp.headers().get(header::CONTENT_TYPE).map(HeaderValue::as_bytes)
+        && resp
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(HeaderValue::as_bytes)
             != Some(b"application/json")
     {
         return ApiError::new(
@@ -119,9 +126,17 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
 pub async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
     Bytes::from_request(req, state).await.map_err(|rej| {
         if rej.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", "request body is too large")
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                "request body is too large",
+            )
         } else {
-            ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", "could not read the request body")
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "could not read the request body",
+            )
         }
     })
 }
@@ -193,7 +208,10 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Authe
             )
         })?;
     let account = state.engine.authenticate(token).await?;
-    let decision = state.engine.account_limiter().check(&account.id.to_string());
+    let decision = state
+        .engine
+        .account_limiter()
+        .check(&account.id.to_string());
     if !decision.allowed {
         return Err(ApiError::rate_limited(retry_secs(&decision)).with_rate_limit(decision.limit));
     }

@@ -24,8 +24,14 @@ pub fn routes() -> Router<AppState> {
         .route("/s/{id}", get(page))
         // Browsers ask for it on every page; a 204 keeps their consoles (and our logs) quiet.
         .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
-        .route("/assets/reveal.js", get(|| async { asset("text/javascript; charset=utf-8", REVEAL_JS) }))
-        .route("/assets/style.css", get(|| async { asset("text/css; charset=utf-8", STYLE_CSS) }))
+        .route(
+            "/assets/reveal.js",
+            get(|| async { asset("text/javascript; charset=utf-8", REVEAL_JS) }),
+        )
+        .route(
+            "/assets/style.css",
+            get(|| async { asset("text/css; charset=utf-8", STYLE_CSS) }),
+        )
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {
@@ -66,13 +72,22 @@ async fn page(State(state): State<AppState>, addr: ClientAddr, Path(id): Path<St
         ),
         Err(e) => {
             tracing::error!(error = %e, "reveal page failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, gone("Something went wrong. Try again later."))
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                gone("Something went wrong. Try again later."),
+            )
         }
     };
     let mut resp = (status, Html(body)).into_response();
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(PAGE_CSP));
-    h.insert("x-robots-tag", HeaderValue::from_static("noindex, nofollow"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(PAGE_CSP),
+    );
+    h.insert(
+        "x-robots-tag",
+        HeaderValue::from_static("noindex, nofollow"),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp

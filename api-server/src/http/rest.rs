@@ -15,7 +15,10 @@ use seecret_core::model::{SecretId, SecretInfo};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{ApiError, AppState, Authed, ClientAddr, JsonBody, authenticate, limit_address, with_rate_headers};
+use super::{
+    ApiError, AppState, Authed, ClientAddr, JsonBody, authenticate, limit_address,
+    with_rate_headers,
+};
 
 pub fn routes(state: AppState) -> Router<AppState> {
     let owner = Router::new()
@@ -33,7 +36,11 @@ pub fn routes(state: AppState) -> Router<AppState> {
 }
 
 /// Authenticates owner routes and puts the rate-limit headers on every answer, errors included.
-pub async fn require_account(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+pub async fn require_account(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let authed = match authenticate(&state, req.headers()).await {
         Ok(a) => a,
         Err(e) => return e.into_response(),
@@ -44,7 +51,8 @@ pub async fn require_account(State(state): State<AppState>, mut req: Request, ne
 }
 
 fn secret_id(raw: &str) -> Result<SecretId, ApiError> {
-    raw.parse().map_err(|_| seecret_core::Error::NotFound.into())
+    raw.parse()
+        .map_err(|_| seecret_core::Error::NotFound.into())
 }
 
 /// Create a secret.
@@ -86,7 +94,9 @@ async fn get_one(
     Extension(a): Extension<Authed>,
     Path(id): Path<String>,
 ) -> Result<Json<SecretInfo>, ApiError> {
-    Ok(Json(state.engine.get_secret(&a.account, secret_id(&id)?).await?))
+    Ok(Json(
+        state.engine.get_secret(&a.account, secret_id(&id)?).await?,
+    ))
 }
 
 /// Change an active secret; new content answers a new `url`.
@@ -118,7 +128,10 @@ async fn delete(
     Path(id): Path<String>,
 ) -> Result<Json<Deleted>, ApiError> {
     Ok(Json(
-        state.engine.delete_secret(&a.account, secret_id(&id)?).await?,
+        state
+            .engine
+            .delete_secret(&a.account, secret_id(&id)?)
+            .await?,
     ))
 }
 
@@ -163,15 +176,17 @@ struct BearerAuth;
 
 impl Modify for BearerAuth {
     fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
-        doc.components.get_or_insert_with(Default::default).add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("UUID")
-                    .build(),
-            ),
-        );
+        doc.components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(
+                    HttpBuilder::new()
+                        .scheme(HttpAuthScheme::Bearer)
+                        .bearer_format("UUID")
+                        .build(),
+                ),
+            );
     }
 }
 

@@ -1,12 +1,12 @@
 //! `POST /api.php` (and `/api`): the product page's operation-style API. One JSON object in, one
 //! flat JSON object out; `operation` picks what to do.
 
+use axum::Json;
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use axum::Json;
 use seecret_core::api::{CreateSecret, ListQuery, RevealRequest, UpdateSecret};
 use seecret_core::engine::Viewer;
 use seecret_core::model::SecretId;
@@ -36,7 +36,9 @@ pub fn routes() -> Router<AppState> {
 
 fn take_id(map: &mut Map<String, Value>) -> Result<SecretId, ApiError> {
     match map.remove("id") {
-        Some(Value::String(s)) => Ok(s.parse::<SecretId>().map_err(|_| seecret_core::Error::NotFound)?),
+        Some(Value::String(s)) => Ok(s
+            .parse::<SecretId>()
+            .map_err(|_| seecret_core::Error::NotFound)?),
         Some(_) => Err(seecret_core::Error::invalid("id", "id must be a string").into()),
         None => Err(seecret_core::Error::invalid("id", "id is required").into()),
     }
@@ -100,21 +102,32 @@ async fn owner_operation(
 ) -> Result<Response, ApiError> {
     let engine = &state.engine;
     Ok(match op {
-        "create_seecret" => Json(engine.create_secret(account, fields::<CreateSecret>(map)?).await?)
-            .into_response(),
+        "create_seecret" => Json(
+            engine
+                .create_secret(account, fields::<CreateSecret>(map)?)
+                .await?,
+        )
+        .into_response(),
         "update_seecret" => {
             let id = take_id(&mut map)?;
-            Json(engine.update_secret(account, id, fields::<UpdateSecret>(map)?).await?)
-                .into_response()
+            Json(
+                engine
+                    .update_secret(account, id, fields::<UpdateSecret>(map)?)
+                    .await?,
+            )
+            .into_response()
         }
         "get_seecret" => {
             let id = take_id(&mut map)?;
             fields::<Empty>(map)?;
             Json(engine.get_secret(account, id).await?).into_response()
         }
-        "list_seecrets" => {
-            Json(engine.list_secrets(account, fields::<ListQuery>(map)?).await?).into_response()
-        }
+        "list_seecrets" => Json(
+            engine
+                .list_secrets(account, fields::<ListQuery>(map)?)
+                .await?,
+        )
+        .into_response(),
         "delete_seecret" => {
             let id = take_id(&mut map)?;
             fields::<Empty>(map)?;

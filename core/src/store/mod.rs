@@ -180,8 +180,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         limit: u32,
     ) -> Result<Vec<SecretRecord>>;
     /// Marks an active secret deleted and erases its content; false if it was not active.
-    async fn delete_secret(&self, account: AccountId, id: SecretId, now: DateTime<Utc>)
-    -> Result<bool>;
+    async fn delete_secret(
+        &self,
+        account: AccountId,
+        id: SecretId,
+        now: DateTime<Utc>,
+    ) -> Result<bool>;
     /// Uses one view of an active, unexpired secret, atomically: of N concurrent callers on a
     /// secret with k views left, exactly k get [`ViewClaim::Granted`]. The last view erases the
     /// content in the same transaction.

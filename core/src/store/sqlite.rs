@@ -44,10 +44,12 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             // NORMAL in WAL mode loses no committed transaction on a process crash; only an OS
             // crash or power loss can drop the last few. FULL is one env var away.
-            .synchronous(match std::env::var("SEECRET_SQLITE_SYNCHRONOUS").as_deref() {
-                Ok("FULL" | "full") => SqliteSynchronous::Full,
-                _ => SqliteSynchronous::Normal,
-            })
+            .synchronous(
+                match std::env::var("SEECRET_SQLITE_SYNCHRONOUS").as_deref() {
+                    Ok("FULL" | "full") => SqliteSynchronous::Full,
+                    _ => SqliteSynchronous::Normal,
+                },
+            )
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
             .pragma("secure_delete", "ON");
@@ -269,7 +271,8 @@ impl Store for SqliteStore {
             set.push("views_total = ").push_bind_unseparated(v);
         }
         if let Some(h) = &p.passphrase_hash {
-            set.push("passphrase_hash = ").push_bind_unseparated(h.clone());
+            set.push("passphrase_hash = ")
+                .push_bind_unseparated(h.clone());
         }
         if let Some(l) = &p.label {
             set.push("label = ").push_bind_unseparated(l.clone());
@@ -318,7 +321,8 @@ impl Store for SqliteStore {
         if let Some(b) = before {
             q.push(" AND id < ").push_bind(b.to_string());
         }
-        q.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(limit));
+        q.push(" ORDER BY id DESC LIMIT ")
+            .push_bind(i64::from(limit));
         q.build()
             .fetch_all(&self.reader)
             .await?
