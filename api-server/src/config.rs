@@ -9,6 +9,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use seecret_core::engine::EngineConfig;
 use seecret_core::model::Expiration;
+use seecret_core::webhook::WebhookConfig;
 use serde::Deserialize;
 
 /// Where the data lives; shared by `serve` and the `account` commands.
@@ -68,6 +69,21 @@ pub struct ServeArgs {
     /// Tracing filter (e.g. info, seecret=debug).
     #[arg(long, env = "SEECRET_LOG")]
     pub log: Option<String>,
+    /// Allow webhooks to loopback/private addresses (tests, private deployments).
+    #[arg(long, env = "SEECRET_WEBHOOK_ALLOW_PRIVATE")]
+    pub webhook_allow_private: Option<bool>,
+    /// Delays between webhook attempts, e.g. 5s,30s,2m,10m,1h,6h.
+    #[arg(long, env = "SEECRET_WEBHOOK_RETRY_SCHEDULE")]
+    pub webhook_retry_schedule: Option<String>,
+    /// Timeout of one webhook attempt (e.g. 10s).
+    #[arg(long, env = "SEECRET_WEBHOOK_TIMEOUT", value_parser = humantime::parse_duration)]
+    pub webhook_timeout: Option<Duration>,
+    /// Webhook deliveries in flight at once.
+    #[arg(long, env = "SEECRET_WEBHOOK_CONCURRENCY")]
+    pub webhook_concurrency: Option<usize>,
+    /// How long the previous webhook secret still signs after a rotation (e.g. 24h).
+    #[arg(long, env = "SEECRET_WEBHOOK_SECRET_OVERLAP", value_parser = humantime::parse_duration)]
+    pub webhook_secret_overlap: Option<Duration>,
 }
 
 /// The TOML file: the same settings as the flags, snake_case.
@@ -88,6 +104,13 @@ struct FileConfig {
     #[serde(default, with = "humantime_serde_opt")]
     sweep_interval: Option<Duration>,
     log: Option<String>,
+    webhook_allow_private: Option<bool>,
+    webhook_retry_schedule: Option<String>,
+    #[serde(default, with = "humantime_serde_opt")]
+    webhook_timeout: Option<Duration>,
+    webhook_concurrency: Option<usize>,
+    #[serde(default, with = "humantime_serde_opt")]
+    webhook_secret_overlap: Option<Duration>,
 }
 
 mod humantime_serde_opt {
@@ -130,6 +153,11 @@ pub const KNOWN_ENV: &[&str] = &[
     "SEECRET_RETENTION",
     "SEECRET_SWEEP_INTERVAL",
     "SEECRET_LOG",
+    "SEECRET_WEBHOOK_ALLOW_PRIVATE",
+    "SEECRET_WEBHOOK_RETRY_SCHEDULE",
+    "SEECRET_WEBHOOK_TIMEOUT",
+    "SEECRET_WEBHOOK_CONCURRENCY",
+    "SEECRET_WEBHOOK_SECRET_OVERLAP",
     "SEECRET_SQLITE_SYNCHRONOUS",
     "SEECRET_SERVER",
     "SEECRET_TOKEN",
@@ -242,6 +270,38 @@ impl ServeArgs {
                 .reveal_rate_limit_per_minute
                 .or(file.reveal_rate_limit_per_minute)
                 .unwrap_or(d.reveal_rate_limit_per_minute),
+            webhooks: {
+                let w = d.webhooks.clone();
+                WebhookConfig {
+                    allow_private: self
+                        .webhook_allow_private
+                        .or(file.webhook_allow_private)
+                        .unwrap_or(w.allow_private),
+                    retry_schedule: match self
+                        .webhook_retry_schedule
+                        .clone()
+                        .or(file.webhook_retry_schedule)
+                    {
+                        Some(s) => seecret_core::webhook::parse_schedule(&s)
+                            .context("SEECRET_WEBHOOK_RETRY_SCHEDULE")?,
+                        None => w.retry_schedule,
+                    },
+                    timeout: self
+                        .webhook_timeout
+                        .or(file.webhook_timeout)
+                        .unwrap_or(w.timeout),
+                    concurrency: self
+                        .webhook_concurrency
+                        .or(file.webhook_concurrency)
+                        .unwrap_or(w.concurrency)
+                        .max(1),
+                    secret_overlap: self
+                        .webhook_secret_overlap
+                        .or(file.webhook_secret_overlap)
+                        .unwrap_or(w.secret_overlap),
+                    ..w
+                }
+            },
             ..d
         };
         if engine.min_expiration > engine.max_expiration {
@@ -287,6 +347,11 @@ max_text_size = {}
 retention = "{}"
 sweep_interval = "60s"
 log = "info"
+webhook_allow_private = false
+webhook_retry_schedule = "5s,30s,2m,10m,1h,6h"
+webhook_timeout = "10s"
+webhook_concurrency = 16
+webhook_secret_overlap = "24h"
 "#,
         d.rate_limit_per_minute,
         d.reveal_rate_limit_per_minute,

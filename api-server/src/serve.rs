@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use seecret_core::engine::{Engine, EngineConfig};
+use seecret_core::webhook::Deliverer;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tracing::{error, info, warn};
@@ -91,7 +92,17 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
     info!(addr = %local, public_url = %settings.engine.public_url, "seecret listening");
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    let sweeper = tokio::spawn(sweep_loop(engine.clone(), settings.sweep_interval, stop_rx));
+    let sweeper = tokio::spawn(sweep_loop(
+        engine.clone(),
+        settings.sweep_interval,
+        stop_rx.clone(),
+    ));
+    let deliverer = Arc::new(Deliverer::new(
+        engine.store().clone(),
+        settings.engine.webhooks.clone(),
+        engine.wake(),
+    )?);
+    let delivering = tokio::spawn(deliverer.run(stop_rx));
     let app = router(AppState { engine });
     axum::serve(
         listener,
@@ -102,6 +113,7 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
     .context("serving HTTP")?;
     let _ = stop_tx.send(true);
     let _ = sweeper.await;
+    let _ = delivering.await;
     info!("stopped cleanly");
     Ok(())
 }

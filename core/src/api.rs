@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::crypto::SecretBytes;
+use crate::crypto::{SecretBytes, WebhookSecret};
 use crate::model::{AccountId, Expiration, SecretId, SecretInfo, Status};
 
 impl Serialize for SecretBytes {
@@ -259,6 +259,10 @@ pub struct AccountInfo {
     pub usage: Usage,
     /// The account's default webhook URL.
     pub webhook_url: Option<String>,
+    /// The webhook signing secret, present only in the answer that created it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub webhook_secret: Option<WebhookSecret>,
     /// Limits that apply when creating secrets.
     pub limits: Limits,
 }
@@ -274,6 +278,61 @@ pub struct Limits {
     pub max_views: u32,
     /// Largest text content, in bytes.
     pub max_text_bytes: u64,
+}
+
+/// Delivery state of one webhook event, as the owner sees it in `get_seecret`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct WebhookDelivery {
+    /// Event id (`webhook-id`).
+    pub event_id: String,
+    /// Event type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `pending`, `delivered` or `failed`.
+    pub state: String,
+    /// Attempts made.
+    pub attempts: u32,
+    /// When the event happened.
+    pub created_at: DateTime<Utc>,
+    /// The last attempt.
+    pub last_attempt_at: Option<DateTime<Utc>>,
+    /// HTTP status of the last attempt, if the receiver answered.
+    pub last_status: Option<u16>,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+    /// When the next attempt is due (pending only).
+    pub next_attempt_at: Option<DateTime<Utc>>,
+}
+
+/// Body of `update_account` / `PATCH /v1/account`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UpdateAccount {
+    /// The account's default webhook URL; empty removes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_url: Option<String>,
+}
+
+/// Answer to `rotate_webhook_secret`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RotatedWebhookSecret {
+    /// The new secret, shown once.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub webhook_secret: WebhookSecret,
+    /// Until when the previous secret also signs.
+    pub previous_secret_valid_until: Option<DateTime<Utc>>,
+}
+
+/// Body of `redeliver_webhook` / `POST /v1/webhooks/{event_id}/redeliver`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Redeliver {
+    /// The event to send again.
+    pub event_id: String,
 }
 
 /// The error body of every failed request: `{"error": {"code", "message"}}`.

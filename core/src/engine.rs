@@ -9,17 +9,19 @@ use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use chrono::{DateTime, Utc};
+use tokio::sync::Notify;
 use tracing::{info, instrument, warn};
 
 use crate::api::{
     AccountInfo, CreateSecret, Deleted, Limits, ListQuery, PublicStatus, RateLimit, RevealRequest,
-    Revealed, SecretList, UpdateSecret,
+    Revealed, RotatedWebhookSecret, SecretList, UpdateAccount, UpdateSecret,
 };
-use crate::crypto::{self, ApiToken, SecretBytes, SecretKey};
+use crate::crypto::{self, ApiToken, SecretBytes, SecretKey, WebhookSecret};
 use crate::error::{Error, GoneReason, Result};
 use crate::limits::Limiter;
 use crate::model::{AccountId, Expiration, Kind, Link, SecretId, SecretInfo, Status};
 use crate::store::{AccountRecord, SecretPatch, SecretRecord, Store, ViewClaim};
+use crate::webhook::{self, WebhookConfig};
 
 /// The engine's settings. `Default` is what `seecret serve` uses with no configuration.
 #[derive(Clone, Debug)]
@@ -44,6 +46,8 @@ pub struct EngineConfig {
     pub reveal_rate_limit_per_minute: u32,
     /// Wrong passphrases per secret per minute before it answers 429.
     pub passphrase_attempts_per_minute: u32,
+    /// Webhook checks and delivery.
+    pub webhooks: WebhookConfig,
 }
 
 impl Default for EngineConfig {
@@ -59,6 +63,7 @@ impl Default for EngineConfig {
             rate_limit_per_minute: 1000,
             reveal_rate_limit_per_minute: 600,
             passphrase_attempts_per_minute: 5,
+            webhooks: WebhookConfig::default(),
         }
     }
 }
@@ -86,6 +91,7 @@ pub struct Engine {
     tokens: RwLock<HashMap<[u8; 32], (AccountRecord, Instant)>>,
     account_limiter: Limiter,
     address_limiter: Limiter,
+    wake: Arc<Notify>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -114,6 +120,18 @@ impl Engine {
             store,
             cfg,
             tokens: RwLock::new(HashMap::new()),
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Notified whenever committed changes wrote outbox events: the webhook worker waits on it.
+    pub fn wake(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+
+    fn forget_cached(&self, id: AccountId) {
+        if let Ok(mut cache) = self.tokens.write() {
+            cache.retain(|_, (a, _)| a.id != id);
         }
     }
 
@@ -191,9 +209,7 @@ impl Engine {
         if !self.store.set_token_hash(record.id, &token.hash()).await? {
             return Err(Error::NotFound);
         }
-        if let Ok(mut cache) = self.tokens.write() {
-            cache.retain(|_, (a, _)| a.id != record.id);
-        }
+        self.forget_cached(record.id);
         info!(account = %record.id, "token rotated");
         Ok((record, token))
     }
@@ -232,12 +248,76 @@ impl Engine {
             },
             usage: self.store.usage(account.id).await?,
             webhook_url: account.webhook_url.clone(),
+            webhook_secret: None,
             limits: Limits {
                 max_expiration: self.cfg.max_expiration,
                 max_views: self.cfg.max_views,
                 max_text_bytes: self.cfg.max_text_bytes as u64,
             },
         })
+    }
+
+    /// Sets or clears the account's webhook URL. The first URL ever set creates the signing
+    /// secret, returned once in this answer.
+    pub async fn update_account(
+        &self,
+        account: &AccountRecord,
+        req: UpdateAccount,
+    ) -> Result<AccountInfo> {
+        let mut created = None;
+        if let Some(url) = req.webhook_url {
+            let url = self.check_webhook_url(Some(url)).await?;
+            let candidate = WebhookSecret::generate();
+            if self
+                .store
+                .set_account_webhook(account.id, url.as_deref(), &candidate)
+                .await?
+            {
+                created = Some(candidate);
+            }
+            self.forget_cached(account.id);
+        }
+        let fresh = self
+            .store
+            .account_by_id_or_name(&account.id.to_string())
+            .await?
+            .ok_or(Error::NotFound)?;
+        let mut info = self.account_info(&fresh).await?;
+        info.webhook_secret = created;
+        Ok(info)
+    }
+
+    /// Replaces the webhook signing secret. The previous one keeps signing for the configured
+    /// overlap, so receivers can switch without losing events.
+    pub async fn rotate_webhook_secret(
+        &self,
+        account: &AccountRecord,
+    ) -> Result<RotatedWebhookSecret> {
+        let now = now();
+        let had = self
+            .store
+            .webhook_secrets(account.id, now)
+            .await?
+            .current
+            .is_some();
+        let new = WebhookSecret::generate();
+        let until = now + to_chrono(self.cfg.webhooks.secret_overlap);
+        self.store
+            .rotate_webhook_secret(account.id, &new, until)
+            .await?;
+        Ok(RotatedWebhookSecret {
+            webhook_secret: new,
+            previous_secret_valid_until: had.then_some(until),
+        })
+    }
+
+    /// Queues a webhook event again (after its deliveries failed, or to replay it).
+    pub async fn redeliver_webhook(&self, account: &AccountRecord, event_id: &str) -> Result<()> {
+        if !self.store.redeliver(account.id, event_id, now()).await? {
+            return Err(Error::NotFound);
+        }
+        self.wake.notify_one();
+        Ok(())
     }
 
     // ---- secrets -------------------------------------------------------------------------
@@ -255,7 +335,7 @@ impl Engine {
         let views = self.check_views(req.views.unwrap_or(1))?;
         let allowed_countries = check_countries(req.allowed_countries.unwrap_or_default())?;
         let label = check_label(req.label)?;
-        let webhook_url = check_webhook_url(req.webhook_url)?;
+        let webhook_url = self.check_webhook_url(req.webhook_url).await?;
         let (id, envelope, key) = match (req.content, req.ciphertext, req.id) {
             (Some(content), None, None) => {
                 self.check_text_size(content.len())?;
@@ -315,6 +395,9 @@ impl Engine {
         self.store.insert_secret(&record).await?;
         let mut info = info_of(&record);
         info.url = Some(self.url(&id, key.as_ref()));
+        if record.webhook_url.is_some() {
+            info.webhook_secret = self.ensure_webhook_secret(account).await?;
+        }
         Ok(info)
     }
 
@@ -324,6 +407,7 @@ impl Engine {
         let record = self.owned(account, id).await?;
         let mut info = info_of(&record);
         info.view_log = Some(self.store.views(id).await?);
+        info.webhook_deliveries = Some(self.store.deliveries(id).await?);
         Ok(info)
     }
 
@@ -407,8 +491,11 @@ impl Engine {
         if let Some(c) = req.allowed_countries {
             patch.allowed_countries = Some(check_countries(c)?);
         }
+        let mut new_webhook = false;
         if let Some(w) = req.webhook_url {
-            patch.webhook_url = Some(check_webhook_url(Some(w))?);
+            let url = self.check_webhook_url(Some(w)).await?;
+            new_webhook = url.is_some();
+            patch.webhook_url = Some(url);
         }
         let key = match (req.content, req.ciphertext) {
             (Some(_), Some(_)) => {
@@ -448,6 +535,9 @@ impl Engine {
         if let Some(key) = key {
             info.url = Some(self.url(&id, Some(&key)));
         }
+        if new_webhook {
+            info.webhook_secret = self.ensure_webhook_secret(account).await?;
+        }
         Ok(info)
     }
 
@@ -455,13 +545,13 @@ impl Engine {
     /// no-op that still answers `deleted: true`, so clean-up scripts can be idempotent.
     #[instrument(skip_all, fields(%id))]
     pub async fn delete_secret(&self, account: &AccountRecord, id: SecretId) -> Result<Deleted> {
-        let record = self.owned(account, id).await?;
+        self.owned(account, id).await?;
         let status = if self.store.delete_secret(account.id, id, now()).await? {
+            self.wake.notify_one();
             Status::Deleted
         } else {
             self.owned(account, id).await?.status
         };
-        let _ = record;
         Ok(Deleted {
             id,
             deleted: true,
@@ -521,7 +611,13 @@ impl Engine {
                 envelope,
                 views_remaining,
                 status,
-            } => (envelope, views_remaining, status),
+                events,
+            } => {
+                if events > 0 {
+                    self.wake.notify_one();
+                }
+                (envelope, views_remaining, status)
+            }
             ViewClaim::Refused => {
                 let latest = self.store.secret(id).await?.ok_or(Error::NotFound)?;
                 return Err(Error::Gone(
@@ -549,6 +645,9 @@ impl Engine {
         loop {
             let expired = self.store.expire_due(now, 500).await?;
             report.expired += expired.len();
+            if !expired.is_empty() {
+                self.wake.notify_one();
+            }
             if expired.len() < 500 {
                 break;
             }
@@ -586,6 +685,10 @@ impl Engine {
         let window_end = record.pp_fail_window + chrono::Duration::seconds(60);
         let max = self.cfg.passphrase_attempts_per_minute;
         if record.pp_fail_count >= max && window_end > now {
+            self.store
+                .record_access_denied(record.id, "rate", None, now)
+                .await?;
+            self.wake.notify_one();
             return Err(Error::RateLimited {
                 retry_after: (window_end - now).to_std().unwrap_or_default(),
             });
@@ -597,6 +700,7 @@ impl Engine {
             return Ok(());
         }
         let (count, window) = self.store.record_passphrase_failure(record.id, now).await?;
+        self.wake.notify_one();
         warn!(id = %record.id, failures = count, "wrong passphrase");
         if count > max {
             let window_end = window + chrono::Duration::seconds(60);
@@ -605,6 +709,29 @@ impl Engine {
             });
         }
         Err(Error::PassphraseInvalid)
+    }
+
+    async fn check_webhook_url(&self, url: Option<String>) -> Result<Option<String>> {
+        match url.map(|u| u.trim().to_string()) {
+            None => Ok(None),
+            Some(u) if u.is_empty() => Ok(None),
+            Some(u) => webhook::check_url(&u, self.cfg.webhooks.allow_private)
+                .await
+                .map(Some),
+        }
+    }
+
+    /// Creates the account's signing secret if it has none; `Some` only when created now.
+    async fn ensure_webhook_secret(
+        &self,
+        account: &AccountRecord,
+    ) -> Result<Option<WebhookSecret>> {
+        let candidate = WebhookSecret::generate();
+        Ok(self
+            .store
+            .ensure_webhook_secret(account.id, &candidate)
+            .await?
+            .then_some(candidate))
     }
 
     fn url(&self, id: &SecretId, key: Option<&SecretKey>) -> String {
@@ -685,6 +812,8 @@ fn info_of(r: &SecretRecord) -> SecretInfo {
         allowed_countries: r.allowed_countries.clone(),
         webhook_url: r.webhook_url.clone(),
         view_log: None,
+        webhook_deliveries: None,
+        webhook_secret: None,
     }
 }
 
@@ -740,17 +869,6 @@ fn check_countries(countries: Vec<String>) -> Result<Vec<String>> {
         "allowed_countries",
         "geo-blocking is not available: this server has no country source configured",
     ))
-}
-
-fn check_webhook_url(url: Option<String>) -> Result<Option<String>> {
-    match url.map(|u| u.trim().to_string()) {
-        None => Ok(None),
-        Some(u) if u.is_empty() => Ok(None),
-        Some(_) => Err(Error::invalid(
-            "webhook_url",
-            "webhooks are not available on this server yet",
-        )),
-    }
 }
 
 async fn hash_passphrase(p: SecretBytes) -> Result<String> {

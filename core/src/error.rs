@@ -38,6 +38,9 @@ pub enum Error {
     /// The decryption key given does not open this secret. No view was used.
     #[error("the key does not decrypt this secret")]
     InvalidKey,
+    /// Input refused for a reason with its own code (e.g. `webhook_url_forbidden`): a 400.
+    #[error("{message}")]
+    Rejected { code: &'static str, message: String },
     /// The caller may not do this (for example, reveal from a blocked country).
     #[error("{message}")]
     Forbidden { code: &'static str, message: String },
@@ -86,7 +89,7 @@ impl Error {
             Self::PassphraseRequired => "passphrase_required",
             Self::PassphraseInvalid => "passphrase_invalid",
             Self::InvalidKey => "invalid_key",
-            Self::Forbidden { code, .. } => code,
+            Self::Forbidden { code, .. } | Self::Rejected { code, .. } => code,
             Self::NotFound => "not_found",
             Self::Gone(GoneReason::Consumed) => "consumed",
             Self::Gone(GoneReason::Expired) => "expired",

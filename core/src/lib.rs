@@ -18,6 +18,8 @@ pub mod engine;
 pub mod limits;
 #[cfg(feature = "engine")]
 pub mod store;
+#[cfg(feature = "engine")]
+pub mod webhook;
 
 pub use error::{Error, Result};
 

@@ -313,6 +313,13 @@ pub struct SecretInfo {
     /// Reveals so far (only in single-secret reads).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub view_log: Option<Vec<ViewEntry>>,
+    /// Webhook deliveries of this secret's events (only in single-secret reads).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_deliveries: Option<Vec<crate::api::WebhookDelivery>>,
+    /// The account's new webhook signing secret, in the one answer that created it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub webhook_secret: Option<crate::crypto::WebhookSecret>,
 }
 
 /// A parsed share link: `{base}/s/{id}#{key}`.

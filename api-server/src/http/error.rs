@@ -86,7 +86,9 @@ impl ApiError {
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
         let status = match &e {
-            Error::InvalidInput { .. } | Error::InvalidKey => StatusCode::BAD_REQUEST,
+            Error::InvalidInput { .. } | Error::InvalidKey | Error::Rejected { .. } => {
+                StatusCode::BAD_REQUEST
+            }
             Error::Unauthorized => StatusCode::UNAUTHORIZED,
             Error::PassphraseRequired | Error::PassphraseInvalid | Error::Forbidden { .. } => {
                 StatusCode::FORBIDDEN

@@ -7,8 +7,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use seecret_core::api::{
-    AccountInfo, CreateSecret, Deleted, ErrorBody, ListQuery, RevealRequest, Revealed, SecretList,
-    UpdateSecret,
+    AccountInfo, CreateSecret, Deleted, ErrorBody, ListQuery, RevealRequest, Revealed,
+    RotatedWebhookSecret, SecretList, UpdateAccount, UpdateSecret,
 };
 use seecret_core::engine::Viewer;
 use seecret_core::model::{SecretId, SecretInfo};
@@ -27,7 +27,12 @@ pub fn routes(state: AppState) -> Router<AppState> {
             "/v1/secrets/{id}",
             get(get_one).patch(update).delete(delete),
         )
-        .route("/v1/account", get(account))
+        .route("/v1/account", get(account).patch(update_account))
+        .route(
+            "/v1/account/rotate-webhook-secret",
+            post(rotate_webhook_secret),
+        )
+        .route("/v1/webhooks/{event_id}/redeliver", post(redeliver))
         .route_layer(middleware::from_fn_with_state(state, require_account));
     Router::new()
         .merge(owner)
@@ -145,6 +150,49 @@ async fn account(
     Ok(Json(state.engine.account_info(&a.account).await?))
 }
 
+/// Set or clear the account's webhook URL. The first URL creates the signing secret, returned
+/// once as `webhook_secret`.
+#[utoipa::path(patch, path = "/v1/account", tag = "account", request_body = UpdateAccount,
+    security(("bearer" = [])),
+    responses((status = 200, body = AccountInfo), (status = 400, body = ErrorBody,
+        description = "invalid URL, or `webhook_url_forbidden` for private addresses")))]
+async fn update_account(
+    State(state): State<AppState>,
+    Extension(a): Extension<Authed>,
+    JsonBody(req): JsonBody<UpdateAccount>,
+) -> Result<Json<AccountInfo>, ApiError> {
+    Ok(Json(state.engine.update_account(&a.account, req).await?))
+}
+
+/// Replace the webhook signing secret; the previous one keeps signing during the overlap.
+#[utoipa::path(post, path = "/v1/account/rotate-webhook-secret", tag = "account",
+    security(("bearer" = [])), responses((status = 200, body = RotatedWebhookSecret)))]
+async fn rotate_webhook_secret(
+    State(state): State<AppState>,
+    Extension(a): Extension<Authed>,
+) -> Result<Json<RotatedWebhookSecret>, ApiError> {
+    Ok(Json(state.engine.rotate_webhook_secret(&a.account).await?))
+}
+
+/// Queue a webhook event again.
+#[utoipa::path(post, path = "/v1/webhooks/{event_id}/redeliver", tag = "account",
+    params(("event_id" = String, Path)), security(("bearer" = [])),
+    responses((status = 202, description = "queued"), (status = 404, body = ErrorBody)))]
+async fn redeliver(
+    State(state): State<AppState>,
+    Extension(a): Extension<Authed>,
+    Path(event_id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    state
+        .engine
+        .redeliver_webhook(&a.account, &event_id)
+        .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(serde_json::json!({"event_id": event_id, "state": "pending"})),
+    ))
+}
+
 /// Reveal a secret, using one view. No token: the link is the credential. With `key` the answer
 /// carries `content`; without, `ciphertext` for the client to decrypt.
 #[utoipa::path(post, path = "/v1/secrets/{id}/reveal", tag = "reveal",
@@ -194,7 +242,7 @@ impl Modify for BearerAuth {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Seecret API", description = "One-time secret links: create, share, reveal once."),
-    paths(create, list, get_one, update, delete, account, reveal, super::rpc::rpc),
+    paths(create, list, get_one, update, delete, account, update_account, rotate_webhook_secret, redeliver, reveal, super::rpc::rpc),
     modifiers(&BearerAuth),
     tags((name = "secrets", description = "Owner operations (Bearer token)"),
         (name = "reveal", description = "Recipient operations (no token)"),

@@ -7,7 +7,9 @@ use axum::extract::{Request, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use seecret_core::api::{CreateSecret, ListQuery, RevealRequest, UpdateSecret};
+use seecret_core::api::{
+    CreateSecret, ListQuery, Redeliver, RevealRequest, UpdateAccount, UpdateSecret,
+};
 use seecret_core::engine::Viewer;
 use seecret_core::model::SecretId;
 use serde::de::DeserializeOwned;
@@ -25,6 +27,9 @@ pub const OPERATIONS: &[&str] = &[
     "list_seecrets",
     "delete_seecret",
     "get_account",
+    "update_account",
+    "rotate_webhook_secret",
+    "redeliver_webhook",
     "reveal_seecret",
 ];
 
@@ -136,6 +141,21 @@ async fn owner_operation(
         "get_account" => {
             fields::<Empty>(map)?;
             Json(engine.account_info(account).await?).into_response()
+        }
+        "update_account" => Json(
+            engine
+                .update_account(account, fields::<UpdateAccount>(map)?)
+                .await?,
+        )
+        .into_response(),
+        "rotate_webhook_secret" => {
+            fields::<Empty>(map)?;
+            Json(engine.rotate_webhook_secret(account).await?).into_response()
+        }
+        "redeliver_webhook" => {
+            let r: Redeliver = fields(map)?;
+            engine.redeliver_webhook(account, &r.event_id).await?;
+            Json(serde_json::json!({"event_id": r.event_id, "state": "pending"})).into_response()
         }
         _ => return Err(ApiError::unknown_operation(Some(op), OPERATIONS)),
     })

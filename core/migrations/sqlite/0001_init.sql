@@ -8,6 +8,11 @@ CREATE TABLE accounts (
     -- SHA-256 of the API token; the token itself is never stored.
     token_hash   BLOB NOT NULL UNIQUE,
     webhook_url  TEXT,
+    -- whsec_… signing secret (generated with the first webhook URL) and, during a rotation's
+    -- overlap, the previous one.
+    webhook_secret                 TEXT,
+    webhook_secret_previous        TEXT,
+    webhook_secret_previous_until  INTEGER,
     created_at   INTEGER NOT NULL
 );
 
@@ -52,15 +57,21 @@ CREATE TABLE outbox (
     account_id       TEXT NOT NULL,
     secret_id        TEXT,
     event_type       TEXT NOT NULL,
+    -- The exact body sent on every attempt, and where.
     payload          TEXT NOT NULL,
+    target_url       TEXT NOT NULL,
     created_at       INTEGER NOT NULL,
+    -- pending | delivered | failed
     state            TEXT NOT NULL DEFAULT 'pending',
     attempts         INTEGER NOT NULL DEFAULT 0,
     next_attempt_at  INTEGER NOT NULL,
+    -- A worker's claim: other workers skip the row until the lease ends.
     lease_until      INTEGER,
+    lease_token      TEXT,
     last_attempt_at  INTEGER,
     last_status      INTEGER,
-    last_error       TEXT
+    last_error       TEXT,
+    delivered_at     INTEGER
 );
 CREATE INDEX outbox_due ON outbox (next_attempt_at) WHERE state = 'pending';
 CREATE INDEX outbox_by_secret ON outbox (secret_id);

@@ -5,7 +5,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::api::Usage;
+use crate::api::{Usage, WebhookDelivery};
+use crate::crypto::WebhookSecret;
 use crate::error::{Error, Result};
 use crate::model::{AccountId, Kind, SecretId, Status, ViewEntry};
 
@@ -122,6 +123,8 @@ pub enum ViewClaim {
         views_remaining: u32,
         /// Status after this view.
         status: Status,
+        /// Outbox events written with the view (0 when no webhook is set).
+        events: usize,
     },
     /// No view was used: the secret is not active (or does not exist).
     Refused,
@@ -138,6 +141,62 @@ impl std::fmt::Debug for ViewClaim {
             Self::Refused => f.write_str("Refused"),
         }
     }
+}
+
+/// An outbox event claimed by a delivery worker.
+#[derive(Clone, Debug)]
+pub struct OutboxRow {
+    /// Event id (`evt_…`), stable across retries.
+    pub id: String,
+    /// Owner of the secret.
+    pub account_id: AccountId,
+    /// Event type.
+    pub event_type: String,
+    /// The exact JSON body.
+    pub payload: String,
+    /// Where to POST it.
+    pub target_url: String,
+    /// Attempts made before this one.
+    pub attempts: u32,
+    /// Proof of this worker's claim; recording an attempt without it does nothing.
+    pub lease_token: String,
+}
+
+/// What happened to one delivery attempt.
+#[derive(Clone, Debug)]
+pub enum Attempt {
+    /// 2xx: done.
+    Delivered {
+        /// HTTP status.
+        status: u16,
+    },
+    /// 410: the receiver asked us to stop; its URL is removed wherever it is set.
+    EndpointGone,
+    /// Failed; try again at `next_at`.
+    Retry {
+        /// HTTP status, if any.
+        status: Option<u16>,
+        /// What went wrong.
+        error: String,
+        /// Next attempt.
+        next_at: DateTime<Utc>,
+    },
+    /// Failed for the last time.
+    Failed {
+        /// HTTP status, if any.
+        status: Option<u16>,
+        /// What went wrong.
+        error: String,
+    },
+}
+
+/// The secrets that sign an account's webhooks right now.
+#[derive(Clone, Debug, Default)]
+pub struct WebhookSecrets {
+    /// The current secret.
+    pub current: Option<WebhookSecret>,
+    /// The previous one, while a rotation's overlap lasts.
+    pub previous: Option<WebhookSecret>,
 }
 
 /// Storage for accounts, secrets, views and the event outbox.
@@ -158,6 +217,26 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn set_token_hash(&self, id: AccountId, token_hash: &[u8; 32]) -> Result<bool>;
     /// Counts of the account's secrets by status, and views served.
     async fn usage(&self, id: AccountId) -> Result<Usage>;
+    /// Sets (or clears) the account's webhook URL. When a URL is set and the account has no
+    /// signing secret yet, `candidate` becomes it; returns whether that happened.
+    async fn set_account_webhook(
+        &self,
+        id: AccountId,
+        url: Option<&str>,
+        candidate: &WebhookSecret,
+    ) -> Result<bool>;
+    /// Gives the account `candidate` as signing secret if it has none; returns whether it did.
+    async fn ensure_webhook_secret(&self, id: AccountId, candidate: &WebhookSecret)
+    -> Result<bool>;
+    /// Replaces the signing secret; the old one keeps signing until `previous_until`.
+    async fn rotate_webhook_secret(
+        &self,
+        id: AccountId,
+        new: &WebhookSecret,
+        previous_until: DateTime<Utc>,
+    ) -> Result<()>;
+    /// The secrets signing the account's webhooks at `now`.
+    async fn webhook_secrets(&self, id: AccountId, now: DateTime<Utc>) -> Result<WebhookSecrets>;
 
     /// Stores a new secret.
     async fn insert_secret(&self, secret: &SecretRecord) -> Result<()>;
@@ -195,19 +274,53 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         now: DateTime<Utc>,
         country: Option<&str>,
     ) -> Result<ViewClaim>;
-    /// Counts a wrong passphrase; returns the count and start of the current one-minute window.
+    /// Counts a wrong passphrase and enqueues `seecret.access_denied` (reason `passphrase`);
+    /// returns the count and start of the current one-minute window.
     async fn record_passphrase_failure(
         &self,
         id: SecretId,
         now: DateTime<Utc>,
     ) -> Result<(u32, DateTime<Utc>)>;
+    /// Enqueues `seecret.access_denied` with `reason` (country, rate) for a refused reveal.
+    async fn record_access_denied(
+        &self,
+        id: SecretId,
+        reason: &str,
+        country: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
     /// The reveals of a secret, oldest first.
     async fn views(&self, id: SecretId) -> Result<Vec<ViewEntry>>;
 
     /// Expires active secrets whose time has passed, erasing their content; returns their ids.
     async fn expire_due(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<SecretId>>;
-    /// Forgets secrets that ended before `cutoff` (metadata, view log); returns how many.
+    /// Forgets secrets that ended before `cutoff` (metadata, view log, finished events).
     async fn purge_ended(&self, cutoff: DateTime<Utc>) -> Result<u64>;
+
+    /// Claims up to `limit` due events for one worker until `lease_until`: a row claimed by a
+    /// live worker is skipped by the others; a crashed worker's rows come back when the lease ends.
+    async fn claim_due_events(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<OutboxRow>>;
+    /// Records an attempt on a claimed event (ignored if the claim was lost).
+    async fn record_attempt(
+        &self,
+        row: &OutboxRow,
+        now: DateTime<Utc>,
+        attempt: Attempt,
+    ) -> Result<()>;
+    /// Delivery state of a secret's events, newest first.
+    async fn deliveries(&self, secret: SecretId) -> Result<Vec<WebhookDelivery>>;
+    /// Puts an event of `account` back in the queue, due now; false if there is no such event.
+    async fn redeliver(
+        &self,
+        account: AccountId,
+        event_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool>;
 }
 
 /// Opens the store a database URL names: `sqlite://path` (or a bare path) or `postgres://…`.

@@ -13,15 +13,17 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{QueryBuilder, Row, Sqlite};
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
 use super::{
-    AccountRecord, SecretPatch, SecretRecord, Store, ViewClaim, from_millis, join_countries,
-    millis, split_countries,
+    AccountRecord, Attempt, OutboxRow, SecretPatch, SecretRecord, Store, ViewClaim, WebhookSecrets,
+    from_millis, join_countries, millis, split_countries,
 };
-use crate::api::Usage;
+use crate::api::{Usage, WebhookDelivery};
+use crate::crypto::WebhookSecret;
 use crate::error::{Error, Result};
 use crate::model::{AccountId, Kind, SecretId, Status, ViewEntry};
+use crate::webhook::{EventFacts, NewEvent, event_type, events};
 
 /// SQLite storage.
 #[derive(Debug, Clone)]
@@ -110,6 +112,65 @@ fn secret(row: &SqliteRow) -> Result<SecretRecord> {
         pp_fail_count: row.try_get("pp_fail_count")?,
         pp_fail_window: from_millis(row.try_get("pp_fail_window")?),
     })
+}
+
+/// The facts events report, from a row RETURNING `account_id, label, views_total, views_used,
+/// webhook_url` (and the account's webhook URL when the secret has none).
+async fn facts_events(
+    conn: &mut SqliteConnection,
+    id: SecretId,
+    row: &SqliteRow,
+    kinds: &[&'static str],
+    reason: Option<&str>,
+    country: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Vec<NewEvent>> {
+    let account_id: AccountId = row.try_get::<&str, _>("account_id")?.parse()?;
+    let secret_webhook: Option<String> = row.try_get("webhook_url")?;
+    let account_webhook: Option<String> = if secret_webhook.is_none() {
+        sqlx::query_scalar("SELECT webhook_url FROM accounts WHERE id = ?")
+            .bind(account_id.to_string())
+            .fetch_optional(&mut *conn)
+            .await?
+            .flatten()
+    } else {
+        None
+    };
+    let label: Option<String> = row.try_get("label")?;
+    let views: u32 = row.try_get("views_total")?;
+    let used: u32 = row.try_get("views_used")?;
+    let facts = EventFacts {
+        account_id,
+        secret_id: id,
+        label: label.as_deref(),
+        views,
+        views_remaining: views.saturating_sub(used),
+        country,
+        secret_webhook: secret_webhook.as_deref(),
+        account_webhook: account_webhook.as_deref(),
+    };
+    Ok(events(&facts, kinds, reason, now))
+}
+
+async fn insert_events(conn: &mut SqliteConnection, evs: &[NewEvent]) -> Result<()> {
+    for e in evs {
+        sqlx::query(
+            "INSERT INTO outbox (id, account_id, secret_id, event_type, payload, target_url,
+                created_at, next_attempt_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&e.id)
+        .bind(e.account_id.to_string())
+        .bind(e.secret_id.to_string())
+        .bind(e.kind)
+        .bind(&e.payload)
+        .bind(&e.target_url)
+        .bind(millis(e.created_at))
+        .bind(millis(e.created_at))
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
 }
 
 #[async_trait]
@@ -210,6 +271,82 @@ impl Store for SqliteStore {
             }
         }
         Ok(usage)
+    }
+
+    async fn set_account_webhook(
+        &self,
+        id: AccountId,
+        url: Option<&str>,
+        candidate: &WebhookSecret,
+    ) -> Result<bool> {
+        let row = sqlx::query(
+            "UPDATE accounts SET webhook_url = ?1,
+                webhook_secret = CASE WHEN ?1 IS NOT NULL THEN COALESCE(webhook_secret, ?2)
+                                      ELSE webhook_secret END
+             WHERE id = ?3 RETURNING webhook_secret",
+        )
+        .bind(url)
+        .bind(candidate.expose())
+        .bind(id.to_string())
+        .fetch_optional(&self.writer)
+        .await?
+        .ok_or(Error::NotFound)?;
+        Ok(row.try_get::<Option<&str>, _>(0)? == Some(candidate.expose()))
+    }
+
+    async fn ensure_webhook_secret(
+        &self,
+        id: AccountId,
+        candidate: &WebhookSecret,
+    ) -> Result<bool> {
+        let res = sqlx::query(
+            "UPDATE accounts SET webhook_secret = ? WHERE id = ? AND webhook_secret IS NULL",
+        )
+        .bind(candidate.expose())
+        .bind(id.to_string())
+        .execute(&self.writer)
+        .await?;
+        Ok(res.rows_affected() == 1)
+    }
+
+    async fn rotate_webhook_secret(
+        &self,
+        id: AccountId,
+        new: &WebhookSecret,
+        previous_until: DateTime<Utc>,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE accounts SET webhook_secret_previous = webhook_secret,
+                webhook_secret_previous_until = ?, webhook_secret = ?
+             WHERE id = ?",
+        )
+        .bind(millis(previous_until))
+        .bind(new.expose())
+        .bind(id.to_string())
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn webhook_secrets(&self, id: AccountId, now: DateTime<Utc>) -> Result<WebhookSecrets> {
+        let row = sqlx::query(
+            "SELECT webhook_secret, webhook_secret_previous, webhook_secret_previous_until
+             FROM accounts WHERE id = ?",
+        )
+        .bind(id.to_string())
+        .fetch_optional(&self.writer)
+        .await?
+        .ok_or(Error::NotFound)?;
+        let until: Option<i64> = row.try_get(2)?;
+        Ok(WebhookSecrets {
+            current: row
+                .try_get::<Option<String>, _>(0)?
+                .map(WebhookSecret::from_stored),
+            previous: row
+                .try_get::<Option<String>, _>(1)?
+                .filter(|_| until.is_some_and(|u| u > millis(now)))
+                .map(WebhookSecret::from_stored),
+        })
     }
 
     async fn insert_secret(&self, s: &SecretRecord) -> Result<()> {
@@ -337,16 +474,24 @@ impl Store for SqliteStore {
         id: SecretId,
         now: DateTime<Utc>,
     ) -> Result<bool> {
-        let res = sqlx::query(
+        let mut tx = self.writer.begin().await?;
+        let row = sqlx::query(
             "UPDATE secrets SET status = 'deleted', envelope = NULL, ended_at = ?
-             WHERE id = ? AND account_id = ? AND status = 'active'",
+             WHERE id = ? AND account_id = ? AND status = 'active'
+             RETURNING account_id, label, views_total, views_used, webhook_url",
         )
         .bind(millis(now))
         .bind(id.to_string())
         .bind(account.to_string())
-        .execute(&self.writer)
+        .fetch_optional(&mut *tx)
         .await?;
-        Ok(res.rows_affected() == 1)
+        let Some(row) = row else {
+            return Ok(false);
+        };
+        let evs = facts_events(&mut tx, id, &row, &[event_type::DELETED], None, None, now).await?;
+        insert_events(&mut tx, &evs).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn claim_view(
@@ -369,7 +514,7 @@ impl Store for SqliteStore {
                 ended_at = CASE WHEN views_used + 1 >= views_total THEN ?1 ELSE NULL END
              WHERE id = ?2 AND status = 'active' AND expires_at > ?1
                AND views_used < views_total AND envelope IS NOT NULL
-             RETURNING envelope, views_total - views_used AS remaining, status",
+             RETURNING envelope, status, account_id, label, views_total, views_used, webhook_url",
         )
         .bind(now_ms)
         .bind(id.to_string())
@@ -379,7 +524,9 @@ impl Store for SqliteStore {
             return Ok(ViewClaim::Refused);
         };
         let envelope: Vec<u8> = row.try_get("envelope")?;
-        let remaining: u32 = row.try_get("remaining")?;
+        let remaining = row
+            .try_get::<u32, _>("views_total")?
+            .saturating_sub(row.try_get("views_used")?);
         let status: Status = row.try_get::<&str, _>("status")?.parse()?;
         if status == Status::Consumed {
             // The last view erases the content in the same transaction.
@@ -394,11 +541,19 @@ impl Store for SqliteStore {
             .bind(country)
             .execute(&mut *tx)
             .await?;
+        let kinds: &[&'static str] = if status == Status::Consumed {
+            &[event_type::VIEWED, event_type::CONSUMED]
+        } else {
+            &[event_type::VIEWED]
+        };
+        let evs = facts_events(&mut tx, id, &row, kinds, None, country, now).await?;
+        insert_events(&mut tx, &evs).await?;
         tx.commit().await?;
         Ok(ViewClaim::Granted {
             envelope,
             views_remaining: remaining,
             status,
+            events: evs.len(),
         })
     }
 
@@ -407,23 +562,68 @@ impl Store for SqliteStore {
         id: SecretId,
         now: DateTime<Utc>,
     ) -> Result<(u32, DateTime<Utc>)> {
+        let mut tx = self.writer.begin().await?;
         let row = sqlx::query(
             "UPDATE secrets SET
                 pp_fail_count = CASE WHEN pp_fail_window > ?1 THEN pp_fail_count + 1 ELSE 1 END,
                 pp_fail_window = CASE WHEN pp_fail_window > ?1 THEN pp_fail_window ELSE ?2 END
              WHERE id = ?3
-             RETURNING pp_fail_count, pp_fail_window",
+             RETURNING pp_fail_count, pp_fail_window, account_id, label, views_total, views_used,
+                webhook_url",
         )
         .bind(millis(now) - 60_000)
         .bind(millis(now))
         .bind(id.to_string())
-        .fetch_optional(&self.writer)
+        .fetch_optional(&mut *tx)
         .await?
         .ok_or(Error::NotFound)?;
+        let evs = facts_events(
+            &mut tx,
+            id,
+            &row,
+            &[event_type::ACCESS_DENIED],
+            Some("passphrase"),
+            None,
+            now,
+        )
+        .await?;
+        insert_events(&mut tx, &evs).await?;
+        tx.commit().await?;
         Ok((
             row.try_get("pp_fail_count")?,
             from_millis(row.try_get("pp_fail_window")?),
         ))
+    }
+
+    async fn record_access_denied(
+        &self,
+        id: SecretId,
+        reason: &str,
+        country: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        let row = sqlx::query(
+            "SELECT account_id, label, views_total, views_used, webhook_url FROM secrets
+             WHERE id = ?",
+        )
+        .bind(id.to_string())
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(Error::NotFound)?;
+        let evs = facts_events(
+            &mut tx,
+            id,
+            &row,
+            &[event_type::ACCESS_DENIED],
+            Some(reason),
+            country,
+            now,
+        )
+        .await?;
+        insert_events(&mut tx, &evs).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn views(&self, id: SecretId) -> Result<Vec<ViewEntry>> {
@@ -442,26 +642,202 @@ impl Store for SqliteStore {
     }
 
     async fn expire_due(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<SecretId>> {
-        sqlx::query(
+        let mut tx = self.writer.begin().await?;
+        let rows = sqlx::query(
             "UPDATE secrets SET status = 'expired', envelope = NULL, ended_at = ?1
              WHERE id IN (SELECT id FROM secrets WHERE status = 'active' AND expires_at <= ?1
                           LIMIT ?2)
-             RETURNING id",
+             RETURNING id, account_id, label, views_total, views_used, webhook_url",
         )
         .bind(millis(now))
         .bind(i64::from(limit))
-        .fetch_all(&self.writer)
-        .await?
-        .iter()
-        .map(|r| r.try_get::<&str, _>("id")?.parse())
-        .collect()
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut ids = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let id: SecretId = row.try_get::<&str, _>("id")?.parse()?;
+            let evs =
+                facts_events(&mut tx, id, row, &[event_type::EXPIRED], None, None, now).await?;
+            insert_events(&mut tx, &evs).await?;
+            ids.push(id);
+        }
+        tx.commit().await?;
+        Ok(ids)
     }
 
     async fn purge_ended(&self, cutoff: DateTime<Utc>) -> Result<u64> {
+        sqlx::query("DELETE FROM outbox WHERE state != 'pending' AND created_at < ?")
+            .bind(millis(cutoff))
+            .execute(&self.writer)
+            .await?;
         let res = sqlx::query("DELETE FROM secrets WHERE ended_at IS NOT NULL AND ended_at < ?")
             .bind(millis(cutoff))
             .execute(&self.writer)
             .await?;
         Ok(res.rows_affected())
+    }
+
+    async fn claim_due_events(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<OutboxRow>> {
+        let token = uuid::Uuid::new_v4().to_string();
+        // SQLite has one writer, so this UPDATE is already exclusive; the lease is what lets a
+        // crashed worker's events come back.
+        let rows = sqlx::query(
+            "UPDATE outbox SET lease_until = ?1, lease_token = ?2
+             WHERE id IN (SELECT id FROM outbox
+                          WHERE state = 'pending' AND next_attempt_at <= ?3
+                            AND (lease_until IS NULL OR lease_until < ?3)
+                          ORDER BY next_attempt_at LIMIT ?4)
+             RETURNING id, account_id, event_type, payload, target_url, attempts",
+        )
+        .bind(millis(lease_until))
+        .bind(&token)
+        .bind(millis(now))
+        .bind(i64::from(limit))
+        .fetch_all(&self.writer)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(OutboxRow {
+                    id: r.try_get("id")?,
+                    account_id: r.try_get::<&str, _>("account_id")?.parse()?,
+                    event_type: r.try_get("event_type")?,
+                    payload: r.try_get("payload")?,
+                    target_url: r.try_get("target_url")?,
+                    attempts: r.try_get("attempts")?,
+                    lease_token: token.clone(),
+                })
+            })
+            .collect()
+    }
+
+    async fn record_attempt(
+        &self,
+        row: &OutboxRow,
+        now: DateTime<Utc>,
+        attempt: Attempt,
+    ) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        let (state, status, error, next_at) = match &attempt {
+            Attempt::Delivered { status } => ("delivered", Some(*status), None, None),
+            Attempt::EndpointGone => (
+                "failed",
+                Some(410),
+                Some("the receiver answered 410 Gone: webhook URL removed".to_string()),
+                None,
+            ),
+            Attempt::Retry {
+                status,
+                error,
+                next_at,
+            } => (
+                "pending",
+                *status,
+                Some(error.clone()),
+                Some(millis(*next_at)),
+            ),
+            Attempt::Failed { status, error } => ("failed", *status, Some(error.clone()), None),
+        };
+        let res = sqlx::query(
+            "UPDATE outbox SET state = ?, attempts = attempts + 1, last_attempt_at = ?,
+                last_status = ?, last_error = ?, next_attempt_at = COALESCE(?, next_attempt_at),
+                delivered_at = CASE WHEN ? = 'delivered' THEN ? ELSE NULL END,
+                lease_until = NULL, lease_token = NULL
+             WHERE id = ? AND lease_token = ?",
+        )
+        .bind(state)
+        .bind(millis(now))
+        .bind(status)
+        .bind(error)
+        .bind(next_at)
+        .bind(state)
+        .bind(millis(now))
+        .bind(&row.id)
+        .bind(&row.lease_token)
+        .execute(&mut *tx)
+        .await?;
+        if res.rows_affected() == 1 && matches!(attempt, Attempt::EndpointGone) {
+            // 410 means "stop": remove the URL wherever the account set it, and drop what is
+            // still queued for it.
+            let account = row.account_id.to_string();
+            sqlx::query("UPDATE accounts SET webhook_url = NULL WHERE id = ? AND webhook_url = ?")
+                .bind(&account)
+                .bind(&row.target_url)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "UPDATE secrets SET webhook_url = NULL WHERE account_id = ? AND webhook_url = ?",
+            )
+            .bind(&account)
+            .bind(&row.target_url)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "UPDATE outbox SET state = 'failed', last_error = 'webhook URL removed after 410 Gone'
+                 WHERE account_id = ? AND target_url = ? AND state = 'pending'",
+            )
+            .bind(&account)
+            .bind(&row.target_url)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn deliveries(&self, secret: SecretId) -> Result<Vec<WebhookDelivery>> {
+        sqlx::query(
+            "SELECT id, event_type, state, attempts, created_at, last_attempt_at, last_status,
+                last_error, next_attempt_at
+             FROM outbox WHERE secret_id = ? ORDER BY created_at DESC, id DESC LIMIT 50",
+        )
+        .bind(secret.to_string())
+        .fetch_all(&self.writer)
+        .await?
+        .iter()
+        .map(|r| {
+            let state: String = r.try_get("state")?;
+            Ok(WebhookDelivery {
+                event_id: r.try_get("id")?,
+                kind: r.try_get("event_type")?,
+                attempts: r.try_get("attempts")?,
+                created_at: from_millis(r.try_get("created_at")?),
+                last_attempt_at: r
+                    .try_get::<Option<i64>, _>("last_attempt_at")?
+                    .map(from_millis),
+                last_status: r
+                    .try_get::<Option<i64>, _>("last_status")?
+                    .map(|s| s as u16),
+                last_error: r.try_get("last_error")?,
+                next_attempt_at: (state == "pending")
+                    .then(|| r.try_get::<i64, _>("next_attempt_at").map(from_millis))
+                    .transpose()?,
+                state,
+            })
+        })
+        .collect()
+    }
+
+    async fn redeliver(
+        &self,
+        account: AccountId,
+        event_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let res = sqlx::query(
+            "UPDATE outbox SET state = 'pending', attempts = 0, next_attempt_at = ?,
+                lease_until = NULL, lease_token = NULL
+             WHERE id = ? AND account_id = ? AND state != 'pending'",
+        )
+        .bind(millis(now))
+        .bind(event_id)
+        .bind(account.to_string())
+        .execute(&self.writer)
+        .await?;
+        Ok(res.rows_affected() == 1)
     }
 }
