@@ -301,6 +301,7 @@ impl ServeArgs {
                         .unwrap_or(w.secret_overlap),
                     ..w
                 }
+                .with_lease_from_timeout()
             },
             ..d
         };

@@ -325,9 +325,18 @@ impl Default for WebhookConfig {
                 .collect(),
             timeout: Duration::from_secs(10),
             concurrency: 16,
-            lease: Duration::from_secs(60),
+            lease: Duration::from_secs(20),
             secret_overlap: Duration::from_secs(24 * 3600),
         }
+    }
+}
+
+impl WebhookConfig {
+    /// Sets the claim lease from the attempt timeout: long enough that a live worker never loses
+    /// its claim mid-attempt, short enough that a crashed worker's events come back soon.
+    pub fn with_lease_from_timeout(mut self) -> Self {
+        self.lease = self.timeout + Duration::from_secs(10);
+        self
     }
 }
 

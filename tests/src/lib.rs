@@ -88,7 +88,7 @@ impl Server {
             .arg(&data_dir)
             .env_remove("SEECRET_DATABASE_URL")
             .env_remove("SEECRET_PUBLIC_URL")
-            .env("SEECRET_LOG", "info,seecret=debug")
+            .env("SEECRET_LOG", "info,seecret=debug,seecret_core=debug")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -268,4 +268,148 @@ where
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// One request a [`Receiver`] got.
+#[derive(Clone, Debug)]
+pub struct Received {
+    /// Request headers (lower-case names).
+    pub headers: Vec<(String, String)>,
+    /// Raw body.
+    pub body: Vec<u8>,
+    /// When it arrived.
+    pub at: chrono_like::Instant,
+}
+
+impl Received {
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap()
+    }
+}
+
+/// Wall-clock instants for latency figures.
+pub mod chrono_like {
+    /// Milliseconds since the Unix epoch.
+    pub type Instant = i64;
+    /// Now, in milliseconds since the Unix epoch.
+    pub fn now_ms() -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or_default()
+    }
+}
+
+/// A webhook receiver on loopback that records every request and answers with the status the
+/// `respond` function picks for the n-th request (0-based).
+pub struct Receiver {
+    /// `http://127.0.0.1:PORT/hook`.
+    pub url: String,
+    seen: Arc<Mutex<Vec<Received>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Receiver {
+    /// Starts on a free port.
+    pub async fn start(respond: fn(usize) -> u16) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::start_on(listener, respond)
+    }
+
+    /// Starts on a given listener.
+    pub fn start_on(listener: tokio::net::TcpListener, respond: fn(usize) -> u16) -> Self {
+        use axum::body::Bytes;
+        use axum::http::{HeaderMap, StatusCode};
+        let addr = listener.local_addr().unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let seen2 = seen.clone();
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |headers: HeaderMap, body: Bytes| {
+                let seen = seen2.clone();
+                async move {
+                    let mut s = seen.lock().unwrap();
+                    let n = s.len();
+                    s.push(Received {
+                        headers: headers
+                            .iter()
+                            .map(|(k, v)| {
+                                (k.as_str().to_string(), v.to_str().unwrap_or("").to_string())
+                            })
+                            .collect(),
+                        body: body.to_vec(),
+                        at: chrono_like::now_ms(),
+                    });
+                    StatusCode::from_u16(respond(n)).unwrap()
+                }
+            }),
+        );
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self {
+            url: format!("http://{addr}/hook"),
+            seen,
+            task,
+        }
+    }
+
+    /// Everything received so far.
+    pub fn received(&self) -> Vec<Received> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    /// Waits until `n` requests arrived (or `timeout`), then returns them.
+    pub async fn wait_for(&self, n: usize, timeout: Duration) -> Vec<Received> {
+        let _ = eventually(timeout, || async {
+            (self.seen.lock().unwrap().len() >= n).then_some(())
+        })
+        .await;
+        self.received()
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A free loopback port for a listener that starts later. Picked below Linux's ephemeral range
+/// (32768+), so a `bind(…:0)` elsewhere in the suite cannot take it in the meantime, and never
+/// handed out twice by this process.
+pub fn free_port() -> u16 {
+    static GIVEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+    loop {
+        let port = 20_000 + (uuid::Uuid::new_v4().as_u128() % 12_000) as u16;
+        let mut given = GIVEN.lock().unwrap();
+        if given.contains(&port) || std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
+            continue;
+        }
+        given.push(port);
+        return port;
+    }
+}
+
+/// The code block that follows `<!-- snippet:NAME -->` in the README, exactly as written there.
+pub fn readme_snippet(name: &str) -> String {
+    let readme = std::fs::read_to_string(repo_path("README.md")).unwrap();
+    let marker = format!("<!-- snippet:{name} -->");
+    let after = readme
+        .split(&marker)
+        .nth(1)
+        .unwrap_or_else(|| panic!("README has no {marker}"));
+    let start = after.find("```").unwrap();
+    let body_start = start + after[start..].find('\n').unwrap() + 1;
+    let end = body_start + after[body_start..].find("\n```").unwrap();
+    after[body_start..end].to_string() + "\n"
 }
