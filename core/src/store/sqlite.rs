@@ -378,11 +378,11 @@ impl Store for SqliteStore {
     }
 
     async fn secret(&self, id: SecretId) -> Result<Option<SecretRecord>> {
-        // Read from the writer so a reveal right after a create sees it even before the
-        // reader pool's snapshot moves on.
+        // Each statement on the reader pool starts a fresh WAL snapshot, so it sees every commit
+        // that finished before it: a reveal right after a create finds the secret.
         sqlx::query("SELECT * FROM secrets WHERE id = ?")
             .bind(id.to_string())
-            .fetch_optional(&self.writer)
+            .fetch_optional(&self.reader)
             .await?
             .as_ref()
             .map(secret)
@@ -629,7 +629,7 @@ impl Store for SqliteStore {
     async fn views(&self, id: SecretId) -> Result<Vec<ViewEntry>> {
         sqlx::query("SELECT at, country FROM views WHERE secret_id = ? ORDER BY at, rowid")
             .bind(id.to_string())
-            .fetch_all(&self.writer)
+            .fetch_all(&self.reader)
             .await?
             .iter()
             .map(|r| {
@@ -796,7 +796,7 @@ impl Store for SqliteStore {
              FROM outbox WHERE secret_id = ? ORDER BY created_at DESC, id DESC LIMIT 50",
         )
         .bind(secret.to_string())
-        .fetch_all(&self.writer)
+        .fetch_all(&self.reader)
         .await?
         .iter()
         .map(|r| {
