@@ -12,6 +12,8 @@
   const content = document.getElementById('content');
   const copy = document.getElementById('copy');
   const keyText = location.hash.slice(1);
+  // "file": the secret is a file sealed as a stream (docs/format.md), decrypted by stream.js.
+  const isFile = document.body.dataset.kind === 'file';
 
   function say(message, isError) {
     status.textContent = message;
@@ -38,8 +40,43 @@
     say('This browser cannot decrypt here: the page must be served over HTTPS.', true);
     return;
   }
+  if (isFile && (!window.SeecretStream || !window.ReadableStream)) {
+    button.disabled = true;
+    say('This page could not load its file decryptor. Reload the page; nothing was used.', true);
+    return;
+  }
+
+  const revealUrl = () => new URL('../v1/secrets/' + encodeURIComponent(id) + '/reveal', location.href);
+
+  // The server said no (JSON {"error": {code, message}}): the same handling for text and files.
+  function refused(resp, data) {
+    const code = data && data.error ? data.error.code : '';
+    const message = data && data.error ? data.error.message : 'The server refused.';
+    if (code === 'passphrase_required' || code === 'passphrase_invalid') {
+      button.disabled = false;
+      say(code === 'passphrase_required' ? 'Enter the passphrase first.' : 'Wrong passphrase. No view was used.', true);
+      if (passInput) passInput.focus();
+    } else if (code === 'rate_limited') {
+      button.disabled = false;
+      say('Too many attempts. ' + message, true);
+    } else if (code === 'consumed' || code === 'expired' || code === 'deleted' || resp.status === 404) {
+      document.getElementById('waiting').hidden = true;
+      say('This secret was already viewed or has expired. ' + message, true);
+    } else {
+      button.disabled = false;
+      say(message, true);
+    }
+  }
+
+  function viewsSentence(remaining) {
+    return remaining > 0
+      ? 'It can be viewed ' + remaining + ' more time' + (remaining === 1 ? '' : 's') + '.'
+      : 'That was its last view: the secret is now destroyed on the server.';
+  }
 
   async function reveal() {
+    // One download per click: Enter in the passphrase box must not start a second one.
+    if (isFile && button.disabled) return;
     button.disabled = true;
     say('Revealing…');
     let keyBytes;
@@ -54,9 +91,13 @@
     }
     const request = {};
     if (passInput) request.passphrase = passInput.value;
+    if (isFile) {
+      await revealFile(keyBytes, request);
+      return;
+    }
     let resp, data;
     try {
-      resp = await fetch(new URL('../v1/secrets/' + encodeURIComponent(id) + '/reveal', location.href), {
+      resp = await fetch(revealUrl(), {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
         body: JSON.stringify(request),
@@ -71,22 +112,7 @@
       return;
     }
     if (!resp.ok) {
-      const code = data && data.error ? data.error.code : '';
-      const message = data && data.error ? data.error.message : 'The server refused.';
-      if (code === 'passphrase_required' || code === 'passphrase_invalid') {
-        button.disabled = false;
-        say(code === 'passphrase_required' ? 'Enter the passphrase first.' : 'Wrong passphrase. No view was used.', true);
-        if (passInput) passInput.focus();
-      } else if (code === 'rate_limited') {
-        button.disabled = false;
-        say('Too many attempts. ' + message, true);
-      } else if (code === 'consumed' || code === 'expired' || code === 'deleted' || resp.status === 404) {
-        document.getElementById('waiting').hidden = true;
-        say('This secret was already viewed or has expired. ' + message, true);
-      } else {
-        button.disabled = false;
-        say(message, true);
-      }
+      refused(resp, data);
       return;
     }
     try {
@@ -101,14 +127,118 @@
       content.textContent = new TextDecoder('utf-8').decode(plain);
       document.getElementById('waiting').hidden = true;
       result.hidden = false;
-      say(data.views_remaining > 0
-        ? 'Revealed. It can be viewed ' + data.views_remaining + ' more time' + (data.views_remaining === 1 ? '' : 's') + '.'
-        : 'Revealed. That was its last view: the secret is now destroyed on the server.');
+      say('Revealed. ' + viewsSentence(data.views_remaining));
       // The key has done its job: keep it out of history and screenshots of the address bar.
       history.replaceState(null, '', location.pathname);
     } catch (_) {
       say('The secret could not be decrypted: the key in this link does not match. The view was used.', true);
     }
+  }
+
+  // A file name for display and for saving: no directories, no control or bidi-override
+  // characters (which could disguise the extension), never empty.
+  function cleanName(name) {
+    const base = String(name).split(/[\\/]/).pop()
+      .replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, '')
+      .trim();
+    const short = base.length > 200 ? base.slice(0, 100) + '…' + base.slice(-99) : base;
+    return short && short !== '.' && short !== '..' ? short : 'download';
+  }
+
+  function humanSize(bytes) {
+    if (bytes < 1024) return bytes + (bytes === 1 ? ' byte' : ' bytes');
+    const units = ['KB', 'MB', 'GB', 'TB'];
+    let v = bytes;
+    let u = -1;
+    do {
+      v /= 1024;
+      u++;
+    } while (v >= 1024 && u < units.length - 1);
+    return (v < 10 ? v.toFixed(1) : String(Math.round(v))) + ' ' + units[u];
+  }
+
+  // A file: the answer is the sealed stream itself, decrypted as it downloads. Nothing is saved
+  // unless every chunk authenticates and the file is complete.
+  async function revealFile(keyBytes, request) {
+    let resp;
+    try {
+      resp = await fetch(revealUrl(), {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'Accept': 'application/octet-stream' },
+        body: JSON.stringify(request),
+        cache: 'no-store',
+        credentials: 'omit',
+        referrerPolicy: 'no-referrer',
+      });
+    } catch (_) {
+      button.disabled = false;
+      say('Could not reach the server. Check your connection and try again.', true);
+      return;
+    }
+    if (!resp.ok) {
+      refused(resp, await resp.json().catch(() => ({})));
+      return;
+    }
+    const contentType = (resp.headers.get('content-type') || '').toLowerCase();
+    if (contentType.split(';')[0].trim() !== 'application/octet-stream') {
+      if (resp.body) resp.body.cancel().catch(() => {});
+      say('The server did not send a file. The view may have been used.', true);
+      return;
+    }
+    const total = Number(resp.headers.get('content-length')) || 0;
+    let shown = '';
+    const progress = (n) => {
+      const text = total > 0
+        ? 'Decrypting… ' + Math.min(100, Math.floor((n * 100) / total)) + '%'
+        : 'Decrypting… ' + humanSize(n);
+      if (text !== shown) say((shown = text));
+    };
+    progress(0);
+    let parts = [];
+    let fileInfo = null;
+    let meta;
+    try {
+      const body = resp.body || new Blob([await resp.arrayBuffer()]).stream();
+      meta = await window.SeecretStream.decryptStream(body, keyBytes, id, {
+        onMeta: (m) => {
+          fileInfo = document.createElement('p');
+          fileInfo.id = 'file-info';
+          fileInfo.textContent = cleanName(m.name) + ' (' + humanSize(m.size) + ')';
+          status.parentNode.insertBefore(fileInfo, status.nextSibling);
+        },
+        onChunk: (bytes) => { parts.push(new Blob([bytes])); },
+        onProgress: progress,
+      });
+    } catch (e) {
+      parts = [];
+      if (fileInfo) fileInfo.remove();
+      const detail = e && typeof e.message === 'string' ? e.message : String(e);
+      say(detail.indexOf('decryption failed:') === 0
+        ? 'The file could not be decrypted, so nothing was saved: the key in this link does not match, or the file was damaged or cut short. The view was used. (' + detail + ')'
+        : 'The download was interrupted, so nothing was saved. The view was used. (' + detail + ')', true);
+      return;
+    }
+    const name = cleanName(meta.name);
+    const file = new Blob(parts, { type: meta.type });
+    parts = [];
+    const save = document.createElement('a');
+    save.id = 'save';
+    save.href = URL.createObjectURL(file);
+    save.download = name;
+    save.textContent = 'Save ' + name + ' again';
+    const line = document.createElement('p');
+    line.appendChild(save);
+    result.insertBefore(line, result.firstChild);
+    content.hidden = true;
+    copy.hidden = true;
+    document.getElementById('waiting').hidden = true;
+    result.hidden = false;
+    const remaining = Number.parseInt(resp.headers.get('x-views-remaining') || '', 10);
+    say('Decrypted ' + name + ' (' + humanSize(meta.size) + '); your browser is saving it.'
+      + (Number.isNaN(remaining) ? '' : ' ' + viewsSentence(remaining)));
+    save.click();
+    // The key has done its job: keep it out of history and screenshots of the address bar.
+    history.replaceState(null, '', location.pathname);
   }
 
   button.addEventListener('click', reveal);

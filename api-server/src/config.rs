@@ -60,6 +60,12 @@ pub struct ServeArgs {
     /// Largest text secret in bytes.
     #[arg(long, env = "SEECRET_MAX_TEXT_SIZE")]
     pub max_text_size: Option<usize>,
+    /// Largest file in bytes.
+    #[arg(long, env = "SEECRET_MAX_FILE_SIZE")]
+    pub max_file_size: Option<u64>,
+    /// Where file ciphertext goes: a directory (default <data-dir>/blobs) or s3://bucket/prefix.
+    #[arg(long, env = "SEECRET_BLOB_STORE")]
+    pub blob_store: Option<String>,
     /// How long metadata of ended secrets is kept (e.g. 30d).
     #[arg(long, env = "SEECRET_RETENTION")]
     pub retention: Option<Expiration>,
@@ -100,6 +106,8 @@ struct FileConfig {
     min_expiration: Option<Expiration>,
     max_views: Option<u32>,
     max_text_size: Option<usize>,
+    max_file_size: Option<u64>,
+    blob_store: Option<String>,
     retention: Option<Expiration>,
     #[serde(default, with = "humantime_serde_opt")]
     sweep_interval: Option<Duration>,
@@ -131,6 +139,8 @@ pub struct Settings {
     pub public_url_set: bool,
     pub data_dir: PathBuf,
     pub database_url: String,
+    /// Blob store spec (empty: `<data_dir>/blobs`).
+    pub blob_store: String,
     pub sweep_interval: Duration,
     pub log: String,
     pub engine: EngineConfig,
@@ -150,6 +160,8 @@ pub const KNOWN_ENV: &[&str] = &[
     "SEECRET_MIN_EXPIRATION",
     "SEECRET_MAX_VIEWS",
     "SEECRET_MAX_TEXT_SIZE",
+    "SEECRET_MAX_FILE_SIZE",
+    "SEECRET_BLOB_STORE",
     "SEECRET_RETENTION",
     "SEECRET_SWEEP_INTERVAL",
     "SEECRET_LOG",
@@ -257,6 +269,10 @@ impl ServeArgs {
                 .max_text_size
                 .or(file.max_text_size)
                 .unwrap_or(d.max_text_bytes),
+            max_file_bytes: self
+                .max_file_size
+                .or(file.max_file_size)
+                .unwrap_or(d.max_file_bytes),
             retention: self
                 .retention
                 .or(file.retention)
@@ -316,6 +332,11 @@ impl ServeArgs {
             public_url_set,
             data_dir,
             database_url,
+            blob_store: self
+                .blob_store
+                .clone()
+                .or(file.blob_store)
+                .unwrap_or_default(),
             sweep_interval: self
                 .sweep_interval
                 .or(file.sweep_interval)
@@ -345,6 +366,8 @@ max_expiration = "{}"
 min_expiration = "{}"
 max_views = {}
 max_text_size = {}
+max_file_size = {}
+# blob_store = "s3://bucket/prefix"   # default: <data_dir>/blobs; S3 uses the AWS_* variables
 retention = "{}"
 sweep_interval = "60s"
 log = "info"
@@ -360,6 +383,7 @@ webhook_secret_overlap = "24h"
         d.min_expiration,
         d.max_views,
         d.max_text_bytes,
+        d.max_file_bytes,
         Expiration::from_duration(d.retention),
     )
 }

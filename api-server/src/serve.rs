@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
+use seecret_core::blob::BlobStore;
 use seecret_core::engine::{Engine, EngineConfig};
 use seecret_core::webhook::Deliverer;
 use tokio::net::TcpListener;
@@ -73,13 +74,17 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
         // `--bind 127.0.0.1:0` picks a port; links must carry the real one.
         settings.engine.public_url = format!("http://{local}");
     }
+    let blobs = BlobStore::open(&settings.blob_store, &settings.data_dir)
+        .with_context(|| format!("opening the blob store {:?}", settings.blob_store))?;
+    info!(blob_store = ?blobs, "blob store");
     let engine = Arc::new(
         open_engine(
             &settings.data_dir,
             &settings.database_url,
             settings.engine.clone(),
         )
-        .await?,
+        .await?
+        .with_blobs(blobs),
     );
     if let Some((account, token)) = engine.bootstrap().await? {
         // Shown once, on stdout, so it can be captured; it is never logged.

@@ -41,6 +41,24 @@ fn lenient_u32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error>
     }
 }
 
+fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        N(u64),
+        S(String),
+    }
+    match Option::<Raw>::deserialize(d)? {
+        None => Ok(None),
+        Some(Raw::N(n)) => Ok(Some(n)),
+        Some(Raw::S(s)) => s
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| serde::de::Error::custom("expected a whole number")),
+    }
+}
+
 /// Body of `create_seecret` / `POST /v1/secrets`.
 ///
 /// Give either `content` (plaintext; the server encrypts it and forgets the key) or `id` plus
@@ -83,6 +101,17 @@ pub struct CreateSecret {
     /// Webhook for this secret's events, overriding the account's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook_url: Option<String>,
+    /// Files only: the name, stored in clear for the owner's listings (the blob has its own,
+    /// encrypted copy). Omit it to keep the name private.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_name: Option<String>,
+    /// Files uploaded as client-sealed streams: the plaintext size, for the owner's listings.
+    #[serde(
+        default,
+        deserialize_with = "lenient_u64",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub size: Option<u64>,
 }
 
 /// Body of `update_seecret` / `PATCH /v1/secrets/{id}`: every field optional. An empty string
@@ -209,6 +238,8 @@ pub struct PublicStatus {
     pub id: SecretId,
     /// `active` or why it is gone.
     pub status: Status,
+    /// Text or file.
+    pub kind: crate::model::Kind,
     /// Whether a passphrase will be asked.
     pub passphrase_protected: bool,
     /// When it expires.

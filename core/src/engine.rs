@@ -8,7 +8,10 @@ use std::time::{Duration, Instant};
 use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use futures::stream::BoxStream;
+use futures::{Stream, StreamExt};
 use tokio::sync::Notify;
 use tracing::{info, instrument, warn};
 
@@ -16,8 +19,10 @@ use crate::api::{
     AccountInfo, CreateSecret, Deleted, Limits, ListQuery, PublicStatus, RateLimit, RevealRequest,
     Revealed, RotatedWebhookSecret, SecretList, UpdateAccount, UpdateSecret,
 };
+use crate::blob::{BlobStore, UploadError};
 use crate::crypto::{self, ApiToken, SecretBytes, SecretKey, WebhookSecret};
 use crate::error::{Error, GoneReason, Result};
+use crate::filestream::{self, Decryptor, Encryptor, FileMeta};
 use crate::limits::Limiter;
 use crate::model::{AccountId, Expiration, Kind, Link, SecretId, SecretInfo, Status};
 use crate::store::{AccountRecord, SecretPatch, SecretRecord, Store, ViewClaim};
@@ -36,6 +41,8 @@ pub struct EngineConfig {
     pub max_views: u32,
     /// Largest text secret, in bytes of plaintext.
     pub max_text_bytes: usize,
+    /// Largest file, in bytes of plaintext.
+    pub max_file_bytes: u64,
     /// How long metadata of ended secrets is kept for their owner.
     pub retention: Duration,
     /// How long a token lookup is cached.
@@ -58,6 +65,7 @@ impl Default for EngineConfig {
             min_expiration: Expiration::from_duration(Duration::from_secs(60)),
             max_views: 100,
             max_text_bytes: 1024 * 1024,
+            max_file_bytes: 100 * 1024 * 1024,
             retention: Duration::from_secs(30 * 86_400),
             token_cache_ttl: Duration::from_secs(2),
             rate_limit_per_minute: 1000,
@@ -92,6 +100,7 @@ pub struct Engine {
     account_limiter: Limiter,
     address_limiter: Limiter,
     wake: Arc<Notify>,
+    blobs: Option<BlobStore>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -121,7 +130,25 @@ impl Engine {
             cfg,
             tokens: RwLock::new(HashMap::new()),
             wake: Arc::new(Notify::new()),
+            blobs: None,
         }
+    }
+
+    /// Adds the blob store that file secrets need.
+    pub fn with_blobs(mut self, blobs: BlobStore) -> Self {
+        self.blobs = Some(blobs);
+        self
+    }
+
+    fn blobs(&self) -> Result<&BlobStore> {
+        self.blobs
+            .as_ref()
+            .ok_or_else(|| Error::Internal("no blob store configured".into()))
+    }
+
+    /// Deletes a blob and forgets it; a failure is logged and left to the sweeper.
+    async fn drop_blob(&self, id: SecretId, key: &str) {
+        drop_blob(self.blobs.clone(), self.store.clone(), id, key.to_string()).await;
     }
 
     /// Notified whenever committed changes wrote outbox events: the webhook worker waits on it.
@@ -379,6 +406,9 @@ impl Engine {
             account_id: account.id,
             kind: Kind::Text,
             envelope: Some(envelope),
+            blob_key: None,
+            size: None,
+            file_name: None,
             label,
             passphrase_hash,
             allowed_countries,
@@ -546,8 +576,11 @@ impl Engine {
     #[instrument(skip_all, fields(%id))]
     pub async fn delete_secret(&self, account: &AccountRecord, id: SecretId) -> Result<Deleted> {
         self.owned(account, id).await?;
-        let status = if self.store.delete_secret(account.id, id, now()).await? {
+        let status = if let Some(blob) = self.store.delete_secret(account.id, id, now()).await? {
             self.wake.notify_one();
+            if let Some(blob) = blob {
+                self.drop_blob(id, &blob).await;
+            }
             Status::Deleted
         } else {
             self.owned(account, id).await?.status
@@ -566,20 +599,17 @@ impl Engine {
         Ok(PublicStatus {
             id,
             status: live_status(&r, now),
+            kind: r.kind,
             passphrase_protected: r.passphrase_hash.is_some(),
             expires_at: r.expires_at,
         })
     }
 
-    /// Reveals a secret, using one view. With a key the content is decrypted here; without one
-    /// the envelope is returned for the client to open. A wrong key or passphrase uses no view.
+    /// Reveals a secret, using one view. Text comes back whole: decrypted with a key, else as
+    /// the envelope for the client to open. A file comes back as a stream: decrypted with a key,
+    /// else the sealed blob. A wrong key or passphrase uses no view.
     #[instrument(skip_all, fields(%id))]
-    pub async fn reveal(
-        &self,
-        id: SecretId,
-        req: RevealRequest,
-        viewer: Viewer,
-    ) -> Result<Revealed> {
+    pub async fn reveal(&self, id: SecretId, req: RevealRequest, viewer: Viewer) -> Result<Reveal> {
         let record = self.store.secret(id).await?.ok_or(Error::NotFound)?;
         let now = now();
         if let Some(reason) = gone_reason(&record, now) {
@@ -598,17 +628,24 @@ impl Engine {
                     .and_then(SecretKey::from_base64url)
             })
             .transpose()?;
-        if let (Some(key), Some(envelope)) = (&key, &record.envelope) {
-            // Check the key before using a view: a typo must not burn the secret.
-            crypto::open(key, &id, envelope)?;
+        // Check the key before using a view: a typo must not burn the secret.
+        if let Some(key) = &key {
+            match (&record.envelope, &record.blob_key) {
+                (Some(envelope), _) => {
+                    crypto::open(key, &id, envelope)?;
+                }
+                (None, Some(blob)) => self.check_file_key(key, &id, blob).await?,
+                (None, None) => {}
+            }
         }
-        let (envelope, views_remaining, status) = match self
+        let (envelope, blob, views_remaining, status) = match self
             .store
             .claim_view(id, now, viewer.country.as_deref())
             .await?
         {
             ViewClaim::Granted {
                 envelope,
+                blob_key,
                 views_remaining,
                 status,
                 events,
@@ -616,7 +653,7 @@ impl Engine {
                 if events > 0 {
                     self.wake.notify_one();
                 }
-                (envelope, views_remaining, status)
+                (envelope, blob_key, views_remaining, status)
             }
             ViewClaim::Refused => {
                 let latest = self.store.secret(id).await?.ok_or(Error::NotFound)?;
@@ -625,16 +662,258 @@ impl Engine {
                 ));
             }
         };
+        if let Some(blob) = blob {
+            return self
+                .open_file(id, blob, key, views_remaining, status)
+                .await
+                .map(Reveal::File);
+        }
+        let envelope = envelope.ok_or_else(|| Error::Internal("secret has no content".into()))?;
         let (content, ciphertext) = match key {
             Some(key) => (Some(crypto::open(&key, &id, &envelope)?), None),
             None => (None, Some(crypto::b64encode(&envelope))),
         };
-        Ok(Revealed {
+        Ok(Reveal::Text(Revealed {
             id,
             content,
             ciphertext,
             views_remaining,
             status,
+        }))
+    }
+
+    /// Shares a file, streamed into the blob store: sealed here from plaintext, or stored as the
+    /// client sealed it. Nothing is recorded unless the whole upload arrives within the size
+    /// limit; an interrupted or oversized upload leaves no row and no blob.
+    #[instrument(skip_all, fields(account = %account.id))]
+    pub async fn create_file<S>(
+        &self,
+        account: &AccountRecord,
+        req: CreateSecret,
+        source: FileSource<S>,
+    ) -> Result<SecretInfo>
+    where
+        S: Stream<Item = Result<Bytes, String>> + Send,
+    {
+        let blobs = self.blobs()?;
+        let created_at = now();
+        let expiration = self.check_expiration(req.expiration.unwrap_or(Expiration::DEFAULT))?;
+        let views = self.check_views(req.views.unwrap_or(1))?;
+        let allowed_countries = check_countries(req.allowed_countries.unwrap_or_default())?;
+        let label = check_label(req.label)?;
+        let file_name = check_label(req.file_name)?;
+        let webhook_url = self.check_webhook_url(req.webhook_url).await?;
+        if req.content.is_some() || req.ciphertext.is_some() {
+            return Err(Error::invalid(
+                "file",
+                "send either content or a file, not both",
+            ));
+        }
+        let max_file = self.cfg.max_file_bytes;
+        let too_large = || Error::TooLarge {
+            message: format!("the file is larger than this server's limit of {max_file} bytes"),
+        };
+        let (id, key, size, stored) = match source {
+            FileSource::Plain {
+                name,
+                media_type,
+                stream,
+            } => {
+                if req.id.is_some() {
+                    return Err(Error::invalid(
+                        "id",
+                        "id may only be chosen with a client-sealed file",
+                    ));
+                }
+                let id = SecretId::new();
+                let key = SecretKey::generate();
+                let meta = FileMeta {
+                    name: clean_file_name(&name),
+                    media_type: clean_media_type(&media_type),
+                    size: None,
+                };
+                let counted = Arc::new(std::sync::atomic::AtomicU64::new(0));
+                let sealed = seal_stream(
+                    stream,
+                    Encryptor::new(&key, &id, &meta)?,
+                    max_file,
+                    counted.clone(),
+                );
+                let stored = blobs
+                    .put(
+                        &id.to_string(),
+                        sealed,
+                        filestream::max_sealed_len(max_file),
+                    )
+                    .await;
+                let size = counted.load(std::sync::atomic::Ordering::Relaxed);
+                (id, Some(key), Some(size), stored)
+            }
+            FileSource::Sealed { stream } => {
+                let id = req.id.ok_or_else(|| {
+                    Error::invalid("id", "id is required with a client-sealed file")
+                })?;
+                let id = SecretId::parse_client_chosen(&id.to_string())?;
+                let stream = stream.map(|r| r.map_err(UploadError::Source));
+                let stored = blobs
+                    .put(
+                        &id.to_string(),
+                        stream,
+                        filestream::max_sealed_len(max_file),
+                    )
+                    .await;
+                (id, None, req.size, stored)
+            }
+        };
+        let blob_len = match stored {
+            Ok(n) => n,
+            Err(UploadError::TooLarge) => return Err(too_large()),
+            Err(UploadError::Source(e)) => {
+                return Err(Error::invalid(
+                    "file",
+                    format!("the upload did not complete: {e}"),
+                ));
+            }
+            Err(UploadError::Store(e)) => return Err(Error::Storage(format!("blob store: {e}"))),
+        };
+        if key.is_none() && filestream::payload_len(blob_len).is_none() {
+            self.drop_blob(id, &id.to_string()).await;
+            return Err(Error::invalid(
+                "ciphertext",
+                "the upload is not a Seecret file stream",
+            ));
+        }
+        let passphrase_hash = match req.passphrase {
+            Some(p) if !p.is_empty() => Some(hash_passphrase(p).await?),
+            _ => None,
+        };
+        let record = SecretRecord {
+            id,
+            account_id: account.id,
+            kind: Kind::File,
+            envelope: None,
+            blob_key: Some(id.to_string()),
+            size,
+            file_name,
+            label,
+            passphrase_hash,
+            allowed_countries,
+            webhook_url,
+            views_total: views,
+            views_used: 0,
+            status: Status::Active,
+            created_at,
+            expires_at: created_at + to_chrono(expiration.duration()),
+            last_viewed_at: None,
+            pp_fail_count: 0,
+            pp_fail_window: DateTime::<Utc>::UNIX_EPOCH,
+        };
+        if let Err(e) = self.store.insert_secret(&record).await {
+            self.drop_blob(id, &id.to_string()).await;
+            return Err(e);
+        }
+        let mut info = info_of(&record);
+        info.url = Some(self.url(&id, key.as_ref()));
+        if record.webhook_url.is_some() {
+            info.webhook_secret = self.ensure_webhook_secret(account).await?;
+        }
+        Ok(info)
+    }
+
+    async fn check_file_key(&self, key: &SecretKey, id: &SecretId, blob: &str) -> Result<()> {
+        let (_, mut stream) = self.blobs()?.get(blob).await?;
+        let mut dec = Decryptor::new(key, id);
+        let mut sink = Vec::new();
+        let mut seen = 0usize;
+        // The first chunk is enough to tell a wrong key; a one-chunk file is checked whole.
+        while dec.meta().is_none()
+            && seen <= filestream::HEADER_LEN + filestream::CHUNK_SIZE + filestream::TAG_LEN
+        {
+            match stream.next().await {
+                Some(bytes) => {
+                    let bytes = bytes?;
+                    seen += bytes.len();
+                    dec.update(&bytes, &mut sink)
+                        .map_err(|_| Error::InvalidKey)?;
+                    sink.clear();
+                }
+                None => {
+                    dec.finish(&mut sink).map_err(|_| Error::InvalidKey)?;
+                    return Ok(());
+                }
+            }
+        }
+        if dec.meta().is_none() {
+            return Err(Error::InvalidKey);
+        }
+        Ok(())
+    }
+
+    async fn open_file(
+        &self,
+        id: SecretId,
+        blob: String,
+        key: Option<SecretKey>,
+        views_remaining: u32,
+        status: Status,
+    ) -> Result<FileDownload> {
+        let blobs = self.blobs()?.clone();
+        let (blob_len, stream) = blobs.get(&blob).await?;
+        // The last permitted download deletes the blob when it ends, finished or abandoned.
+        let guard = (status == Status::Consumed).then(|| BlobGuard {
+            blobs: Some(blobs.clone()),
+            store: self.store.clone(),
+            id,
+            key: blob.clone(),
+        });
+        let Some(key) = key else {
+            return Ok(FileDownload {
+                id,
+                views_remaining,
+                status,
+                len: blob_len,
+                meta: None,
+                stream: Guarded {
+                    inner: stream,
+                    _guard: guard,
+                }
+                .boxed(),
+            });
+        };
+        // Open the first chunk now so the answer can carry the file's name and type.
+        let mut dec = Decryptor::new(&key, &id);
+        let mut first = Vec::new();
+        let mut stream = stream;
+        while dec.meta().is_none() {
+            match stream.next().await {
+                Some(bytes) => dec.update(&bytes?, &mut first)?,
+                None => break,
+            }
+        }
+        let ended = dec.meta().is_none();
+        let (meta, first, rest): (FileMeta, Vec<u8>, BoxStream<'static, Result<Bytes>>) = if ended {
+            let meta = dec.finish(&mut first)?;
+            (meta, first, futures::stream::empty().boxed())
+        } else {
+            let meta = dec
+                .meta()
+                .cloned()
+                .ok_or_else(|| Error::Internal("no metadata".into()))?;
+            (meta, first, open_stream(stream, dec))
+        };
+        let len = filestream::file_len(blob_len, &meta).unwrap_or_default();
+        let plain = futures::stream::once(async move { Ok(Bytes::from(first)) }).chain(rest);
+        Ok(FileDownload {
+            id,
+            views_remaining,
+            status,
+            len,
+            meta: Some(meta),
+            stream: Guarded {
+                inner: plain.boxed(),
+                _guard: guard,
+            }
+            .boxed(),
         })
     }
 
@@ -648,9 +927,23 @@ impl Engine {
             if !expired.is_empty() {
                 self.wake.notify_one();
             }
+            for (id, blob) in &expired {
+                if let Some(blob) = blob {
+                    self.drop_blob(*id, blob).await;
+                }
+            }
             if expired.len() < 500 {
                 break;
             }
+        }
+        // Blobs whose deletion failed, or whose download was cut by a crash: give downloads in
+        // progress an hour, then delete.
+        for (id, blob) in self
+            .store
+            .leftover_blobs(now - chrono::Duration::hours(1), 500)
+            .await?
+        {
+            self.drop_blob(id, &blob).await;
         }
         report.purged = self
             .store
@@ -814,6 +1107,8 @@ fn info_of(r: &SecretRecord) -> SecretInfo {
         view_log: None,
         webhook_deliveries: None,
         webhook_secret: None,
+        size: r.size,
+        file_name: r.file_name.clone(),
     }
 }
 
@@ -899,4 +1194,208 @@ async fn verify_passphrase(p: SecretBytes, hash: String) -> Result<bool> {
     })
     .await
     .map_err(|_| Error::Internal("passphrase check task failed".into()))?
+}
+
+/// What a reveal hands back.
+#[derive(Debug)]
+pub enum Reveal {
+    /// A text secret.
+    Text(Revealed),
+    /// A file secret, as a stream.
+    File(FileDownload),
+}
+
+/// A file being revealed.
+pub struct FileDownload {
+    /// The secret.
+    pub id: SecretId,
+    /// Views left after this one.
+    pub views_remaining: u32,
+    /// Status after this view.
+    pub status: Status,
+    /// Bytes `stream` will yield: the sealed blob's length, or the file's when decrypting.
+    pub len: u64,
+    /// The file's name and type, when the server decrypts.
+    pub meta: Option<FileMeta>,
+    /// The bytes. An `Err` item means the blob is damaged or the store failed: the transport
+    /// must abort, never present a partial file as complete.
+    pub stream: BoxStream<'static, Result<Bytes>>,
+}
+
+impl std::fmt::Debug for FileDownload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileDownload")
+            .field("id", &self.id)
+            .field("len", &self.len)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where an uploaded file comes from.
+#[derive(Debug)]
+pub enum FileSource<S> {
+    /// The plaintext file; the server seals it as it streams in and forgets the key.
+    Plain {
+        /// Its name (kept only inside the sealed stream).
+        name: String,
+        /// Its media type (likewise).
+        media_type: String,
+        /// Its bytes.
+        stream: S,
+    },
+    /// A stream the client sealed for `CreateSecret::id`.
+    Sealed {
+        /// The sealed bytes.
+        stream: S,
+    },
+}
+
+/// Deletes a blob when dropped: the last download's stream carries it, so the blob goes whether
+/// the download finishes or is abandoned.
+struct BlobGuard {
+    blobs: Option<BlobStore>,
+    store: Arc<dyn Store>,
+    id: SecretId,
+    key: String,
+}
+
+impl Drop for BlobGuard {
+    fn drop(&mut self) {
+        let (blobs, store, id, key) = (
+            self.blobs.take(),
+            self.store.clone(),
+            self.id,
+            std::mem::take(&mut self.key),
+        );
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(drop_blob(blobs, store, id, key));
+        }
+    }
+}
+
+async fn drop_blob(blobs: Option<BlobStore>, store: Arc<dyn Store>, id: SecretId, key: String) {
+    let Some(blobs) = blobs else { return };
+    match blobs.delete(&key).await {
+        Ok(()) => {
+            if let Err(e) = store.clear_blob(id, &key).await {
+                warn!(%id, error = %e, "blob deleted but not forgotten; the sweeper will retry");
+            }
+        }
+        Err(e) => warn!(%id, error = %e, "deleting a blob failed; the sweeper will retry"),
+    }
+}
+
+struct Guarded {
+    inner: BoxStream<'static, Result<Bytes>>,
+    _guard: Option<BlobGuard>,
+}
+
+impl Stream for Guarded {
+    type Item = Result<Bytes>;
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.inner.as_mut().poll_next(cx)
+    }
+}
+
+/// Seals a plaintext upload chunk by chunk, refusing it once it passes `max` bytes.
+fn seal_stream<S>(
+    source: S,
+    enc: Encryptor,
+    max: u64,
+    counted: Arc<std::sync::atomic::AtomicU64>,
+) -> impl Stream<Item = std::result::Result<Bytes, UploadError>> + Send
+where
+    S: Stream<Item = std::result::Result<Bytes, String>> + Send,
+{
+    futures::stream::unfold(
+        (Box::pin(source), Some(enc)),
+        move |(mut source, mut enc)| {
+            let counted = counted.clone();
+            async move {
+                let e = enc.as_mut()?;
+                let mut out = Vec::new();
+                match source.next().await {
+                    Some(Ok(bytes)) => {
+                        let total = counted
+                            .fetch_add(bytes.len() as u64, std::sync::atomic::Ordering::Relaxed)
+                            + bytes.len() as u64;
+                        if total > max {
+                            return Some((Err(UploadError::TooLarge), (source, None)));
+                        }
+                        if e.update(&bytes, &mut out).is_err() {
+                            return Some((
+                                Err(UploadError::Store("encryption failed".into())),
+                                (source, None),
+                            ));
+                        }
+                        Some((Ok(Bytes::from(out)), (source, enc)))
+                    }
+                    Some(Err(err)) => Some((Err(UploadError::Source(err)), (source, None))),
+                    None => {
+                        let last = enc.take()?;
+                        match last.finish(&mut out) {
+                            Ok(()) => Some((Ok(Bytes::from(out)), (source, None))),
+                            Err(_) => Some((
+                                Err(UploadError::Store("encryption failed".into())),
+                                (source, None),
+                            )),
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// Opens a sealed blob stream; a damaged chunk ends it with an error.
+fn open_stream(
+    source: BoxStream<'static, Result<Bytes>>,
+    dec: Decryptor,
+) -> BoxStream<'static, Result<Bytes>> {
+    futures::stream::unfold((source, Some(dec)), |(mut source, mut dec)| async move {
+        let d = dec.as_mut()?;
+        let mut out = Vec::new();
+        match source.next().await {
+            Some(Ok(bytes)) => match d.update(&bytes, &mut out) {
+                Ok(()) => Some((Ok(Bytes::from(out)), (source, dec))),
+                Err(e) => Some((Err(e), (source, None))),
+            },
+            Some(Err(e)) => Some((Err(e), (source, None))),
+            None => {
+                let last = dec.take()?;
+                match last.finish(&mut out) {
+                    Ok(_) => Some((Ok(Bytes::from(out)), (source, None))),
+                    Err(e) => Some((Err(e), (source, None))),
+                }
+            }
+        }
+    })
+    .boxed()
+}
+
+/// A file name without directories or control characters, at most 255 characters.
+fn clean_file_name(name: &str) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    let cleaned: String = base.chars().filter(|c| !c.is_control()).take(255).collect();
+    if cleaned.trim().is_empty() || cleaned == "." || cleaned == ".." {
+        "file".into()
+    } else {
+        cleaned
+    }
+}
+
+fn clean_media_type(t: &str) -> String {
+    let t = t.trim();
+    if !t.is_empty()
+        && t.len() <= 255
+        && t.contains('/')
+        && t.chars().all(|c| c.is_ascii_graphic() || c == ' ')
+    {
+        t.to_string()
+    } else {
+        "application/octet-stream".into()
+    }
 }

@@ -8,8 +8,11 @@
 pub mod api;
 pub mod crypto;
 pub mod error;
+pub mod filestream;
 pub mod model;
 
+#[cfg(feature = "engine")]
+pub mod blob;
 #[cfg(feature = "client")]
 pub mod client;
 #[cfg(feature = "engine")]

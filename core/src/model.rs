@@ -310,6 +310,12 @@ pub struct SecretInfo {
     /// The secret's own webhook URL, overriding the account's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook_url: Option<String>,
+    /// Files: size in bytes, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    /// Files: the name, only if the owner sent it in clear (the stored name is encrypted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_name: Option<String>,
     /// Reveals so far (only in single-secret reads).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub view_log: Option<Vec<ViewEntry>>,

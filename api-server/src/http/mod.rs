@@ -13,6 +13,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+pub use files::{create_from_multipart, reveal_response};
 use seecret_core::engine::Engine;
 use seecret_core::limits::Decision;
 use seecret_core::store::AccountRecord;
@@ -22,6 +23,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 mod error;
+mod files;
 mod page;
 mod rest;
 mod rpc;
@@ -37,9 +39,6 @@ pub struct AppState {
 
 /// The whole application.
 pub fn router(state: AppState) -> Router {
-    // JSON may escape every byte of a 1 MiB text (up to 6 bytes per byte for \u00XX), so the
-    // body limit is generous; the engine enforces the real content limit with a clear 413.
-    let body_limit = state.engine.config().max_text_bytes * 6 + 64 * 1024;
     Router::new()
         .merge(rpc::routes())
         .merge(rest::routes(state.clone()))
@@ -47,7 +46,8 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
-        .layer(DefaultBodyLimit::max(body_limit))
+        // Bodies are limited where they are read: JSON by `read_body`, files while streaming.
+        .layer(DefaultBodyLimit::disable())
         .layer(middleware::from_fn(body_limit_as_json))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CACHE_CONTROL,
@@ -113,32 +113,41 @@ async fn body_limit_as_json(req: Request, next: Next) -> Response {
 /// A JSON body whose failures (syntax, shape, size) answer in our error format.
 pub struct JsonBody<T>(pub T);
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let bytes = read_body(req, state).await?;
         parse_json(&bytes).map(JsonBody)
     }
 }
 
-/// Reads the whole body, mapping an overflow to 413.
-pub async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
-    Bytes::from_request(req, state).await.map_err(|rej| {
-        if rej.status() == StatusCode::PAYLOAD_TOO_LARGE {
+/// Reads a whole JSON body, mapping an overflow to 413. JSON may escape every byte of a text
+/// secret (up to 6 bytes each for `\u00XX`), so the limit is generous; the engine enforces the
+/// real content limit with its own clear 413.
+pub async fn read_body(req: Request, state: &AppState) -> Result<Bytes, ApiError> {
+    let limit = state.engine.config().max_text_bytes * 6 + 64 * 1024;
+    axum::body::to_bytes(req.into_body(), limit)
+        .await
+        .map_err(|_| {
             ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "too_large",
-                "request body is too large",
+                format!("request body is larger than {limit} bytes (send files as multipart)"),
             )
-        } else {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "could not read the request body",
-            )
-        }
-    })
+        })
+}
+
+/// Whether the request carries `multipart/form-data` (a file upload).
+pub fn is_multipart(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("multipart/form-data")
+        })
 }
 
 /// Parses JSON; an empty body counts as `{}` so bodiless calls (delete, reveal) just work.

@@ -9,7 +9,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use seecret_core::Error;
-use seecret_core::model::{SecretId, Status};
+use seecret_core::model::{Kind, SecretId, Status};
 
 use super::{AppState, ClientAddr, limit_address};
 
@@ -18,6 +18,7 @@ const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self';
 
 const REVEAL_JS: &str = include_str!("../../assets/reveal.js");
 const STYLE_CSS: &str = include_str!("../../assets/style.css");
+const STREAM_JS: &str = include_str!("../../assets/stream.js");
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -27,6 +28,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/assets/reveal.js",
             get(|| async { asset("text/javascript; charset=utf-8", REVEAL_JS) }),
+        )
+        .route(
+            "/assets/stream.js",
+            get(|| async { asset("text/javascript; charset=utf-8", STREAM_JS) }),
         )
         .route(
             "/assets/style.css",
@@ -56,7 +61,7 @@ async fn page(State(state): State<AppState>, addr: ClientAddr, Path(id): Path<St
     let (status, body) = match peeked {
         Ok(p) if p.status == Status::Active => (
             StatusCode::OK,
-            waiting(&p.id.to_string(), p.passphrase_protected),
+            waiting(&p.id.to_string(), p.passphrase_protected, p.kind),
         ),
         Ok(p) => (
             StatusCode::GONE,
@@ -117,7 +122,7 @@ fn shell(main: &str, body_attrs: &str) -> String {
     )
 }
 
-fn waiting(id: &str, passphrase: bool) -> String {
+fn waiting(id: &str, passphrase: bool, kind: Kind) -> String {
     let pass = if passphrase {
         r#"<label for="passphrase">Passphrase</label>
 <input id="passphrase" type="password" autocomplete="off" spellcheck="false">"#
@@ -127,18 +132,32 @@ fn waiting(id: &str, passphrase: bool) -> String {
     shell(
         &format!(
             r#"<section id="waiting">
-<p id="lead">Someone shared a secret with you. Revealing it uses one of its views; after the last one it is destroyed.</p>
+<p id="lead">Someone shared {what} with you. Revealing it uses one of its views; after the last one it is destroyed.</p>
 {pass}
-<button id="reveal" type="button">Reveal secret</button>
+<button id="reveal" type="button">{button}</button>
 </section>
 <p id="status" role="status" aria-live="polite"></p>
 <section id="result" hidden>
 <pre id="content"></pre>
 <button id="copy" type="button">Copy to clipboard</button>
 </section>
-<script src="../assets/reveal.js"></script>"#
+<script src="../assets/stream.js"></script>
+<script src="../assets/reveal.js"></script>"#,
+            what = if kind == Kind::File {
+                "a file"
+            } else {
+                "a secret"
+            },
+            button = if kind == Kind::File {
+                "Reveal and download"
+            } else {
+                "Reveal secret"
+            },
         ),
-        &format!(r#" data-id="{id}" data-passphrase="{passphrase}""#),
+        &format!(
+            r#" data-id="{id}" data-passphrase="{passphrase}" data-kind="{}""#,
+            kind.as_str()
+        ),
     )
 }
 

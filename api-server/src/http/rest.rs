@@ -1,6 +1,6 @@
 //! `/v1`: the same operations as resources, described by `/v1/openapi.json`.
 
-use axum::extract::{Path, Request, State};
+use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -60,7 +60,9 @@ fn secret_id(raw: &str) -> Result<SecretId, ApiError> {
         .map_err(|_| seecret_core::Error::NotFound.into())
 }
 
-/// Create a secret.
+/// Create a secret: JSON for text, or `multipart/form-data` with the metadata fields first and
+/// the file last as part `file` (plaintext, sealed by the server) or `ciphertext` (a stream
+/// sealed by the client, with `id`).
 #[utoipa::path(post, path = "/v1/secrets", tag = "secrets", request_body = CreateSecret,
     security(("bearer" = [])),
     responses((status = 201, body = SecretInfo, description = "Created; `url` is the link to share"),
@@ -69,9 +71,14 @@ fn secret_id(raw: &str) -> Result<SecretId, ApiError> {
 async fn create(
     State(state): State<AppState>,
     Extension(a): Extension<Authed>,
-    JsonBody(req): JsonBody<CreateSecret>,
+    req: Request,
 ) -> Result<impl IntoResponse, ApiError> {
-    let info = state.engine.create_secret(&a.account, req).await?;
+    let info = if super::is_multipart(req.headers()) {
+        super::create_from_multipart(&state, &a.account, req).await?
+    } else {
+        let JsonBody(body) = JsonBody::<CreateSecret>::from_request(req, &state).await?;
+        state.engine.create_secret(&a.account, body).await?
+    };
     Ok((StatusCode::CREATED, Json(info)))
 }
 
@@ -197,7 +204,9 @@ async fn redeliver(
 /// carries `content`; without, `ciphertext` for the client to decrypt.
 #[utoipa::path(post, path = "/v1/secrets/{id}/reveal", tag = "reveal",
     params(("id" = String, Path)), request_body = RevealRequest,
-    responses((status = 200, body = Revealed), (status = 403, body = ErrorBody,
+    responses((status = 200, body = Revealed, description = "text; a file answers its bytes \
+        (application/octet-stream: the sealed stream, or the decrypted file when `key` was sent)"),
+        (status = 403, body = ErrorBody,
         description = "passphrase required or wrong; no view used"),
         (status = 404, body = ErrorBody), (status = 410, body = ErrorBody),
         (status = 429, body = ErrorBody)))]
@@ -206,14 +215,13 @@ async fn reveal(
     addr: ClientAddr,
     Path(id): Path<String>,
     JsonBody(req): JsonBody<RevealRequest>,
-) -> Result<Json<Revealed>, ApiError> {
+) -> Result<Response, ApiError> {
     limit_address(&state, addr)?;
-    Ok(Json(
-        state
-            .engine
-            .reveal(secret_id(&id)?, req, Viewer::default())
-            .await?,
-    ))
+    let out = state
+        .engine
+        .reveal(secret_id(&id)?, req, Viewer::default())
+        .await?;
+    Ok(super::reveal_response(out))
 }
 
 async fn openapi() -> Response {

@@ -75,6 +75,15 @@ async fn dispatch(
     headers: &HeaderMap,
     req: Request,
 ) -> Result<Response, ApiError> {
+    if super::is_multipart(headers) {
+        // The product page's file upload: multipart with operation=create_seecret.
+        let authed = authenticate(state, headers).await?;
+        let resp = super::create_from_multipart(state, &authed.account, req)
+            .await
+            .map(|info| Json(info).into_response())
+            .unwrap_or_else(IntoResponse::into_response);
+        return Ok(with_rate_headers(&authed.decision, resp));
+    }
     let body = read_body(req, state).await?;
     let mut map: Map<String, Value> = super::parse_json(&body)?;
     let op = match map.remove("operation") {
@@ -87,7 +96,7 @@ async fn dispatch(
         let id = take_id(&mut map)?;
         let r: RevealRequest = fields(map)?;
         let out = state.engine.reveal(id, r, Viewer::default()).await?;
-        return Ok(Json(out).into_response());
+        return Ok(super::reveal_response(out));
     }
     if !OPERATIONS.contains(&op.as_str()) {
         return Err(ApiError::unknown_operation(Some(&op), OPERATIONS));

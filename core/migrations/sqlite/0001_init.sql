@@ -22,6 +22,11 @@ CREATE TABLE secrets (
     kind             TEXT NOT NULL,
     -- The sealed envelope (text) or NULL once erased. Never the key.
     envelope         BLOB,
+    -- Files: the blob's key in the blob store (NULL once the blob is deleted), the file's size,
+    -- and its name only if the owner sent it in clear for their own listings.
+    blob_key         TEXT,
+    size             INTEGER,
+    file_name        TEXT,
     label            TEXT,
     passphrase_hash  TEXT,
     allowed_countries TEXT NOT NULL DEFAULT '',
@@ -42,6 +47,7 @@ CREATE TABLE secrets (
 CREATE INDEX secrets_by_account ON secrets (account_id, id);
 CREATE INDEX secrets_active_by_expiry ON secrets (expires_at) WHERE status = 'active';
 CREATE INDEX secrets_ended ON secrets (ended_at) WHERE ended_at IS NOT NULL;
+CREATE INDEX secrets_blobs_left ON secrets (ended_at) WHERE blob_key IS NOT NULL AND status != 'active';
 
 CREATE TABLE views (
     secret_id  TEXT NOT NULL REFERENCES secrets(id) ON DELETE CASCADE,

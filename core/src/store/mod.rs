@@ -40,8 +40,14 @@ pub struct SecretRecord {
     pub account_id: AccountId,
     /// Text or file.
     pub kind: Kind,
-    /// Sealed content, or `None` once erased.
+    /// Sealed content, or `None` once erased (or for files).
     pub envelope: Option<Vec<u8>>,
+    /// Files: the blob holding the sealed stream.
+    pub blob_key: Option<String>,
+    /// Files: size in bytes, when known.
+    pub size: Option<u64>,
+    /// Files: the name, only if the owner sent it in clear.
+    pub file_name: Option<String>,
     /// Owner's note.
     pub label: Option<String>,
     /// Argon2 PHC string of the passphrase.
@@ -117,8 +123,10 @@ impl SecretPatch {
 pub enum ViewClaim {
     /// The view was used; here is the sealed content as it was before erasure.
     Granted {
-        /// The sealed content.
-        envelope: Vec<u8>,
+        /// The sealed content (text).
+        envelope: Option<Vec<u8>>,
+        /// The blob (files); delete it once the last permitted download ends.
+        blob_key: Option<String>,
         /// Views left.
         views_remaining: u32,
         /// Status after this view.
@@ -258,13 +266,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         before: Option<SecretId>,
         limit: u32,
     ) -> Result<Vec<SecretRecord>>;
-    /// Marks an active secret deleted and erases its content; false if it was not active.
+    /// Marks an active secret deleted and erases its content; `None` if it was not active, else
+    /// the blob to delete (files).
     async fn delete_secret(
         &self,
         account: AccountId,
         id: SecretId,
         now: DateTime<Utc>,
-    ) -> Result<bool>;
+    ) -> Result<Option<Option<String>>>;
     /// Uses one view of an active, unexpired secret, atomically: of N concurrent callers on a
     /// secret with k views left, exactly k get [`ViewClaim::Granted`]. The last view erases the
     /// content in the same transaction.
@@ -292,8 +301,21 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// The reveals of a secret, oldest first.
     async fn views(&self, id: SecretId) -> Result<Vec<ViewEntry>>;
 
-    /// Expires active secrets whose time has passed, erasing their content; returns their ids.
-    async fn expire_due(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<SecretId>>;
+    /// Expires active secrets whose time has passed, erasing their content; returns their ids
+    /// and blobs to delete.
+    async fn expire_due(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<(SecretId, Option<String>)>>;
+    /// Blobs of secrets that ended before `before` and are still in the store.
+    async fn leftover_blobs(
+        &self,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<(SecretId, String)>>;
+    /// Forgets a blob once it is deleted from the blob store.
+    async fn clear_blob(&self, id: SecretId, blob_key: &str) -> Result<()>;
     /// Forgets secrets that ended before `cutoff` (metadata, view log, finished events).
     async fn purge_ended(&self, cutoff: DateTime<Utc>) -> Result<u64>;
 

@@ -97,6 +97,11 @@ fn secret(row: &SqliteRow) -> Result<SecretRecord> {
             _ => Kind::Text,
         },
         envelope: row.try_get("envelope")?,
+        blob_key: row.try_get("blob_key")?,
+        size: row
+            .try_get::<Option<i64>, _>("size")?
+            .map(|s| s.unsigned_abs()),
+        file_name: row.try_get("file_name")?,
         label: row.try_get("label")?,
         passphrase_hash: row.try_get("passphrase_hash")?,
         allowed_countries: split_countries(row.try_get("allowed_countries")?),
@@ -351,15 +356,18 @@ impl Store for SqliteStore {
 
     async fn insert_secret(&self, s: &SecretRecord) -> Result<()> {
         let res = sqlx::query(
-            "INSERT INTO secrets (id, account_id, kind, envelope, label, passphrase_hash,
-                allowed_countries, webhook_url, views_total, views_used, status, created_at,
-                expires_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 'active', ?, ?)",
+            "INSERT INTO secrets (id, account_id, kind, envelope, blob_key, size, file_name, label,
+                passphrase_hash, allowed_countries, webhook_url, views_total, views_used, status,
+                created_at, expires_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 'active', ?, ?)",
         )
         .bind(s.id.to_string())
         .bind(s.account_id.to_string())
         .bind(s.kind.as_str())
         .bind(&s.envelope)
+        .bind(&s.blob_key)
+        .bind(s.size.map(|v| v as i64))
+        .bind(&s.file_name)
         .bind(&s.label)
         .bind(&s.passphrase_hash)
         .bind(join_countries(&s.allowed_countries))
@@ -446,7 +454,8 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> Result<Vec<SecretRecord>> {
         let mut q = QueryBuilder::<Sqlite>::new(
-            "SELECT id, account_id, kind, NULL AS envelope, label, passphrase_hash,
+            "SELECT id, account_id, kind, NULL AS envelope, blob_key, size, file_name, label,
+                passphrase_hash,
                 allowed_countries, webhook_url, views_total, views_used, status, created_at,
                 expires_at, last_viewed_at, pp_fail_count, pp_fail_window
              FROM secrets WHERE account_id = ",
@@ -473,12 +482,12 @@ impl Store for SqliteStore {
         account: AccountId,
         id: SecretId,
         now: DateTime<Utc>,
-    ) -> Result<bool> {
+    ) -> Result<Option<Option<String>>> {
         let mut tx = self.writer.begin().await?;
         let row = sqlx::query(
             "UPDATE secrets SET status = 'deleted', envelope = NULL, ended_at = ?
              WHERE id = ? AND account_id = ? AND status = 'active'
-             RETURNING account_id, label, views_total, views_used, webhook_url",
+             RETURNING account_id, label, views_total, views_used, webhook_url, blob_key",
         )
         .bind(millis(now))
         .bind(id.to_string())
@@ -486,12 +495,12 @@ impl Store for SqliteStore {
         .fetch_optional(&mut *tx)
         .await?;
         let Some(row) = row else {
-            return Ok(false);
+            return Ok(None);
         };
         let evs = facts_events(&mut tx, id, &row, &[event_type::DELETED], None, None, now).await?;
         insert_events(&mut tx, &evs).await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(Some(row.try_get("blob_key")?))
     }
 
     async fn claim_view(
@@ -513,8 +522,9 @@ impl Store for SqliteStore {
                 status = CASE WHEN views_used + 1 >= views_total THEN 'consumed' ELSE 'active' END,
                 ended_at = CASE WHEN views_used + 1 >= views_total THEN ?1 ELSE NULL END
              WHERE id = ?2 AND status = 'active' AND expires_at > ?1
-               AND views_used < views_total AND envelope IS NOT NULL
-             RETURNING envelope, status, account_id, label, views_total, views_used, webhook_url",
+               AND views_used < views_total AND (envelope IS NOT NULL OR blob_key IS NOT NULL)
+             RETURNING envelope, blob_key, status, account_id, label, views_total, views_used,
+                webhook_url",
         )
         .bind(now_ms)
         .bind(id.to_string())
@@ -523,7 +533,8 @@ impl Store for SqliteStore {
         let Some(row) = row else {
             return Ok(ViewClaim::Refused);
         };
-        let envelope: Vec<u8> = row.try_get("envelope")?;
+        let envelope: Option<Vec<u8>> = row.try_get("envelope")?;
+        let blob_key: Option<String> = row.try_get("blob_key")?;
         let remaining = row
             .try_get::<u32, _>("views_total")?
             .saturating_sub(row.try_get("views_used")?);
@@ -551,6 +562,7 @@ impl Store for SqliteStore {
         tx.commit().await?;
         Ok(ViewClaim::Granted {
             envelope,
+            blob_key,
             views_remaining: remaining,
             status,
             events: evs.len(),
@@ -641,13 +653,17 @@ impl Store for SqliteStore {
             .collect()
     }
 
-    async fn expire_due(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<SecretId>> {
+    async fn expire_due(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<(SecretId, Option<String>)>> {
         let mut tx = self.writer.begin().await?;
         let rows = sqlx::query(
             "UPDATE secrets SET status = 'expired', envelope = NULL, ended_at = ?1
              WHERE id IN (SELECT id FROM secrets WHERE status = 'active' AND expires_at <= ?1
                           LIMIT ?2)
-             RETURNING id, account_id, label, views_total, views_used, webhook_url",
+             RETURNING id, account_id, label, views_total, views_used, webhook_url, blob_key",
         )
         .bind(millis(now))
         .bind(i64::from(limit))
@@ -659,7 +675,7 @@ impl Store for SqliteStore {
             let evs =
                 facts_events(&mut tx, id, row, &[event_type::EXPIRED], None, None, now).await?;
             insert_events(&mut tx, &evs).await?;
-            ids.push(id);
+            ids.push((id, row.try_get("blob_key")?));
         }
         tx.commit().await?;
         Ok(ids)
@@ -670,11 +686,41 @@ impl Store for SqliteStore {
             .bind(millis(cutoff))
             .execute(&self.writer)
             .await?;
-        let res = sqlx::query("DELETE FROM secrets WHERE ended_at IS NOT NULL AND ended_at < ?")
-            .bind(millis(cutoff))
+        // Rows whose blob is still in the store stay until it is gone, so none is forgotten.
+        let res = sqlx::query(
+            "DELETE FROM secrets WHERE ended_at IS NOT NULL AND ended_at < ? AND blob_key IS NULL",
+        )
+        .bind(millis(cutoff))
+        .execute(&self.writer)
+        .await?;
+        Ok(res.rows_affected())
+    }
+
+    async fn leftover_blobs(
+        &self,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<(SecretId, String)>> {
+        sqlx::query(
+            "SELECT id, blob_key FROM secrets
+             WHERE blob_key IS NOT NULL AND status != 'active' AND ended_at < ? LIMIT ?",
+        )
+        .bind(millis(before))
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get::<&str, _>(0)?.parse()?, r.try_get(1)?)))
+        .collect()
+    }
+
+    async fn clear_blob(&self, id: SecretId, blob_key: &str) -> Result<()> {
+        sqlx::query("UPDATE secrets SET blob_key = NULL WHERE id = ? AND blob_key = ?")
+            .bind(id.to_string())
+            .bind(blob_key)
             .execute(&self.writer)
             .await?;
-        Ok(res.rows_affected())
+        Ok(())
     }
 
     async fn claim_due_events(
