@@ -203,7 +203,7 @@
         onMeta: (m) => {
           fileInfo = document.createElement('p');
           fileInfo.id = 'file-info';
-          fileInfo.textContent = cleanName(m.name) + ' (' + humanSize(m.size) + ')';
+          fileInfo.textContent = cleanName(m.name) + (m.size === null ? '' : ' (' + humanSize(m.size) + ')');
           status.parentNode.insertBefore(fileInfo, status.nextSibling);
         },
         onChunk: (bytes) => { parts.push(new Blob([bytes])); },
@@ -233,7 +233,7 @@
     copy.hidden = true;
     document.getElementById('waiting').hidden = true;
     result.hidden = false;
-    const remaining = Number.parseInt(resp.headers.get('x-views-remaining') || '', 10);
+    const remaining = Number.parseInt(resp.headers.get('x-seecret-views-remaining') || '', 10);
     say('Decrypted ' + name + ' (' + humanSize(meta.size) + '); your browser is saving it.'
       + (Number.isNaN(remaining) ? '' : ' ' + viewsSentence(remaining)));
     save.click();

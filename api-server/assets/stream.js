@@ -119,23 +119,28 @@
     } catch (_) {
       throw failure('metadata is not valid');
     }
+    // `size` may be absent (or null): a server sealing an upload as it streams in does not know
+    // it up front (core/src/filestream.rs, FileMeta::size). When present it is checked.
+    const size = meta !== null && typeof meta === 'object' ? meta.size : undefined;
     if (meta === null || typeof meta !== 'object' || Array.isArray(meta)
       || typeof meta.name !== 'string' || typeof meta.type !== 'string'
-      || !Number.isSafeInteger(meta.size) || meta.size < 0) {
+      || (size !== undefined && size !== null && (!Number.isSafeInteger(size) || size < 0))) {
       throw failure('metadata is not valid');
     }
-    return { name: meta.name, type: meta.type, size: meta.size };
+    return { name: meta.name, type: meta.type, size: size === undefined ? null : size };
   }
 
   /**
    * Decrypts a file stream v1 blob as it arrives.
    * readable: ReadableStream of the blob's bytes; keyBytes: Uint8Array(32); id: the secret id.
-   * onMeta({name, type, size}) once the metadata is open (after the first chunk);
+   * onMeta({name, type, size}) once the metadata is open (after the first chunk); size is null
+   * when the metadata does not carry it (then it is not checked, only counted);
    * onChunk(Uint8Array) with authenticated file bytes, in order (awaited, so it may apply
    * backpressure); onProgress(bytesOfBlobConsumed) after every read.
    * Chunks handed to onChunk are authentic, but the file is only complete and untruncated once
    * this resolves: on rejection, the caller must throw away everything it was given.
-   * Resolves to {name, type, size}; rejects with an Error whose message starts with
+   * Resolves to {name, type, size} (size: the file bytes received, equal to the metadata's
+   * size when it has one); rejects with an Error whose message starts with
    * "decryption failed:" when the blob is not intact for this key and id.
    */
   async function decryptStream(readable, keyBytes, id, { onMeta, onChunk, onProgress } = {}) {
@@ -202,7 +207,7 @@
       async function emit(bytes) {
         if (bytes.length === 0) return;
         produced += bytes.length;
-        if (produced > meta.size) throw failure('the file size does not match its metadata');
+        if (meta.size !== null && produced > meta.size) throw failure('the file size does not match its metadata');
         if (onChunk) await onChunk(bytes);
       }
 
@@ -252,9 +257,9 @@
         break;
       }
       if (!meta) throw failure('the stream has no metadata');
-      if (produced !== meta.size) throw failure('the file size does not match its metadata');
+      if (meta.size !== null && produced !== meta.size) throw failure('the file size does not match its metadata');
       ok = true;
-      return { name: meta.name, type: meta.type, size: meta.size };
+      return { name: meta.name, type: meta.type, size: produced };
     } finally {
       if (!ok) {
         try { await reader.cancel(); } catch (_) { /* already errored */ }

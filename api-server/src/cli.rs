@@ -7,8 +7,9 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use seecret_core::api::ListQuery;
-use seecret_core::client::{Client, ShareOptions};
+use seecret_core::client::{Client, RevealedContent, ShareOptions};
 use seecret_core::crypto::SecretBytes;
+use seecret_core::filestream::FileMeta;
 use seecret_core::model::{Expiration, Link, SecretId, SecretInfo, Status};
 use zeroize::Zeroizing;
 
@@ -46,8 +47,12 @@ impl Remote {
 pub enum ClientCommand {
     /// Encrypt a secret locally, upload the ciphertext, print the link.
     Share {
-        /// File to share (default: standard input).
+        /// File to share, sealed and uploaded as a stream (default: text from standard input).
+        #[arg(value_name = "FILE", conflicts_with = "file_flag")]
         file: Option<PathBuf>,
+        /// File to share (same as the positional argument).
+        #[arg(long = "file", value_name = "FILE")]
+        file_flag: Option<PathBuf>,
         /// Views allowed.
         #[arg(long)]
         views: Option<u32>,
@@ -67,6 +72,9 @@ pub enum ClientCommand {
     Reveal {
         /// The link, key fragment included.
         link: String,
+        /// Write the secret (text or file) to this path instead of standard output.
+        #[arg(short, long, value_name = "PATH")]
+        output: Option<PathBuf>,
         /// Passphrase, if the secret has one.
         #[arg(long, env = "SEECRET_PASSPHRASE", hide_env_values = true)]
         passphrase: Option<String>,
@@ -113,6 +121,147 @@ fn parse_id(s: &str) -> anyhow::Result<SecretId> {
         .with_context(|| format!("{s:?} is not a secret id or link"))
 }
 
+fn progress_bar(len: u64, verb: &str) -> indicatif::ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(len);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(&format!(
+            "{verb} {{bar:40}} {{bytes}}/{{total_bytes}} {{bytes_per_sec}} {{eta}}"
+        ))
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+async fn share_file(
+    client: &Client,
+    path: &std::path::Path,
+    opts: ShareOptions,
+) -> anyhow::Result<seecret_core::client::Shared> {
+    let file = tokio::fs::File::open(path)
+        .await
+        .with_context(|| format!("opening {}", path.display()))?;
+    let size = file
+        .metadata()
+        .await
+        .with_context(|| format!("reading {}", path.display()))?
+        .len();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "file".into());
+    let meta = FileMeta {
+        media_type: media_type_of(&name).into(),
+        name,
+        size: Some(size),
+    };
+    let bar = progress_bar(size, "sealing and uploading");
+    let b = bar.clone();
+    let shared = client
+        .share_file(
+            file,
+            meta,
+            opts,
+            Some(std::sync::Arc::new(move |done, _| b.set_position(done))),
+        )
+        .await;
+    bar.finish_and_clear();
+    Ok(shared?)
+}
+
+/// A media type from the extension: enough for the recipient's browser to open the file right.
+fn media_type_of(name: &str) -> &'static str {
+    match name
+        .rsplit('.')
+        .next()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("pdf") => "application/pdf",
+        Some("zip") => "application/zip",
+        Some("gz" | "tgz") => "application/gzip",
+        Some("json") => "application/json",
+        Some("txt" | "md" | "env" | "conf" | "ini" | "yaml" | "yml" | "toml") => "text/plain",
+        Some("pem" | "crt" | "cer" | "key") => "application/x-pem-file",
+        Some("png") => "image/png",
+        Some("jpg" | "jpeg") => "image/jpeg",
+        _ => "application/octet-stream",
+    }
+}
+
+async fn reveal(
+    link: &str,
+    output: Option<PathBuf>,
+    passphrase: Option<String>,
+) -> anyhow::Result<()> {
+    let link = Link::parse(link)?;
+    let bar = progress_bar(0, "downloading and decrypting");
+    let b = bar.clone();
+    let progress = move |done: u64, total: u64| {
+        if total > 0 {
+            b.set_length(total);
+        }
+        b.set_position(done);
+    };
+    let target = output.clone();
+    let opened = std::sync::Mutex::new(None::<PathBuf>);
+    let result = Client::reveal_link_to(
+        &link,
+        passphrase.map(SecretBytes::from),
+        |_meta| {
+            let target = target.clone();
+            let opened = &opened;
+            async move {
+                let w: Box<dyn tokio::io::AsyncWrite + Unpin + Send> = match target {
+                    Some(path) => {
+                        let f = tokio::fs::File::create(&path).await?;
+                        if let Ok(mut o) = opened.lock() {
+                            *o = Some(path);
+                        }
+                        Box::new(f)
+                    }
+                    None => Box::new(tokio::io::stdout()),
+                };
+                Ok(w)
+            }
+        },
+        Some(&progress),
+    )
+    .await;
+    bar.finish_and_clear();
+    match result {
+        Ok(RevealedContent::Text(text)) => match output {
+            Some(path) => std::fs::write(&path, text.expose())
+                .with_context(|| format!("writing {}", path.display()))?,
+            None => {
+                let mut out = std::io::stdout().lock();
+                out.write_all(text.expose())?;
+                out.flush()?;
+            }
+        },
+        Ok(RevealedContent::File(meta, n)) => {
+            if let Some(path) = &output {
+                eprintln!(
+                    "saved {} ({n} bytes, {}) to {}",
+                    meta.name,
+                    meta.media_type,
+                    path.display()
+                );
+            }
+        }
+        Err(e) => {
+            // Never leave a partial file behind that could pass for the real one.
+            if let Some(path) = opened.lock().ok().and_then(|o| o.clone()) {
+                let _ = std::fs::remove_file(path);
+            }
+            return Err(e.into());
+        }
+    }
+    Ok(())
+}
+
 fn read_input(file: Option<&PathBuf>) -> anyhow::Result<SecretBytes> {
     let mut buf = Vec::new();
     match file {
@@ -145,6 +294,7 @@ pub async fn run(cmd: ClientCommand) -> anyhow::Result<()> {
     match cmd {
         ClientCommand::Share {
             file,
+            file_flag,
             views,
             expires,
             passphrase,
@@ -152,23 +302,26 @@ pub async fn run(cmd: ClientCommand) -> anyhow::Result<()> {
             remote,
         } => {
             let client = remote.client()?;
-            let content = read_input(file.as_ref())?;
             let opts = ShareOptions {
                 expiration: expires,
                 views,
                 passphrase: passphrase.map(SecretBytes::from),
                 label,
             };
-            let shared = client.share(content.expose(), opts).await?;
+            let shared = match file.or(file_flag).filter(|f| f.as_os_str() != "-") {
+                Some(path) => share_file(&client, &path, opts).await?,
+                None => {
+                    let content = read_input(None)?;
+                    client.share(content.expose(), opts).await?
+                }
+            };
             println!("{}", shared.link.as_str());
         }
-        ClientCommand::Reveal { link, passphrase } => {
-            let link = Link::parse(&link)?;
-            let content = Client::reveal_link(&link, passphrase.map(SecretBytes::from)).await?;
-            let mut out = std::io::stdout().lock();
-            out.write_all(content.expose())?;
-            out.flush()?;
-        }
+        ClientCommand::Reveal {
+            link,
+            output,
+            passphrase,
+        } => reveal(&link, output, passphrase).await?,
         ClientCommand::Status { id, json, remote } => {
             let info = remote.client()?.get(parse_id(&id)?).await?;
             if json {

@@ -13,7 +13,10 @@ use crate::api::{
     UpdateSecret,
 };
 use crate::crypto::{self, SecretBytes, SecretKey};
+use crate::filestream::{self, Decryptor, Encryptor, FileMeta};
 use crate::model::{Expiration, Link, SecretId, SecretInfo};
+use futures::StreamExt;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// What a client call can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +54,12 @@ impl ClientError {
             Self::Api { status, .. } => Some(*status),
             _ => None,
         }
+    }
+}
+
+impl From<std::io::Error> for ClientError {
+    fn from(e: std::io::Error) -> Self {
+        Self::Transport(e.to_string())
     }
 }
 
@@ -261,6 +270,228 @@ impl Client {
             .ok_or_else(|| ClientError::Transport("the server sent no ciphertext".into()))?;
         let envelope = crypto::b64decode("ciphertext", &ct)?;
         Ok(crypto::open(&link.key, &link.id, &envelope)?)
+    }
+}
+
+/// What a reveal produced.
+#[derive(Debug)]
+pub enum RevealedContent {
+    /// A text secret.
+    Text(SecretBytes),
+    /// A file secret, written to the sink; its metadata and the bytes written.
+    File(FileMeta, u64),
+}
+
+/// Progress callback: bytes done, bytes expected (0 when unknown).
+pub type Progress<'a> = &'a (dyn Fn(u64, u64) + Send + Sync);
+
+impl Client {
+    /// Shares a file: seals it here chunk by chunk while uploading, so neither side ever holds
+    /// it whole and the server never sees its bytes, name or type.
+    pub async fn share_file<R>(
+        &self,
+        reader: R,
+        meta: FileMeta,
+        opts: ShareOptions,
+        progress: Option<std::sync::Arc<dyn Fn(u64, u64) + Send + Sync>>,
+    ) -> Result<Shared, ClientError>
+    where
+        R: AsyncRead + Send + Unpin + 'static,
+    {
+        let size = meta
+            .size
+            .ok_or_else(|| ClientError::Transport("the file size is needed to upload".into()))?;
+        let id = SecretId::new();
+        let key = SecretKey::generate();
+        let sealed_len = filestream::sealed_len(&meta, size);
+        let enc = Encryptor::new(&key, &id, &meta)?;
+        let stream = futures::stream::unfold(
+            (Some(enc), 0u64, reader),
+            move |(mut enc, mut done, mut reader)| {
+                let progress = progress.clone();
+                async move {
+                    let e = enc.as_mut()?;
+                    let mut buf = vec![0u8; filestream::CHUNK_SIZE];
+                    let mut out = Vec::new();
+                    let n = match reader.read(&mut buf).await {
+                        Ok(n) => n,
+                        Err(err) => return Some((Err(err), (None, done, reader))),
+                    };
+                    if n == 0 {
+                        let last = enc.take()?;
+                        return Some((
+                            last.finish(&mut out)
+                                .map(|()| out)
+                                .map_err(std::io::Error::other),
+                            (None, done, reader),
+                        ));
+                    }
+                    done += n as u64;
+                    if let Some(p) = &progress {
+                        p(done, size);
+                    }
+                    let r = e
+                        .update(&buf[..n], &mut out)
+                        .map(|()| out)
+                        .map_err(std::io::Error::other);
+                    Some((r, (enc, done, reader)))
+                }
+            },
+        )
+        .map(|r| r.map(bytes::Bytes::from));
+        let part = reqwest::multipart::Part::stream_with_length(
+            reqwest::Body::wrap_stream(stream),
+            sealed_len,
+        )
+        .file_name("sealed")
+        .mime_str("application/octet-stream")?;
+        let mut form = reqwest::multipart::Form::new()
+            .text("id", id.to_string())
+            .text("size", size.to_string());
+        if let Some(e) = opts.expiration {
+            form = form.text("expiration", e.to_string());
+        }
+        if let Some(v) = opts.views {
+            form = form.text("views", v.to_string());
+        }
+        if let Some(p) = &opts.passphrase {
+            let p = p
+                .as_str()
+                .ok_or_else(|| ClientError::Transport("the passphrase must be UTF-8".into()))?;
+            form = form.text("passphrase", p.to_string());
+        }
+        if let Some(l) = opts.label {
+            form = form.text("label", l);
+        }
+        form = form.part("ciphertext", part);
+        let mut req = self
+            .http
+            .post(format!("{}/v1/secrets", self.base))
+            .multipart(form);
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t.as_str());
+        }
+        let resp = req.send().await?;
+        let status = resp.status();
+        let bytes = resp.bytes().await?;
+        if !status.is_success() {
+            return Err(api_error(status, &bytes));
+        }
+        let info: SecretInfo = serde_json::from_slice(&bytes).map_err(|e| {
+            ClientError::Transport(format!("unexpected answer from the server: {e}"))
+        })?;
+        Ok(Shared {
+            info,
+            link: Zeroizing::new(Link::format(&self.base, &id, &key)),
+        })
+    }
+
+    /// Reveals a link, text or file, using one view and decrypting here. A file is streamed into
+    /// the sink `open_sink` returns once its name and type are known; it fails loudly, never
+    /// silently truncated, if the blob was tampered with or cut.
+    pub async fn reveal_link_to<F, Fut, W>(
+        link: &Link,
+        passphrase: Option<SecretBytes>,
+        open_sink: F,
+        progress: Option<Progress<'_>>,
+    ) -> Result<RevealedContent, ClientError>
+    where
+        F: FnOnce(&FileMeta) -> Fut,
+        Fut: std::future::Future<Output = std::io::Result<W>>,
+        W: AsyncWrite + Unpin,
+    {
+        let client = Self::new(&link.base, None)?;
+        let resp = client
+            .http
+            .post(format!("{}/v1/secrets/{}/reveal", client.base, link.id))
+            .header("accept", "application/octet-stream, application/json")
+            .json(&RevealRequest {
+                key: None,
+                passphrase,
+            })
+            .send()
+            .await?;
+        let status = resp.status();
+        let is_file = resp
+            .headers()
+            .get("x-seecret-kind")
+            .is_some_and(|v| v.as_bytes() == b"file");
+        if !status.is_success() {
+            let bytes = resp.bytes().await?;
+            return Err(api_error(status, &bytes));
+        }
+        if !is_file {
+            let revealed: Revealed = resp.json().await?;
+            let ct = revealed
+                .ciphertext
+                .ok_or_else(|| ClientError::Transport("the server sent no ciphertext".into()))?;
+            let envelope = crypto::b64decode("ciphertext", &ct)?;
+            return Ok(RevealedContent::Text(crypto::open(
+                &link.key, &link.id, &envelope,
+            )?));
+        }
+        let total = resp.content_length().unwrap_or(0);
+        let mut body = resp.bytes_stream();
+        let mut dec = Decryptor::new(&link.key, &link.id);
+        let mut out = Vec::new();
+        let mut read = 0u64;
+        let mut written = 0u64;
+        let mut sink: Option<W> = None;
+        let mut open_sink = Some(open_sink);
+        loop {
+            let chunk = body.next().await;
+            let finished = chunk.is_none();
+            match chunk {
+                Some(bytes) => {
+                    let bytes = bytes?;
+                    read += bytes.len() as u64;
+                    dec.update(&bytes, &mut out)?;
+                }
+                None => {}
+            }
+            if finished {
+                let meta = dec.finish(&mut out)?;
+                if sink.is_none()
+                    && let Some(open) = open_sink.take()
+                {
+                    sink = Some(
+                        open(&meta)
+                            .await
+                            .map_err(|e| ClientError::Transport(e.to_string()))?,
+                    );
+                }
+                if let Some(w) = sink.as_mut() {
+                    w.write_all(&out)
+                        .await
+                        .map_err(|e| ClientError::Transport(e.to_string()))?;
+                    w.flush()
+                        .await
+                        .map_err(|e| ClientError::Transport(e.to_string()))?;
+                }
+                written += out.len() as u64;
+                return Ok(RevealedContent::File(meta, written));
+            }
+            if sink.is_none()
+                && let Some(meta) = dec.meta().cloned()
+                && let Some(open) = open_sink.take()
+            {
+                sink = Some(
+                    open(&meta)
+                        .await
+                        .map_err(|e| ClientError::Transport(e.to_string()))?,
+                );
+            }
+            if let Some(w) = sink.as_mut() {
+                w.write_all(&out)
+                    .await
+                    .map_err(|e| ClientError::Transport(e.to_string()))?;
+                written += out.len() as u64;
+                out.clear();
+            }
+            if let Some(p) = progress {
+                p(read, total);
+            }
+        }
     }
 }
 
