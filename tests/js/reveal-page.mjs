@@ -37,6 +37,15 @@ try {
     const status = await page.textContent('#status');
     const url = page.url();
     console.log(JSON.stringify({ http: resp.status(), content, status, url, errors }));
+  } else if (mode === 'reveal-file') {
+    // Click Reveal, wait for the browser's download, save it where $DOWNLOAD_TO says.
+    const download = page.waitForEvent('download', { timeout: 60000 });
+    await page.click('#reveal');
+    const d = await download;
+    await d.saveAs(process.env.DOWNLOAD_TO);
+    await shot(page, 'file-revealed');
+    const info = await page.textContent('#file-info');
+    console.log(JSON.stringify({ http: resp.status(), name: d.suggestedFilename(), info, url: page.url(), errors }));
   } else {
     throw new Error(`unknown mode ${mode}`);
   }
