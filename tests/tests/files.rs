@@ -54,11 +54,18 @@ async fn upload(server: &Server, path: &Path, views: u32) -> (u16, Value) {
 
 /// Downloads through the reveal endpoint with the key (the server decrypts as it streams);
 /// returns status, SHA-256 of the body (if complete) and headers.
-async fn download(server: &Server, created: &Value) -> (u16, Option<String>, reqwest::header::HeaderMap) {
+async fn download(
+    server: &Server,
+    created: &Value,
+) -> (u16, Option<String>, reqwest::header::HeaderMap) {
     let url = created["url"].as_str().unwrap();
     let key = url.split('#').nth(1).unwrap();
     let sent = http()
-        .post(format!("{}/v1/secrets/{}/reveal", server.base, created["id"].as_str().unwrap()))
+        .post(format!(
+            "{}/v1/secrets/{}/reveal",
+            server.base,
+            created["id"].as_str().unwrap()
+        ))
         .json(&json!({ "key": key }))
         .send()
         .await;
@@ -81,7 +88,11 @@ async fn download(server: &Server, created: &Value) -> (u16, Option<String>, req
 
 fn blob_files(server: &Server) -> Vec<PathBuf> {
     std::fs::read_dir(server.data_dir.join("blobs"))
-        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_file()).collect())
+        .map(|d| {
+            d.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -94,7 +105,10 @@ async fn a_100_mb_file_round_trips_through_the_multipart_api_and_is_really_gone(
     assert_eq!(status, 200, "{created}");
     assert_eq!(created["kind"], "file");
     assert_eq!(created["size"], 100_000_000);
-    assert!(created.get("file_name").is_none(), "the name is not stored in clear unless asked");
+    assert!(
+        created.get("file_name").is_none(),
+        "the name is not stored in clear unless asked"
+    );
 
     // At rest: one blob, larger than the file by the format's overhead, holding neither the
     // file's bytes nor its name.
@@ -104,10 +118,19 @@ async fn a_100_mb_file_round_trips_through_the_multipart_api_and_is_really_gone(
     let plain = std::fs::read(&path).unwrap();
     for offset in [0, 4096, 65_536 * 7 + 123, 50_000_000, 99_990_000] {
         let window = &plain[offset..offset + 4096];
-        assert!(memchr_find(&blob, window).is_none(), "plaintext at offset {offset} found in the blob");
+        assert!(
+            memchr_find(&blob, window).is_none(),
+            "plaintext at offset {offset} found in the blob"
+        );
     }
-    assert!(memchr_find(&blob, b"quarterly-report-secret").is_none(), "file name found in the blob");
-    assert!(memchr_find(&blob, b"application/pdf").is_none(), "media type found in the blob");
+    assert!(
+        memchr_find(&blob, b"quarterly-report-secret").is_none(),
+        "file name found in the blob"
+    );
+    assert!(
+        memchr_find(&blob, b"application/pdf").is_none(),
+        "media type found in the blob"
+    );
     drop(blob);
     drop(plain);
 
@@ -115,11 +138,19 @@ async fn a_100_mb_file_round_trips_through_the_multipart_api_and_is_really_gone(
     assert_eq!(status, 200);
     assert_eq!(got.as_deref(), Some(sha.as_str()), "SHA-256 differs");
     assert_eq!(headers["content-type"], "application/pdf");
-    assert!(headers["content-disposition"].to_str().unwrap().contains("quarterly-report-secret.pdf"));
+    assert!(
+        headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("quarterly-report-secret.pdf")
+    );
 
     let (status, _, _) = download(&server, &created).await;
     assert_eq!(status, 410);
-    let gone = eventually(Duration::from_secs(10), || async { blob_files(&server).is_empty().then_some(()) }).await;
+    let gone = eventually(Duration::from_secs(10), || async {
+        blob_files(&server).is_empty().then_some(())
+    })
+    .await;
     assert!(gone.is_some(), "the blob outlived its last download");
 }
 
@@ -140,7 +171,14 @@ async fn the_same_round_trip_on_an_s3_compatible_server() {
     let port = free_port();
     let _moto = Moto(
         Command::new("python3")
-            .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
+            .args([
+                "-m",
+                "moto.server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -148,7 +186,12 @@ async fn the_same_round_trip_on_an_s3_compatible_server() {
     );
     let endpoint = format!("http://127.0.0.1:{port}");
     let up = eventually(Duration::from_secs(30), || async {
-        http().put(format!("{endpoint}/seecret-test")).send().await.ok().filter(|r| r.status().is_success())
+        http()
+            .put(format!("{endpoint}/seecret-test"))
+            .send()
+            .await
+            .ok()
+            .filter(|r| r.status().is_success())
     })
     .await;
     assert!(up.is_some(), "moto did not start");
@@ -164,8 +207,15 @@ async fn the_same_round_trip_on_an_s3_compatible_server() {
     let (path, sha) = random_file(dir.path(), "backup.zip", 100 * 1000 * 1000);
     let (status, created) = upload(&server, &path, 1).await;
     assert_eq!(status, 200, "{created}");
-    let key = format!("{endpoint}/seecret-test/blobs/{}", created["id"].as_str().unwrap());
-    assert_eq!(http().head(&key).send().await.unwrap().status(), 200, "the blob is in the bucket");
+    let key = format!(
+        "{endpoint}/seecret-test/blobs/{}",
+        created["id"].as_str().unwrap()
+    );
+    assert_eq!(
+        http().head(&key).send().await.unwrap().status(),
+        200,
+        "the blob is in the bucket"
+    );
     assert!(blob_files(&server).is_empty(), "nothing on local disk");
     let (status, got, _) = download(&server, &created).await;
     assert_eq!((status, got.as_deref()), (200, Some(sha.as_str())));
@@ -183,7 +233,11 @@ async fn oversized_and_interrupted_uploads_leave_nothing_behind() {
     let dir = tempfile::tempdir().unwrap();
     let (path, _) = random_file(dir.path(), "too-big.bin", 101 * 1024 * 1024);
     let (status, body) = upload(&server, &path, 1).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (413, Some("too_large")), "{body}");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (413, Some("too_large")),
+        "{body}"
+    );
 
     // A client that disconnects halfway through its upload.
     let addr = server.base.trim_start_matches("http://").to_string();
@@ -206,12 +260,26 @@ async fn oversized_and_interrupted_uploads_leave_nothing_behind() {
 
     tokio::time::sleep(Duration::from_millis(500)).await;
     let settled = eventually(Duration::from_secs(10), || async {
-        let empty = std::fs::read_dir(server.data_dir.join("blobs")).unwrap().next().is_none();
+        let empty = std::fs::read_dir(server.data_dir.join("blobs"))
+            .unwrap()
+            .next()
+            .is_none();
         empty.then_some(())
     })
     .await;
-    assert!(settled.is_some(), "a partial blob remains: {:?}", std::fs::read_dir(server.data_dir.join("blobs")).unwrap().collect::<Vec<_>>());
-    let (_, _, list) = rpc(&server.base, Some(server.token()), json!({"operation": "list_seecrets"})).await;
+    assert!(
+        settled.is_some(),
+        "a partial blob remains: {:?}",
+        std::fs::read_dir(server.data_dir.join("blobs"))
+            .unwrap()
+            .collect::<Vec<_>>()
+    );
+    let (_, _, list) = rpc(
+        &server.base,
+        Some(server.token()),
+        json!({"operation": "list_seecrets"}),
+    )
+    .await;
     assert_eq!(list["seecrets"].as_array().unwrap().len(), 0, "{list}");
 }
 
@@ -234,7 +302,14 @@ async fn a_tampered_or_truncated_blob_fails_loudly_never_silently_short() {
         let (code, link, err) = cli(&["share", path.to_str().unwrap(), "--views", "3"]);
         assert_eq!(code, 0, "{err}");
         let link = link.trim().to_string();
-        let id = link.split("/s/").nth(1).unwrap().split('#').next().unwrap().to_string();
+        let id = link
+            .split("/s/")
+            .nth(1)
+            .unwrap()
+            .split('#')
+            .next()
+            .unwrap()
+            .to_string();
         let blob = server.data_dir.join("blobs").join(&id);
         let mut bytes = std::fs::read(&blob).unwrap();
         if damage == "flip" {
@@ -254,7 +329,10 @@ async fn a_tampered_or_truncated_blob_fails_loudly_never_silently_short() {
         // The server-side decryption path aborts the response instead of ending it early.
         let created = json!({"id": id, "url": link});
         let (status, complete, _) = download(&server, &created).await;
-        assert!(status != 200 || complete.is_none(), "{damage}: the server sent a complete-looking body");
+        assert!(
+            status != 200 || complete.is_none(),
+            "{damage}: the server sent a complete-looking body"
+        );
     }
 }
 
@@ -273,24 +351,38 @@ async fn the_browser_decrypts_and_saves_a_file_then_it_is_gone() {
             .arg(&link)
             .arg("reveal-file")
             .env("DOWNLOAD_TO", &saved)
-            .env("SCREENSHOT_DIR", seecret_tests::repo_path("tests/artifacts")),
+            .env(
+                "SCREENSHOT_DIR",
+                seecret_tests::repo_path("tests/artifacts"),
+            ),
         Duration::from_secs(120),
     );
     assert_eq!(code, 0, "{err}\n{out}");
     let page: Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(page["name"], "deploy-key.pem");
-    assert!(page["info"].as_str().unwrap().contains("deploy-key.pem"), "{page}");
+    assert!(
+        page["info"].as_str().unwrap().contains("deploy-key.pem"),
+        "{page}"
+    );
     assert!(page["errors"].as_array().unwrap().is_empty(), "{page}");
     let got = hex::encode(Sha256::digest(std::fs::read(&saved).unwrap()));
     assert_eq!(got, sha, "the saved file differs");
-    let gone = eventually(Duration::from_secs(10), || async { blob_files(&server).is_empty().then_some(()) }).await;
+    let gone = eventually(Duration::from_secs(10), || async {
+        blob_files(&server).is_empty().then_some(())
+    })
+    .await;
     assert!(gone.is_some(), "the blob outlived its last download");
 }
 
 #[tokio::test]
 async fn the_browser_code_and_the_rust_code_read_the_same_bytes() {
     let js = seecret_tests::repo_path("tests/js");
-    let (code, out, err) = run(Command::new("node").arg("stream-selftest.mjs").current_dir(&js), Duration::from_secs(180));
+    let (code, out, err) = run(
+        Command::new("node")
+            .arg("stream-selftest.mjs")
+            .current_dir(&js),
+        Duration::from_secs(180),
+    );
     assert_eq!(code, 0, "JS self-test failed: {err}\n{out}");
 
     let dir = tempfile::tempdir().unwrap();
@@ -298,32 +390,59 @@ async fn the_browser_code_and_the_rust_code_read_the_same_bytes() {
     let key = seecret_core::crypto::SecretKey::generate();
     let id = seecret_core::model::SecretId::new();
     // Rust seals, JS opens.
-    let meta = seecret_core::filestream::FileMeta { name: "cross.bin".into(), media_type: "application/zip".into(), size: Some(200_001) };
+    let meta = seecret_core::filestream::FileMeta {
+        name: "cross.bin".into(),
+        media_type: "application/zip".into(),
+        size: Some(200_001),
+    };
     let mut enc = seecret_core::filestream::Encryptor::new(&key, &id, &meta).unwrap();
     let mut blob = Vec::new();
-    enc.update(&std::fs::read(&path).unwrap(), &mut blob).unwrap();
+    enc.update(&std::fs::read(&path).unwrap(), &mut blob)
+        .unwrap();
     enc.finish(&mut blob).unwrap();
     std::fs::write(dir.path().join("rust.blob"), &blob).unwrap();
     let out_file = dir.path().join("js-opened.bin");
     let (code, out, err) = run(
-        Command::new("node").arg(js.join("stream-tool.mjs")).arg("decrypt").arg(key.to_base64url().as_str())
-            .arg(id.to_string()).arg(dir.path().join("rust.blob")).arg(&out_file),
+        Command::new("node")
+            .arg(js.join("stream-tool.mjs"))
+            .arg("decrypt")
+            .arg(key.to_base64url().as_str())
+            .arg(id.to_string())
+            .arg(dir.path().join("rust.blob"))
+            .arg(&out_file),
         Duration::from_secs(60),
     );
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("\"application/zip\""), "{out}");
-    assert_eq!(hex::encode(Sha256::digest(std::fs::read(&out_file).unwrap())), sha);
+    assert_eq!(
+        hex::encode(Sha256::digest(std::fs::read(&out_file).unwrap())),
+        sha
+    );
     // JS seals, Rust opens.
     let (code, _, err) = run(
-        Command::new("node").arg(js.join("stream-tool.mjs")).arg("encrypt").arg(key.to_base64url().as_str())
-            .arg(id.to_string()).arg(&path).arg(dir.path().join("js.blob")).arg("cross.bin").arg("text/plain"),
+        Command::new("node")
+            .arg(js.join("stream-tool.mjs"))
+            .arg("encrypt")
+            .arg(key.to_base64url().as_str())
+            .arg(id.to_string())
+            .arg(&path)
+            .arg(dir.path().join("js.blob"))
+            .arg("cross.bin")
+            .arg("text/plain"),
         Duration::from_secs(60),
     );
     assert_eq!(code, 0, "{err}");
     let mut dec = seecret_core::filestream::Decryptor::new(&key, &id);
     let mut plain = Vec::new();
-    dec.update(&std::fs::read(dir.path().join("js.blob")).unwrap(), &mut plain).unwrap();
+    dec.update(
+        &std::fs::read(dir.path().join("js.blob")).unwrap(),
+        &mut plain,
+    )
+    .unwrap();
     let meta = dec.finish(&mut plain).unwrap();
-    assert_eq!((meta.name.as_str(), meta.media_type.as_str()), ("cross.bin", "text/plain"));
+    assert_eq!(
+        (meta.name.as_str(), meta.media_type.as_str()),
+        ("cross.bin", "text/plain")
+    );
     assert_eq!(hex::encode(Sha256::digest(&plain)), sha);
 }
