@@ -441,13 +441,10 @@ impl Client {
         loop {
             let chunk = body.next().await;
             let finished = chunk.is_none();
-            match chunk {
-                Some(bytes) => {
-                    let bytes = bytes?;
-                    read += bytes.len() as u64;
-                    dec.update(&bytes, &mut out)?;
-                }
-                None => {}
+            if let Some(bytes) = chunk {
+                let bytes = bytes?;
+                read += bytes.len() as u64;
+                dec.update(&bytes, &mut out)?;
             }
             if finished {
                 let meta = dec.finish(&mut out)?;
