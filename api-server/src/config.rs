@@ -75,6 +75,15 @@ pub struct ServeArgs {
     /// Tracing filter (e.g. info, seecret=debug).
     #[arg(long, env = "SEECRET_LOG")]
     pub log: Option<String>,
+    /// Proxies whose X-Forwarded-For / Forwarded / country headers are believed (CIDR list).
+    #[arg(long, env = "SEECRET_TRUSTED_PROXIES")]
+    pub trusted_proxies: Option<String>,
+    /// MaxMind-format country database (GeoLite2-Country.mmdb or compatible).
+    #[arg(long, env = "SEECRET_GEOIP_DB")]
+    pub geoip_db: Option<PathBuf>,
+    /// Header carrying the viewer's country, set by a trusted proxy (e.g. CF-IPCountry).
+    #[arg(long, env = "SEECRET_COUNTRY_HEADER")]
+    pub country_header: Option<String>,
     /// Allow webhooks to loopback/private addresses (tests, private deployments).
     #[arg(long, env = "SEECRET_WEBHOOK_ALLOW_PRIVATE")]
     pub webhook_allow_private: Option<bool>,
@@ -112,6 +121,9 @@ struct FileConfig {
     #[serde(default, with = "humantime_serde_opt")]
     sweep_interval: Option<Duration>,
     log: Option<String>,
+    trusted_proxies: Option<String>,
+    geoip_db: Option<PathBuf>,
+    country_header: Option<String>,
     webhook_allow_private: Option<bool>,
     webhook_retry_schedule: Option<String>,
     #[serde(default, with = "humantime_serde_opt")]
@@ -139,6 +151,12 @@ pub struct Settings {
     pub public_url_set: bool,
     pub data_dir: PathBuf,
     pub database_url: String,
+    /// Proxies whose forwarding headers count.
+    pub trusted_proxies: seecret_core::geo::TrustedProxies,
+    /// Country database path.
+    pub geoip_db: Option<PathBuf>,
+    /// Country header set by a trusted proxy.
+    pub country_header: Option<String>,
     /// Blob store spec (empty: `<data_dir>/blobs`).
     pub blob_store: String,
     pub sweep_interval: Duration,
@@ -165,6 +183,9 @@ pub const KNOWN_ENV: &[&str] = &[
     "SEECRET_RETENTION",
     "SEECRET_SWEEP_INTERVAL",
     "SEECRET_LOG",
+    "SEECRET_TRUSTED_PROXIES",
+    "SEECRET_GEOIP_DB",
+    "SEECRET_COUNTRY_HEADER",
     "SEECRET_WEBHOOK_ALLOW_PRIVATE",
     "SEECRET_WEBHOOK_RETRY_SCHEDULE",
     "SEECRET_WEBHOOK_TIMEOUT",
@@ -319,6 +340,10 @@ impl ServeArgs {
                 }
                 .with_lease_from_timeout()
             },
+            geo_available: self.geoip_db.is_some()
+                || file.geoip_db.is_some()
+                || self.country_header.is_some()
+                || file.country_header.is_some(),
             ..d
         };
         if engine.min_expiration > engine.max_expiration {
@@ -332,6 +357,15 @@ impl ServeArgs {
             public_url_set,
             data_dir,
             database_url,
+            trusted_proxies: seecret_core::geo::TrustedProxies::parse(
+                self.trusted_proxies
+                    .as_deref()
+                    .or(file.trusted_proxies.as_deref())
+                    .unwrap_or(""),
+            )
+            .context("SEECRET_TRUSTED_PROXIES")?,
+            geoip_db: self.geoip_db.clone().or(file.geoip_db),
+            country_header: self.country_header.clone().or(file.country_header),
             blob_store: self
                 .blob_store
                 .clone()

@@ -108,7 +108,16 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
         engine.wake(),
     )?);
     let delivering = tokio::spawn(deliverer.run(stop_rx));
-    let app = router(AppState { engine });
+    let geo = seecret_core::geo::Geo::new(
+        settings.geoip_db.as_deref(),
+        settings.country_header.as_deref(),
+    )?;
+    info!(?geo, "country sources");
+    let net = Arc::new(crate::http::Net {
+        trusted: settings.trusted_proxies.clone(),
+        geo,
+    });
+    let app = router(AppState { engine, net });
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),

@@ -55,6 +55,9 @@ pub struct EngineConfig {
     pub passphrase_attempts_per_minute: u32,
     /// Webhook checks and delivery.
     pub webhooks: WebhookConfig,
+    /// Whether a country source (GeoIP database or trusted header) is configured: without one,
+    /// `allowed_countries` is refused rather than silently unenforceable.
+    pub geo_available: bool,
 }
 
 impl Default for EngineConfig {
@@ -72,6 +75,7 @@ impl Default for EngineConfig {
             reveal_rate_limit_per_minute: 600,
             passphrase_attempts_per_minute: 5,
             webhooks: WebhookConfig::default(),
+            geo_available: false,
         }
     }
 }
@@ -360,7 +364,7 @@ impl Engine {
         let created_at = now();
         let expiration = self.check_expiration(req.expiration.unwrap_or(Expiration::DEFAULT))?;
         let views = self.check_views(req.views.unwrap_or(1))?;
-        let allowed_countries = check_countries(req.allowed_countries.unwrap_or_default())?;
+        let allowed_countries = self.check_countries(req.allowed_countries.unwrap_or_default())?;
         let label = check_label(req.label)?;
         let webhook_url = self.check_webhook_url(req.webhook_url).await?;
         let (id, envelope, key) = match (req.content, req.ciphertext, req.id) {
@@ -519,7 +523,7 @@ impl Engine {
             patch.label = Some(check_label(Some(l))?);
         }
         if let Some(c) = req.allowed_countries {
-            patch.allowed_countries = Some(check_countries(c)?);
+            patch.allowed_countries = Some(self.check_countries(c)?);
         }
         let mut new_webhook = false;
         if let Some(w) = req.webhook_url {
@@ -615,6 +619,27 @@ impl Engine {
         if let Some(reason) = gone_reason(&record, now) {
             return Err(Error::Gone(reason));
         }
+        // Geo-blocking before the passphrase: a refused country learns nothing about it, and
+        // neither refusal uses a view.
+        if !record.allowed_countries.is_empty() {
+            let allowed = viewer
+                .country
+                .as_deref()
+                .is_some_and(|c| record.allowed_countries.iter().any(|a| a == c));
+            if !allowed {
+                self.store
+                    .record_access_denied(id, "country", viewer.country.as_deref(), now)
+                    .await?;
+                self.wake.notify_one();
+                return Err(Error::Forbidden {
+                    code: "geo_blocked",
+                    message: match &viewer.country {
+                        Some(c) => format!("this secret cannot be revealed from {c}"),
+                        None => "this secret cannot be revealed from an unknown country".into(),
+                    },
+                });
+            }
+        }
         if let Some(hash) = &record.passphrase_hash {
             self.check_passphrase(&record, hash, req.passphrase, now)
                 .await?;
@@ -699,7 +724,7 @@ impl Engine {
         let created_at = now();
         let expiration = self.check_expiration(req.expiration.unwrap_or(Expiration::DEFAULT))?;
         let views = self.check_views(req.views.unwrap_or(1))?;
-        let allowed_countries = check_countries(req.allowed_countries.unwrap_or_default())?;
+        let allowed_countries = self.check_countries(req.allowed_countries.unwrap_or_default())?;
         let label = check_label(req.label)?;
         let file_name = check_label(req.file_name)?;
         let webhook_url = self.check_webhook_url(req.webhook_url).await?;
@@ -1004,6 +1029,36 @@ impl Engine {
         Err(Error::PassphraseInvalid)
     }
 
+    fn check_countries(&self, countries: Vec<String>) -> Result<Vec<String>> {
+        if countries.is_empty() {
+            return Ok(countries);
+        }
+        if !self.cfg.geo_available {
+            // Silently ignoring the restriction would let every country in.
+            return Err(Error::invalid(
+                "allowed_countries",
+                "geo-blocking is not available: configure SEECRET_GEOIP_DB or SEECRET_COUNTRY_HEADER",
+            ));
+        }
+        let mut out = Vec::with_capacity(countries.len());
+        for c in countries {
+            let c = c.trim().to_ascii_uppercase();
+            if !crate::geo::is_country_code(&c) {
+                return Err(Error::invalid(
+                    "allowed_countries",
+                    format!("{c:?} is not an ISO 3166-1 alpha-2 country code"),
+                ));
+            }
+            if !out.contains(&c) {
+                out.push(c);
+            }
+        }
+        if out.len() > 250 {
+            return Err(Error::invalid("allowed_countries", "too many countries"));
+        }
+        Ok(out)
+    }
+
     async fn check_webhook_url(&self, url: Option<String>) -> Result<Option<String>> {
         match url.map(|u| u.trim().to_string()) {
             None => Ok(None),
@@ -1151,19 +1206,6 @@ fn check_label(label: Option<String>) -> Result<Option<String>> {
         ));
     }
     Ok(Some(label))
-}
-
-fn check_countries(countries: Vec<String>) -> Result<Vec<String>> {
-    if countries.is_empty() {
-        return Ok(countries);
-    }
-    // Geo-blocking needs a country source (GeoIP database or trusted proxy header). Until one
-    // is configured, refusing is the only honest answer: silently ignoring it would let every
-    // country in.
-    Err(Error::invalid(
-        "allowed_countries",
-        "geo-blocking is not available: this server has no country source configured",
-    ))
 }
 
 async fn hash_passphrase(p: SecretBytes) -> Result<String> {

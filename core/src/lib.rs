@@ -9,6 +9,8 @@ pub mod api;
 pub mod crypto;
 pub mod error;
 pub mod filestream;
+#[cfg(feature = "engine")]
+pub mod geo;
 pub mod model;
 
 #[cfg(feature = "engine")]

@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 pub use files::{create_from_multipart, reveal_response};
 use seecret_core::engine::Engine;
+use seecret_core::geo::{Geo, TrustedProxies};
 use seecret_core::limits::Decision;
 use seecret_core::store::AccountRecord;
 use serde::de::DeserializeOwned;
@@ -35,6 +36,17 @@ pub use error::ApiError;
 pub struct AppState {
     /// The engine.
     pub engine: Arc<Engine>,
+    /// How to tell who and where a client is.
+    pub net: Arc<Net>,
+}
+
+/// Client address and country sources.
+#[derive(Debug, Default)]
+pub struct Net {
+    /// Proxies whose forwarding headers count.
+    pub trusted: TrustedProxies,
+    /// Country lookup.
+    pub geo: Geo,
 }
 
 /// The whole application.
@@ -160,25 +172,58 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(bytes).map_err(|e| ApiError::bad_json(&e))
 }
 
-/// The client's address: the socket peer (trusted proxies come with multi-instance support).
-#[derive(Clone, Copy, Debug)]
-pub struct ClientAddr(pub IpAddr);
+/// The client's address (the socket peer, or behind a trusted proxy the forwarded one) and
+/// country, as far as the configured sources tell.
+#[derive(Clone, Debug)]
+pub struct ClientAddr(pub IpAddr, pub Option<String>);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+impl FromRequestParts<AppState> for ClientAddr {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip())
             .unwrap_or(IpAddr::from([127, 0, 0, 1]));
-        Ok(Self(ip))
+        let all = |name: &str| -> Vec<&str> {
+            parts
+                .headers
+                .get_all(name)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .collect()
+        };
+        let net = &state.net;
+        let ip = net
+            .trusted
+            .client(peer, &all("x-forwarded-for"), &all("forwarded"));
+        // A country header counts only when a trusted proxy set it.
+        let header = net
+            .geo
+            .header()
+            .filter(|_| net.trusted.contains(peer))
+            .and_then(|h| parts.headers.get(h))
+            .and_then(|v| v.to_str().ok());
+        let country = net.geo.country(ip, header);
+        Ok(Self(ip, country))
+    }
+}
+
+impl ClientAddr {
+    /// The engine's view of the viewer.
+    pub fn viewer(&self) -> seecret_core::engine::Viewer {
+        seecret_core::engine::Viewer {
+            country: self.1.clone(),
+        }
     }
 }
 
 /// Counts one unauthenticated request against the client's address.
-pub fn limit_address(state: &AppState, addr: ClientAddr) -> Result<(), ApiError> {
+pub fn limit_address(state: &AppState, addr: &ClientAddr) -> Result<(), ApiError> {
     let d = state.engine.address_limiter().check(&addr.0.to_string());
     if d.allowed {
         Ok(())

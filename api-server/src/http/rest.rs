@@ -10,7 +10,6 @@ use seecret_core::api::{
     AccountInfo, CreateSecret, Deleted, ErrorBody, ListQuery, RevealRequest, Revealed,
     RotatedWebhookSecret, SecretList, UpdateAccount, UpdateSecret,
 };
-use seecret_core::engine::Viewer;
 use seecret_core::model::{SecretId, SecretInfo};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -216,10 +215,10 @@ async fn reveal(
     Path(id): Path<String>,
     JsonBody(req): JsonBody<RevealRequest>,
 ) -> Result<Response, ApiError> {
-    limit_address(&state, addr)?;
+    limit_address(&state, &addr)?;
     let out = state
         .engine
-        .reveal(secret_id(&id)?, req, Viewer::default())
+        .reveal(secret_id(&id)?, req, addr.viewer())
         .await?;
     Ok(super::reveal_response(out))
 }

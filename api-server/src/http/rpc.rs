@@ -10,7 +10,6 @@ use axum::routing::post;
 use seecret_core::api::{
     CreateSecret, ListQuery, Redeliver, RevealRequest, UpdateAccount, UpdateSecret,
 };
-use seecret_core::engine::Viewer;
 use seecret_core::model::SecretId;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -92,10 +91,10 @@ async fn dispatch(
     };
     if op == "reveal_seecret" {
         // Recipients reveal without an account; the per-address limit guards it.
-        limit_address(state, addr)?;
+        limit_address(state, &addr)?;
         let id = take_id(&mut map)?;
         let r: RevealRequest = fields(map)?;
-        let out = state.engine.reveal(id, r, Viewer::default()).await?;
+        let out = state.engine.reveal(id, r, addr.viewer()).await?;
         return Ok(super::reveal_response(out));
     }
     if !OPERATIONS.contains(&op.as_str()) {

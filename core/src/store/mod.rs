@@ -7,11 +7,13 @@ use chrono::{DateTime, Utc};
 
 use crate::api::{Usage, WebhookDelivery};
 use crate::crypto::WebhookSecret;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::{AccountId, Kind, SecretId, Status, ViewEntry};
 
+mod postgres;
 mod sqlite;
 
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 /// An account as stored.
@@ -348,10 +350,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 /// Opens the store a database URL names: `sqlite://path` (or a bare path) or `postgres://…`.
 pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Err(Error::InvalidInput {
-            field: None,
-            message: "PostgreSQL support is not built yet; use a sqlite:// URL".into(),
-        })
+        Ok(std::sync::Arc::new(PostgresStore::open(url).await?))
     } else {
         Ok(std::sync::Arc::new(SqliteStore::open(url).await?))
     }
