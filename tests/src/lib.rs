@@ -33,6 +33,46 @@ pub fn repo_path(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
 }
 
+/// The backend under test: `SEECRET_TEST_DATABASE=postgres` runs the whole black-box suite on
+/// PostgreSQL (127.0.0.1:5432, user postgres), one fresh database per data directory; anything
+/// else runs it on SQLite files. The tests are the same: only the harness knows.
+pub fn on_postgres() -> bool {
+    std::env::var("SEECRET_TEST_DATABASE").as_deref() == Ok("postgres")
+}
+
+const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+fn pg_name(data_dir: &Path) -> String {
+    use sha2::Digest;
+    let h = sha2::Sha256::digest(data_dir.to_string_lossy().as_bytes());
+    format!("seecret_t_{}", hex::encode(&h[..8]))
+}
+
+fn psql(sql: &str) -> (i32, String, String) {
+    run(
+        Command::new("psql")
+            .arg(PG_ADMIN)
+            .arg("-v")
+            .arg("ON_ERROR_STOP=1")
+            .arg("-qAtc")
+            .arg(sql),
+        Duration::from_secs(30),
+    )
+}
+
+/// The PostgreSQL URL of a data directory's database, created if needed.
+fn pg_database(data_dir: &Path) -> String {
+    let name = pg_name(data_dir);
+    let (_, exists, _) = psql(&format!(
+        "SELECT 1 FROM pg_database WHERE datname = '{name}'"
+    ));
+    if exists.trim() != "1" {
+        let (code, _, err) = psql(&format!("CREATE DATABASE {name}"));
+        assert_eq!(code, 0, "creating {name}: {err}");
+    }
+    format!("postgres://postgres@127.0.0.1:5432/{name}")
+}
+
 /// How to start a server.
 #[derive(Default, Clone)]
 pub struct ServerOptions {
@@ -55,6 +95,9 @@ pub struct Server {
     child: Child,
     /// Base URL, e.g. `http://127.0.0.1:41234`.
     pub base: String,
+    /// The database URL when on PostgreSQL.
+    pub database_url: Option<String>,
+    owns_database: bool,
     /// Token of the first account (printed once at first start), if this start created it.
     pub token: Option<String>,
     /// The data directory.
@@ -80,13 +123,16 @@ impl Server {
                 (Some(t), d)
             }
         };
+        let database_url = on_postgres().then(|| pg_database(&data_dir));
         let mut cmd = Command::new(seecret_bin());
+        if let Some(url) = &database_url {
+            cmd.env("SEECRET_DATABASE_URL", url);
+        }
         cmd.arg("serve")
             .arg("--bind")
             .arg("127.0.0.1:0")
             .arg("--data-dir")
             .arg(&data_dir)
-            .env_remove("SEECRET_DATABASE_URL")
             .env_remove("SEECRET_PUBLIC_URL")
             .env("SEECRET_LOG", "info,seecret=debug,seecret_core=debug")
             .stdin(Stdio::null())
@@ -134,6 +180,8 @@ impl Server {
         let token = tok_rx.recv_timeout(Duration::from_millis(200)).ok();
         Self {
             child,
+            owns_database: database_url.is_some(),
+            database_url,
             base: format!("http://{addr}"),
             token,
             data_dir,
@@ -186,9 +234,10 @@ impl Server {
         let _ = self.child.wait();
     }
 
-    /// Keeps the data directory alive after this server is gone (for restarts).
+    /// Keeps the data directory (and database) alive after this server is gone (for restarts).
     pub fn into_data_dir(mut self) -> (tempfile::TempDir, PathBuf) {
         self.kill9();
+        self.owns_database = false;
         let tmp = self._tmp.take().expect("server owns its data dir");
         (tmp, self.data_dir.clone())
     }
@@ -198,7 +247,46 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if self.owns_database {
+            let _ = psql(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                pg_name(&self.data_dir)
+            ));
+        }
     }
+}
+
+/// Everything the server stored, as bytes to search: the SQLite file, its WAL and shared memory,
+/// or a `pg_dump` of the PostgreSQL database.
+pub fn stored_bytes(server: &Server) -> Vec<(String, Vec<u8>)> {
+    if let Some(url) = &server.database_url {
+        let (code, out, err) = run(Command::new("pg_dump").arg(url), Duration::from_secs(60));
+        assert_eq!(code, 0, "pg_dump: {err}");
+        return vec![("pg_dump".into(), out.into_bytes())];
+    }
+    ["", "-wal", "-shm"]
+        .iter()
+        .map(|ext| server.data_dir.join(format!("seecret.db{ext}")))
+        .filter(|p| p.exists())
+        .map(|p| (p.display().to_string(), std::fs::read(&p).unwrap()))
+        .collect()
+}
+
+/// A secret's stored envelope and status, read straight from the database.
+pub fn stored_secret(server: &Server, id: &str) -> (bool, String) {
+    let sql = format!("SELECT envelope IS NOT NULL, status FROM secrets WHERE id = '{id}'");
+    let (code, out, err) = match &server.database_url {
+        Some(url) => run(Command::new("psql").arg(url).arg("-qAtc").arg(&sql), Duration::from_secs(30)),
+        None => run(
+            Command::new("python3").arg("-c").arg(format!(
+                "import sqlite3,sys; r=sqlite3.connect('file:'+sys.argv[1]+'?mode=ro', uri=True).execute(\"{sql}\").fetchone(); print(('t' if r[0] else 'f')+'|'+r[1])"
+            )).arg(server.db_path()),
+            Duration::from_secs(30),
+        ),
+    };
+    assert_eq!(code, 0, "{err}");
+    let (has, status) = out.trim().split_once('|').unwrap();
+    (has == "t" || has == "1", status.to_string())
 }
 
 /// A plain HTTP client for raw requests.

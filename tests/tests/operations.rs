@@ -7,22 +7,23 @@ use std::time::Duration;
 use seecret_tests::{Server, ServerOptions, eventually, rpc, run, seecret_bin};
 use serde_json::json;
 
-fn account_cmd(data_dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
-    run(
-        Command::new(seecret_bin())
-            .arg("account")
-            .args(args)
-            .arg("--data-dir")
-            .arg(data_dir),
-        Duration::from_secs(30),
-    )
+fn account_cmd(server: &Server, args: &[&str]) -> (i32, String, String) {
+    let mut cmd = Command::new(seecret_bin());
+    cmd.arg("account")
+        .args(args)
+        .arg("--data-dir")
+        .arg(&server.data_dir);
+    if let Some(url) = &server.database_url {
+        cmd.arg("--database-url").arg(url);
+    }
+    run(&mut cmd, Duration::from_secs(30))
 }
 
 #[tokio::test]
 async fn accounts_are_created_and_tokens_rotated_from_the_command_line() {
     let server = Server::start();
     let (code, out, err) = account_cmd(
-        &server.data_dir,
+        &server,
         &["create", "--name", "ci", "--email", "ci@example.com"],
     );
     assert_eq!(code, 0, "{err}");
@@ -38,11 +39,11 @@ async fn accounts_are_created_and_tokens_rotated_from_the_command_line() {
         (200, Some("ci"), Some("ci@example.com"))
     );
 
-    let (code, _, err) = account_cmd(&server.data_dir, &["create", "--name", "ci"]);
+    let (code, _, err) = account_cmd(&server, &["create", "--name", "ci"]);
     assert_ne!(code, 0);
     assert!(err.contains("already exists"), "{err}");
 
-    let (code, out, err) = account_cmd(&server.data_dir, &["rotate-token", "ci"]);
+    let (code, out, err) = account_cmd(&server, &["rotate-token", "ci"]);
     assert_eq!(code, 0, "{err}");
     let new_token = out.lines().last().unwrap().trim().to_string();
     assert_ne!(new_token, token);

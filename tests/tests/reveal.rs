@@ -7,7 +7,6 @@ use futures::future::join_all;
 use seecret_core::api::CreateSecret;
 use seecret_tests::{Server, ServerOptions, eventually, http, rpc};
 use serde_json::json;
-use sqlx::Row;
 
 async fn create(server: &Server, views: u32) -> (String, String) {
     let (status, _, body) = rpc(
@@ -80,20 +79,9 @@ async fn an_expired_secret_is_refused_and_its_ciphertext_erased() {
         })
         .await
         .unwrap();
-    let db = sqlx::sqlite::SqlitePoolOptions::new()
-        .connect(&format!("sqlite://{}?mode=ro", server.db_path().display()))
-        .await
-        .unwrap();
     let envelope = |id: String| {
-        let db = db.clone();
-        async move {
-            sqlx::query("SELECT envelope, status FROM secrets WHERE id = ?")
-                .bind(id)
-                .fetch_one(&db)
-                .await
-                .map(|r| (r.get::<Option<Vec<u8>>, _>(0), r.get::<String, _>(1)))
-                .unwrap()
-        }
+        let (has, status) = seecret_tests::stored_secret(&server, &id);
+        async move { (has.then_some(()), status) }
     };
     assert!(envelope(short.id.to_string()).await.0.is_some());
 

@@ -90,22 +90,9 @@ async fn no_plaintext_key_token_or_passphrase_reaches_the_database_or_the_log() 
         log.contains("TRACE") || log.contains("DEBUG"),
         "log was not at trace level"
     );
-    let mut files = vec![server.db_path()];
-    for ext in ["-wal", "-shm"] {
-        let p = server.data_dir.join(format!("seecret.db{ext}"));
-        if p.exists() {
-            files.push(p);
-        }
-    }
-    for f in &files {
-        let bytes = std::fs::read(f).unwrap();
+    for (name, bytes) in seecret_tests::stored_bytes(&server) {
         for n in &needles {
-            assert!(
-                !contains(&bytes, n.as_bytes()),
-                "{} found in {}",
-                n,
-                f.display()
-            );
+            assert!(!contains(&bytes, n.as_bytes()), "{n} found in {name}");
         }
     }
     for n in &needles {

@@ -1,0 +1,185 @@
+//! Several stateless instances on one database. On PostgreSQL (`SEECRET_TEST_DATABASE=postgres`)
+//! this is the multi-instance deployment; on SQLite the two processes share one file, which
+//! SQLite also keeps exact. Views, events and expiries stay exactly-once across instances.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use futures::future::join_all;
+use seecret_tests::{Receiver, Server, ServerOptions, eventually, http, rpc};
+use serde_json::{Value, json};
+
+fn opts() -> ServerOptions {
+    ServerOptions::default()
+        .env("SEECRET_REVEAL_RATE_LIMIT_PER_MINUTE", 0)
+        .env("SEECRET_WEBHOOK_ALLOW_PRIVATE", "true")
+        .env("SEECRET_WEBHOOK_RETRY_SCHEDULE", "200ms,200ms,200ms")
+        .env("SEECRET_MIN_EXPIRATION", "1s")
+        .env("SEECRET_SWEEP_INTERVAL", "100ms")
+}
+
+/// Two servers on the same database.
+fn pair() -> (Server, Server) {
+    let a = Server::start_with(opts());
+    let b = Server::start_with(ServerOptions {
+        data_dir: Some(a.data_dir.clone()),
+        ..opts()
+    });
+    (a, b)
+}
+
+async fn reveals_across(a: &Server, b: &Server, created: &Value, n: usize) -> usize {
+    let id = created["id"].as_str().unwrap();
+    let key = created["url"].as_str().unwrap().split('#').nth(1).unwrap();
+    let c = http();
+    let statuses = join_all((0..n).map(|i| {
+        let base = if i % 2 == 0 { &a.base } else { &b.base };
+        let req = c
+            .post(format!("{base}/v1/secrets/{id}/reveal"))
+            .json(&json!({ "key": key }));
+        async move { req.send().await.map(|r| r.status().as_u16()).unwrap_or(0) }
+    }))
+    .await;
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 410),
+        "{statuses:?}"
+    );
+    statuses.iter().filter(|s| **s == 200).count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn views_events_and_expiries_are_exact_across_two_instances() {
+    let (a, b) = pair();
+    let t = Some(a.token());
+    let one = rpc(
+        &a.base,
+        t,
+        json!({"operation": "create_seecret", "content": "x", "views": 1}),
+    )
+    .await
+    .2;
+    assert_eq!(
+        reveals_across(&a, &b, &one, 1000).await,
+        1,
+        "1 000 reveals of a 1-view secret"
+    );
+
+    let rec = Receiver::start(|_| 204).await;
+    let fifty = rpc(
+        &b.base,
+        t,
+        json!({"operation": "create_seecret", "content": "y", "views": 50,
+        "webhook_url": rec.url}),
+    )
+    .await
+    .2;
+    assert_eq!(
+        reveals_across(&a, &b, &fifty, 200).await,
+        50,
+        "200 reveals of a 50-view secret"
+    );
+    let got = rec.wait_for(51, Duration::from_secs(30)).await;
+    tokio::time::sleep(Duration::from_millis(800)).await; // room for a duplicate delivery
+    let got = if rec.received().len() > got.len() {
+        rec.received()
+    } else {
+        got
+    };
+    let ids: HashSet<_> = got
+        .iter()
+        .map(|r| r.header("webhook-id").unwrap().to_string())
+        .collect();
+    let viewed = got
+        .iter()
+        .filter(|r| r.json()["type"] == "seecret.viewed")
+        .count();
+    assert_eq!(
+        (viewed, got.len(), ids.len()),
+        (50, 51, 51),
+        "each event delivered once"
+    );
+
+    // Both sweepers race over the same expired secrets: each expires once, one event each.
+    let mut expiring = Vec::new();
+    for _ in 0..10 {
+        let s = rpc(
+            &a.base,
+            t,
+            json!({"operation": "create_seecret", "content": "z", "expiration": "1s",
+            "webhook_url": rec.url}),
+        )
+        .await
+        .2;
+        expiring.push(s["id"].as_str().unwrap().to_string());
+    }
+    let expired = eventually(Duration::from_secs(20), || async {
+        let n = rec
+            .received()
+            .iter()
+            .filter(|r| r.json()["type"] == "seecret.expired")
+            .count();
+        (n >= 10).then_some(())
+    })
+    .await;
+    assert!(expired.is_some(), "not every secret expired");
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let events: Vec<String> = rec
+        .received()
+        .iter()
+        .filter(|r| r.json()["type"] == "seecret.expired")
+        .map(|r| r.json()["secret_id"].as_str().unwrap().to_string())
+        .collect();
+    let distinct: HashSet<_> = events.iter().collect();
+    assert_eq!((events.len(), distinct.len()), (10, 10), "{events:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn when_one_instance_is_killed_under_load_the_other_keeps_serving_and_nothing_is_lost() {
+    let (mut a, b) = pair();
+    let t = Some(a.token().to_string());
+    let c = http();
+    // Creates through both while `a` dies; every acknowledged secret must reveal on `b`.
+    let mut acknowledged: Vec<Value> = Vec::new();
+    for i in 0..60 {
+        if i == 30 {
+            a.kill9();
+        }
+        for s in [&a, &b] {
+            let resp = c
+                .post(format!("{}/api.php", s.base))
+                .bearer_auth(t.as_deref().unwrap())
+                .json(&json!({"operation": "create_seecret", "content": format!("n{i}")}))
+                .send()
+                .await;
+            if let Ok(r) = resp
+                && r.status() == 200
+            {
+                acknowledged.push(r.json().await.unwrap());
+            }
+        }
+    }
+    assert!(
+        acknowledged.len() >= 89,
+        "b stopped serving: {}",
+        acknowledged.len()
+    );
+    for created in &acknowledged {
+        let id = created["id"].as_str().unwrap();
+        let key = created["url"].as_str().unwrap().split('#').nth(1).unwrap();
+        let (s, _, body) = rpc(
+            &b.base,
+            None,
+            json!({"operation": "reveal_seecret", "id": id, "key": key}),
+        )
+        .await;
+        assert_eq!(s, 200, "acknowledged secret {id} lost: {body}");
+        let (s, _, _) = rpc(
+            &b.base,
+            None,
+            json!({"operation": "reveal_seecret", "id": id, "key": key}),
+        )
+        .await;
+        assert_eq!(s, 410, "a view was counted twice");
+    }
+}
