@@ -84,6 +84,15 @@ pub struct ServeArgs {
     /// Header carrying the viewer's country, set by a trusted proxy (e.g. CF-IPCountry).
     #[arg(long, env = "SEECRET_COUNTRY_HEADER")]
     pub country_header: Option<String>,
+    /// Redis for rate limits shared by all instances (redis://host:6379/0).
+    #[arg(long, env = "SEECRET_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+    /// When Redis is unreachable: `open` lets requests through, `closed` refuses them.
+    #[arg(long, env = "SEECRET_REDIS_FAIL")]
+    pub redis_fail: Option<String>,
+    /// Prefix of the rate-limit keys in Redis.
+    #[arg(long, env = "SEECRET_REDIS_PREFIX")]
+    pub redis_prefix: Option<String>,
     /// Allow webhooks to loopback/private addresses (tests, private deployments).
     #[arg(long, env = "SEECRET_WEBHOOK_ALLOW_PRIVATE")]
     pub webhook_allow_private: Option<bool>,
@@ -121,6 +130,9 @@ struct FileConfig {
     #[serde(default, with = "humantime_serde_opt")]
     sweep_interval: Option<Duration>,
     log: Option<String>,
+    redis_url: Option<String>,
+    redis_fail: Option<String>,
+    redis_prefix: Option<String>,
     trusted_proxies: Option<String>,
     geoip_db: Option<PathBuf>,
     country_header: Option<String>,
@@ -151,6 +163,12 @@ pub struct Settings {
     pub public_url_set: bool,
     pub data_dir: PathBuf,
     pub database_url: String,
+    /// Redis for shared rate limits.
+    pub redis_url: Option<String>,
+    /// Let requests through when Redis is down.
+    pub redis_fail_open: bool,
+    /// Key prefix in Redis.
+    pub redis_prefix: String,
     /// Proxies whose forwarding headers count.
     pub trusted_proxies: seecret_core::geo::TrustedProxies,
     /// Country database path.
@@ -183,6 +201,10 @@ pub const KNOWN_ENV: &[&str] = &[
     "SEECRET_RETENTION",
     "SEECRET_SWEEP_INTERVAL",
     "SEECRET_LOG",
+    "SEECRET_REDIS_URL",
+    "SEECRET_REDIS_URL_FILE",
+    "SEECRET_REDIS_FAIL",
+    "SEECRET_REDIS_PREFIX",
     "SEECRET_TRUSTED_PROXIES",
     "SEECRET_GEOIP_DB",
     "SEECRET_COUNTRY_HEADER",
@@ -357,6 +379,26 @@ impl ServeArgs {
             public_url_set,
             data_dir,
             database_url,
+            redis_url: match (&self.redis_url, from_file_var("SEECRET_REDIS_URL")?) {
+                (Some(u), _) => Some(u.clone()),
+                (None, Some(u)) => Some(u),
+                (None, None) => file.redis_url.clone(),
+            },
+            redis_fail_open: match self
+                .redis_fail
+                .as_deref()
+                .or(file.redis_fail.as_deref())
+                .unwrap_or("open")
+            {
+                "open" => true,
+                "closed" => false,
+                other => bail!("SEECRET_REDIS_FAIL must be open or closed, not {other:?}"),
+            },
+            redis_prefix: self
+                .redis_prefix
+                .clone()
+                .or(file.redis_prefix.clone())
+                .unwrap_or_else(|| "seecret".into()),
             trusted_proxies: seecret_core::geo::TrustedProxies::parse(
                 self.trusted_proxies
                     .as_deref()

@@ -77,15 +77,24 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
     let blobs = BlobStore::open(&settings.blob_store, &settings.data_dir)
         .with_context(|| format!("opening the blob store {:?}", settings.blob_store))?;
     info!(blob_store = ?blobs, "blob store");
-    let engine = Arc::new(
-        open_engine(
-            &settings.data_dir,
-            &settings.database_url,
-            settings.engine.clone(),
-        )
-        .await?
-        .with_blobs(blobs),
-    );
+    let mut engine = open_engine(
+        &settings.data_dir,
+        &settings.database_url,
+        settings.engine.clone(),
+    )
+    .await?
+    .with_blobs(blobs);
+    if let Some(url) = &settings.redis_url {
+        engine = engine
+            .with_redis_limits(url, &settings.redis_prefix, settings.redis_fail_open)
+            .await
+            .context("SEECRET_REDIS_URL")?;
+        info!(
+            fail_open = settings.redis_fail_open,
+            "rate limits shared through Redis"
+        );
+    }
+    let engine = Arc::new(engine);
     if let Some((account, token)) = engine.bootstrap().await? {
         // Shown once, on stdout, so it can be captured; it is never logged.
         println!(

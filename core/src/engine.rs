@@ -23,7 +23,7 @@ use crate::blob::{BlobStore, UploadError};
 use crate::crypto::{self, ApiToken, SecretBytes, SecretKey, WebhookSecret};
 use crate::error::{Error, GoneReason, Result};
 use crate::filestream::{self, Decryptor, Encryptor, FileMeta};
-use crate::limits::Limiter;
+use crate::limits::{Limiter, RateLimiter, RedisLimiter};
 use crate::model::{AccountId, Expiration, Kind, Link, SecretId, SecretInfo, Status};
 use crate::store::{AccountRecord, SecretPatch, SecretRecord, Store, ViewClaim};
 use crate::webhook::{self, WebhookConfig};
@@ -101,8 +101,8 @@ pub struct Engine {
     store: Arc<dyn Store>,
     cfg: EngineConfig,
     tokens: RwLock<HashMap<[u8; 32], (AccountRecord, Instant)>>,
-    account_limiter: Limiter,
-    address_limiter: Limiter,
+    account_limiter: RateLimiter,
+    address_limiter: RateLimiter,
     wake: Arc<Notify>,
     blobs: Option<BlobStore>,
 }
@@ -128,14 +128,45 @@ impl Engine {
     /// An engine over `store`.
     pub fn new(store: Arc<dyn Store>, cfg: EngineConfig) -> Self {
         Self {
-            account_limiter: Limiter::per_minute(cfg.rate_limit_per_minute),
-            address_limiter: Limiter::per_minute(cfg.reveal_rate_limit_per_minute),
+            account_limiter: RateLimiter::Local(Limiter::per_minute(cfg.rate_limit_per_minute)),
+            address_limiter: RateLimiter::Local(Limiter::per_minute(
+                cfg.reveal_rate_limit_per_minute,
+            )),
             store,
             cfg,
             tokens: RwLock::new(HashMap::new()),
             wake: Arc::new(Notify::new()),
             blobs: None,
         }
+    }
+
+    /// Shares the rate limits of every instance through Redis.
+    pub async fn with_redis_limits(
+        mut self,
+        url: &str,
+        prefix: &str,
+        fail_open: bool,
+    ) -> Result<Self> {
+        let client = redis::Client::open(url).map_err(|e| {
+            Error::invalid("redis_url", format!("SEECRET_REDIS_URL is not valid: {e}"))
+        })?;
+        let conn = tokio::time::timeout(Duration::from_secs(5), client.get_connection_manager())
+            .await
+            .map_err(|_| Error::Storage("cannot connect to Redis (timed out)".into()))?
+            .map_err(|e| Error::Storage(format!("cannot connect to Redis: {e}")))?;
+        self.account_limiter = RateLimiter::Redis(RedisLimiter::new(
+            conn.clone(),
+            self.cfg.rate_limit_per_minute,
+            &format!("{prefix}:account"),
+            fail_open,
+        ));
+        self.address_limiter = RateLimiter::Redis(RedisLimiter::new(
+            conn,
+            self.cfg.reveal_rate_limit_per_minute,
+            &format!("{prefix}:address"),
+            fail_open,
+        ));
+        Ok(self)
     }
 
     /// Adds the blob store that file secrets need.
@@ -177,12 +208,12 @@ impl Engine {
     }
 
     /// Per-account limiter.
-    pub fn account_limiter(&self) -> &Limiter {
+    pub fn account_limiter(&self) -> &RateLimiter {
         &self.account_limiter
     }
 
     /// Per-client-address limiter for unauthenticated endpoints.
-    pub fn address_limiter(&self) -> &Limiter {
+    pub fn address_limiter(&self) -> &RateLimiter {
         &self.address_limiter
     }
 

@@ -4,10 +4,10 @@
 use std::num::NonZeroU32;
 use std::time::Duration;
 
+use governor::Quota;
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
 use governor::state::keyed::DefaultKeyedStateStore;
-use governor::{Quota, RateLimiter};
 
 /// The outcome of one rate-limit check, with what the client should be told.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,8 +22,12 @@ pub struct Decision {
     pub retry_after: Duration,
 }
 
-type Keyed =
-    RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock, StateInformationMiddleware>;
+type Keyed = governor::RateLimiter<
+    String,
+    DefaultKeyedStateStore<String>,
+    DefaultClock,
+    StateInformationMiddleware,
+>;
 
 /// A keyed in-process limiter.
 pub struct Limiter {
@@ -44,7 +48,7 @@ impl Limiter {
     /// `per_minute` requests per key per minute; 0 disables the limit.
     pub fn per_minute(per_minute: u32) -> Self {
         let inner = NonZeroU32::new(per_minute)
-            .map(|n| RateLimiter::keyed(Quota::per_minute(n)).with_middleware());
+            .map(|n| governor::RateLimiter::keyed(Quota::per_minute(n)).with_middleware());
         Self {
             per_minute,
             inner,
@@ -88,6 +92,144 @@ impl Limiter {
         if let Some(inner) = &self.inner {
             inner.retain_recent();
             inner.shrink_to_fit();
+        }
+    }
+}
+
+/// GCRA in Redis, one round trip per request, so every instance shares each key's budget. The
+/// script keeps the theoretical arrival time (TAT) per key and uses Redis's clock, so instances
+/// with skewed clocks still agree. Same quota as [`Limiter`]: `limit` per minute, burst `limit`.
+const GCRA: &str = r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local interval = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local new_tat = tat + interval
+local allow_at = new_tat - burst * interval
+if allow_at > now then
+  return {0, 0, allow_at - now}
+end
+redis.call('SET', KEYS[1], new_tat, 'PX', new_tat - now + 1000)
+return {1, math.floor((now + burst * interval - new_tat) / interval), 0}
+"#;
+
+/// A limiter whose state lives in Redis, shared by every instance.
+pub struct RedisLimiter {
+    conn: redis::aio::ConnectionManager,
+    script: redis::Script,
+    per_minute: u32,
+    prefix: String,
+    fail_open: bool,
+    failing: std::sync::atomic::AtomicBool,
+}
+
+impl std::fmt::Debug for RedisLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisLimiter")
+            .field("per_minute", &self.per_minute)
+            .field("prefix", &self.prefix)
+            .field("fail_open", &self.fail_open)
+            .finish()
+    }
+}
+
+impl RedisLimiter {
+    /// `per_minute` requests per key, keys under `prefix`. When Redis does not answer within
+    /// 250 ms, requests are let through (`fail_open`) or refused for a second.
+    pub fn new(
+        conn: redis::aio::ConnectionManager,
+        per_minute: u32,
+        prefix: &str,
+        fail_open: bool,
+    ) -> Self {
+        Self {
+            conn,
+            script: redis::Script::new(GCRA),
+            per_minute,
+            prefix: prefix.to_string(),
+            fail_open,
+            failing: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    async fn check(&self, key: &str) -> Decision {
+        if self.per_minute == 0 {
+            return Limiter::per_minute(0).check(key);
+        }
+        let interval_ms = 60_000.0 / f64::from(self.per_minute);
+        let mut conn = self.conn.clone();
+        let call = async {
+            self.script
+                .key(format!("{}:{key}", self.prefix))
+                .arg(interval_ms)
+                .arg(self.per_minute)
+                .invoke_async::<(i64, i64, i64)>(&mut conn)
+                .await
+        };
+        let outcome = tokio::time::timeout(Duration::from_millis(250), call).await;
+        match outcome {
+            Ok(Ok((allowed, remaining, wait_ms))) => {
+                if self
+                    .failing
+                    .swap(false, std::sync::atomic::Ordering::Relaxed)
+                {
+                    tracing::warn!("Redis answers again: shared rate limits are back");
+                }
+                Decision {
+                    allowed: allowed == 1,
+                    limit: self.per_minute,
+                    remaining: u32::try_from(remaining.max(0)).unwrap_or(0),
+                    retry_after: Duration::from_millis(wait_ms.max(0).unsigned_abs()),
+                }
+            }
+            failed => {
+                // Log the outage once, not once per request.
+                if !self
+                    .failing
+                    .swap(true, std::sync::atomic::Ordering::Relaxed)
+                {
+                    let why = match failed {
+                        Ok(Err(e)) => e.to_string(),
+                        _ => "timed out".into(),
+                    };
+                    tracing::error!(error = %why, fail_open = self.fail_open,
+                        "Redis is unreachable: rate limits fail {}", if self.fail_open { "open" } else { "closed" });
+                }
+                Decision {
+                    allowed: self.fail_open,
+                    limit: self.per_minute,
+                    remaining: 0,
+                    retry_after: Duration::from_secs(1),
+                }
+            }
+        }
+    }
+}
+
+/// A rate limiter: in this process, or shared through Redis.
+#[derive(Debug)]
+pub enum RateLimiter {
+    /// Per instance (governor).
+    Local(Limiter),
+    /// Shared by all instances.
+    Redis(RedisLimiter),
+}
+
+impl RateLimiter {
+    /// Counts one request for `key`.
+    pub async fn check(&self, key: &str) -> Decision {
+        match self {
+            Self::Local(l) => l.check(key),
+            Self::Redis(r) => r.check(key).await,
+        }
+    }
+
+    /// Frees memory of idle keys (Redis expires its own).
+    pub fn prune(&self) {
+        if let Self::Local(l) = self {
+            l.prune();
         }
     }
 }

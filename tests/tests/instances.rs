@@ -183,3 +183,61 @@ async fn when_one_instance_is_killed_under_load_the_other_keeps_serving_and_noth
         assert_eq!(s, 410, "a view was counted twice");
     }
 }
+
+#[tokio::test]
+async fn a_limit_shared_through_redis_holds_across_instances_and_fails_open_when_redis_dies() {
+    // Our own Redis, so the test can stop it.
+    let port = seecret_tests::free_port();
+    let mut redis = std::process::Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let up = eventually(Duration::from_secs(10), || async {
+        tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .ok()
+            .map(|_| ())
+    })
+    .await;
+    assert!(up.is_some(), "redis-server did not start");
+    let shared = opts()
+        .env("SEECRET_RATE_LIMIT_PER_MINUTE", 10)
+        .env("SEECRET_REDIS_URL", format!("redis://127.0.0.1:{port}/"))
+        .env(
+            "SEECRET_REDIS_PREFIX",
+            format!("t{}", uuid::Uuid::new_v4().simple()),
+        );
+    let a = Server::start_with(shared.clone());
+    let b = Server::start_with(ServerOptions {
+        data_dir: Some(a.data_dir.clone()),
+        ..shared
+    });
+    let t = Some(a.token());
+    let mut accepted = 0;
+    for i in 0..30 {
+        let base = if i % 2 == 0 { &a.base } else { &b.base };
+        let (s, _, _) = rpc(base, t, json!({"operation": "get_account"})).await;
+        assert!(s == 200 || s == 429, "{s}");
+        accepted += usize::from(s == 200);
+    }
+    assert_eq!(accepted, 10, "a limit of 10 split over two instances");
+
+    let _ = redis.kill();
+    let _ = redis.wait();
+    for _ in 0..5 {
+        let (s, _, _) = rpc(&a.base, t, json!({"operation": "get_account"})).await;
+        assert_eq!(s, 200, "fails open by default");
+    }
+    let logged = a.log().matches("Redis is unreachable").count();
+    assert_eq!(logged, 1, "the outage is logged once, not per request");
+}

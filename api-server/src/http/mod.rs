@@ -223,8 +223,12 @@ impl ClientAddr {
 }
 
 /// Counts one unauthenticated request against the client's address.
-pub fn limit_address(state: &AppState, addr: &ClientAddr) -> Result<(), ApiError> {
-    let d = state.engine.address_limiter().check(&addr.0.to_string());
+pub async fn limit_address(state: &AppState, addr: &ClientAddr) -> Result<(), ApiError> {
+    let d = state
+        .engine
+        .address_limiter()
+        .check(&addr.0.to_string())
+        .await;
     if d.allowed {
         Ok(())
     } else {
@@ -265,7 +269,8 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Authe
     let decision = state
         .engine
         .account_limiter()
-        .check(&account.id.to_string());
+        .check(&account.id.to_string())
+        .await;
     if !decision.allowed {
         return Err(ApiError::rate_limited(retry_secs(&decision)).with_rate_limit(decision.limit));
     }

@@ -51,7 +51,7 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 }
 
 async fn page(State(state): State<AppState>, addr: ClientAddr, Path(id): Path<String>) -> Response {
-    if let Err(e) = limit_address(&state, &addr) {
+    if let Err(e) = limit_address(&state, &addr).await {
         return e.into_response();
     }
     let peeked = match id.parse::<SecretId>() {

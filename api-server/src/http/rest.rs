@@ -215,7 +215,7 @@ async fn reveal(
     Path(id): Path<String>,
     JsonBody(req): JsonBody<RevealRequest>,
 ) -> Result<Response, ApiError> {
-    limit_address(&state, &addr)?;
+    limit_address(&state, &addr).await?;
     let out = state
         .engine
         .reveal(secret_id(&id)?, req, addr.viewer())

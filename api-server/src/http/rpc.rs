@@ -91,7 +91,7 @@ async fn dispatch(
     };
     if op == "reveal_seecret" {
         // Recipients reveal without an account; the per-address limit guards it.
-        limit_address(state, &addr)?;
+        limit_address(state, &addr).await?;
         let id = take_id(&mut map)?;
         let r: RevealRequest = fields(map)?;
         let out = state.engine.reveal(id, r, addr.viewer()).await?;
