@@ -23,32 +23,18 @@ impl<'de> Deserialize<'de> for SecretBytes {
 }
 
 /// Accepts `3` or `"3"`: form posts and some HTTP clients send numbers as strings.
-fn lenient_u32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+fn lenient<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + std::str::FromStr,
+{
     #[derive(Deserialize)]
     #[serde(untagged)]
-    enum Raw {
-        N(u32),
+    enum Raw<T> {
+        N(T),
         S(String),
     }
-    match Option::<Raw>::deserialize(d)? {
-        None => Ok(None),
-        Some(Raw::N(n)) => Ok(Some(n)),
-        Some(Raw::S(s)) => s
-            .trim()
-            .parse()
-            .map(Some)
-            .map_err(|_| serde::de::Error::custom("expected a whole number")),
-    }
-}
-
-fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        N(u64),
-        S(String),
-    }
-    match Option::<Raw>::deserialize(d)? {
+    match Option::<Raw<T>>::deserialize(d)? {
         None => Ok(None),
         Some(Raw::N(n)) => Ok(Some(n)),
         Some(Raw::S(s)) => s
@@ -84,7 +70,7 @@ pub struct CreateSecret {
     /// Views allowed (default 1).
     #[serde(
         default,
-        deserialize_with = "lenient_u32",
+        deserialize_with = "lenient",
         skip_serializing_if = "Option::is_none"
     )]
     pub views: Option<u32>,
@@ -108,7 +94,7 @@ pub struct CreateSecret {
     /// Files uploaded as client-sealed streams: the plaintext size, for the owner's listings.
     #[serde(
         default,
-        deserialize_with = "lenient_u64",
+        deserialize_with = "lenient",
         skip_serializing_if = "Option::is_none"
     )]
     pub size: Option<u64>,
@@ -127,7 +113,7 @@ pub struct UpdateSecret {
     /// New total of views allowed (more than the views already used).
     #[serde(
         default,
-        deserialize_with = "lenient_u32",
+        deserialize_with = "lenient",
         skip_serializing_if = "Option::is_none"
     )]
     pub views: Option<u32>,
@@ -164,7 +150,7 @@ pub struct ListQuery {
     /// Page size, 1–100 (default 20).
     #[serde(
         default,
-        deserialize_with = "lenient_u32",
+        deserialize_with = "lenient",
         skip_serializing_if = "Option::is_none"
     )]
     pub limit: Option<u32>,

@@ -390,14 +390,9 @@ impl Engine {
     pub async fn create_secret(
         &self,
         account: &AccountRecord,
-        req: CreateSecret,
+        mut req: CreateSecret,
     ) -> Result<SecretInfo> {
-        let created_at = now();
-        let expiration = self.check_expiration(req.expiration.unwrap_or(Expiration::DEFAULT))?;
-        let views = self.check_views(req.views.unwrap_or(1))?;
-        let allowed_countries = self.check_countries(req.allowed_countries.unwrap_or_default())?;
-        let label = check_label(req.label)?;
-        let webhook_url = self.check_webhook_url(req.webhook_url).await?;
+        let draft = self.draft(&mut req).await?;
         let (id, envelope, key) = match (req.content, req.ciphertext, req.id) {
             (Some(content), None, None) => {
                 self.check_text_size(content.len())?;
@@ -432,38 +427,9 @@ impl Engine {
                 return Err(Error::invalid("content", "content is required"));
             }
         };
-        let passphrase_hash = match req.passphrase {
-            Some(p) if !p.is_empty() => Some(hash_passphrase(p).await?),
-            _ => None,
-        };
-        let record = SecretRecord {
-            id,
-            account_id: account.id,
-            kind: Kind::Text,
-            envelope: Some(envelope),
-            blob_key: None,
-            size: None,
-            file_name: None,
-            label,
-            passphrase_hash,
-            allowed_countries,
-            webhook_url,
-            views_total: views,
-            views_used: 0,
-            status: Status::Active,
-            created_at,
-            expires_at: created_at + to_chrono(expiration.duration()),
-            last_viewed_at: None,
-            pp_fail_count: 0,
-            pp_fail_window: DateTime::<Utc>::UNIX_EPOCH,
-        };
+        let record = draft.record(id, account, Kind::Text, Some(envelope), None, None);
         self.store.insert_secret(&record).await?;
-        let mut info = info_of(&record);
-        info.url = Some(self.url(&id, key.as_ref()));
-        if record.webhook_url.is_some() {
-            info.webhook_secret = self.ensure_webhook_secret(account).await?;
-        }
-        Ok(info)
+        self.created(account, &record, key.as_ref()).await
     }
 
     /// A secret's metadata and view log; never its content.
@@ -752,13 +718,9 @@ impl Engine {
         S: Stream<Item = Result<Bytes, String>> + Send,
     {
         let blobs = self.blobs()?;
-        let created_at = now();
-        let expiration = self.check_expiration(req.expiration.unwrap_or(Expiration::DEFAULT))?;
-        let views = self.check_views(req.views.unwrap_or(1))?;
-        let allowed_countries = self.check_countries(req.allowed_countries.unwrap_or_default())?;
-        let label = check_label(req.label)?;
-        let file_name = check_label(req.file_name)?;
-        let webhook_url = self.check_webhook_url(req.webhook_url).await?;
+        let mut req = req;
+        let draft = self.draft(&mut req).await?;
+        let file_name = check_label(req.file_name.take())?;
         if req.content.is_some() || req.ciphertext.is_some() {
             return Err(Error::invalid(
                 "file",
@@ -839,41 +801,19 @@ impl Engine {
                 "the upload is not a Seecret file stream",
             ));
         }
-        let passphrase_hash = match req.passphrase {
-            Some(p) if !p.is_empty() => Some(hash_passphrase(p).await?),
-            _ => None,
-        };
-        let record = SecretRecord {
+        let record = draft.record(
             id,
-            account_id: account.id,
-            kind: Kind::File,
-            envelope: None,
-            blob_key: Some(id.to_string()),
-            size,
+            account,
+            Kind::File,
+            None,
+            Some((id.to_string(), size)),
             file_name,
-            label,
-            passphrase_hash,
-            allowed_countries,
-            webhook_url,
-            views_total: views,
-            views_used: 0,
-            status: Status::Active,
-            created_at,
-            expires_at: created_at + to_chrono(expiration.duration()),
-            last_viewed_at: None,
-            pp_fail_count: 0,
-            pp_fail_window: DateTime::<Utc>::UNIX_EPOCH,
-        };
+        );
         if let Err(e) = self.store.insert_secret(&record).await {
             self.drop_blob(id, &id.to_string()).await;
             return Err(e);
         }
-        let mut info = info_of(&record);
-        info.url = Some(self.url(&id, key.as_ref()));
-        if record.webhook_url.is_some() {
-            info.webhook_secret = self.ensure_webhook_secret(account).await?;
-        }
-        Ok(info)
+        self.created(account, &record, key.as_ref()).await
     }
 
     async fn check_file_key(&self, key: &SecretKey, id: &SecretId, blob: &str) -> Result<()> {
@@ -1058,6 +998,41 @@ impl Engine {
             });
         }
         Err(Error::PassphraseInvalid)
+    }
+
+    /// Checks the settings every new secret has, text or file; takes them out of `req`.
+    async fn draft(&self, req: &mut CreateSecret) -> Result<Draft> {
+        let created_at = now();
+        let expiration = self.check_expiration(req.expiration.unwrap_or(Expiration::DEFAULT))?;
+        Ok(Draft {
+            created_at,
+            expires_at: created_at + to_chrono(expiration.duration()),
+            views: self.check_views(req.views.unwrap_or(1))?,
+            allowed_countries: self
+                .check_countries(req.allowed_countries.take().unwrap_or_default())?,
+            label: check_label(req.label.take())?,
+            webhook_url: self.check_webhook_url(req.webhook_url.take()).await?,
+            passphrase_hash: match req.passphrase.take() {
+                Some(p) if !p.is_empty() => Some(hash_passphrase(p).await?),
+                _ => None,
+            },
+        })
+    }
+
+    /// The answer to a create: the metadata, the link, and the webhook secret if this secret's
+    /// URL created it.
+    async fn created(
+        &self,
+        account: &AccountRecord,
+        record: &SecretRecord,
+        key: Option<&SecretKey>,
+    ) -> Result<SecretInfo> {
+        let mut info = info_of(record);
+        info.url = Some(self.url(&record.id, key));
+        if record.webhook_url.is_some() {
+            info.webhook_secret = self.ensure_webhook_secret(account).await?;
+        }
+        Ok(info)
     }
 
     fn check_countries(&self, countries: Vec<String>) -> Result<Vec<String>> {
@@ -1470,5 +1445,51 @@ fn clean_media_type(t: &str) -> String {
         t.to_string()
     } else {
         "application/octet-stream".into()
+    }
+}
+
+/// The checked settings of a secret about to be created.
+struct Draft {
+    created_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    views: u32,
+    allowed_countries: Vec<String>,
+    label: Option<String>,
+    webhook_url: Option<String>,
+    passphrase_hash: Option<String>,
+}
+
+impl Draft {
+    fn record(
+        self,
+        id: SecretId,
+        account: &AccountRecord,
+        kind: Kind,
+        envelope: Option<Vec<u8>>,
+        blob: Option<(String, Option<u64>)>,
+        file_name: Option<String>,
+    ) -> SecretRecord {
+        let (blob_key, size) = blob.map_or((None, None), |(k, s)| (Some(k), s));
+        SecretRecord {
+            id,
+            account_id: account.id,
+            kind,
+            envelope,
+            blob_key,
+            size,
+            file_name,
+            label: self.label,
+            passphrase_hash: self.passphrase_hash,
+            allowed_countries: self.allowed_countries,
+            webhook_url: self.webhook_url,
+            views_total: self.views,
+            views_used: 0,
+            status: Status::Active,
+            created_at: self.created_at,
+            expires_at: self.expires_at,
+            last_viewed_at: None,
+            pp_fail_count: 0,
+            pp_fail_window: DateTime::<Utc>::UNIX_EPOCH,
+        }
     }
 }
