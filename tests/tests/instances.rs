@@ -241,3 +241,107 @@ async fn a_limit_shared_through_redis_holds_across_instances_and_fails_open_when
     let logged = a.log().matches("Redis is unreachable").count();
     assert_eq!(logged, 1, "the outage is logged once, not per request");
 }
+
+/// A TCP relay to PostgreSQL that the test can cut and restore, like a network partition.
+struct Cuttable {
+    port: u16,
+    up: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    cut: tokio::sync::watch::Sender<u64>,
+}
+
+impl Cuttable {
+    async fn start(target: &'static str) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let up = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let (cut, _) = tokio::sync::watch::channel(0u64);
+        let (up2, cut2) = (up.clone(), cut.clone());
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !up2.load(std::sync::atomic::Ordering::SeqCst) {
+                    continue; // dropped: connection refused in effect
+                }
+                let mut cut_rx = cut2.subscribe();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = cut_rx.changed() => {}
+                    }
+                });
+            }
+        });
+        Self { port, up, cut }
+    }
+
+    fn set(&self, up: bool) {
+        self.up.store(up, std::sync::atomic::Ordering::SeqCst);
+        if !up {
+            self.cut.send_modify(|n| *n += 1);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_fails_while_postgresql_is_unreachable_and_recovers_without_a_restart() {
+    // Always on PostgreSQL, whatever backend the rest of the run uses: SQLite cannot go away.
+    let relay = Cuttable::start("127.0.0.1:5432").await;
+    let name = format!("seecret_ready_{}", uuid::Uuid::new_v4().simple());
+    let admin = "postgres://postgres@127.0.0.1:5432/test";
+    let psql = |sql: String| {
+        std::process::Command::new("psql")
+            .arg(admin)
+            .arg("-qc")
+            .arg(sql)
+            .status()
+            .unwrap()
+    };
+    assert!(psql(format!("CREATE DATABASE {name}")).success());
+    let server = Server::start_with(
+        ServerOptions::default()
+            .env(
+                "SEECRET_DATABASE_URL",
+                format!("postgres://postgres@127.0.0.1:{}/{name}", relay.port),
+            )
+            .env("SEECRET_DATABASE_POOL_SIZE", 2),
+    );
+    let ready = |base: String| async move {
+        http()
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0)
+    };
+    assert_eq!(ready(server.base.clone()).await, 200);
+    relay.set(false);
+    let down = eventually(Duration::from_secs(30), || async {
+        (ready(server.base.clone()).await == 503).then_some(())
+    })
+    .await;
+    relay.set(true);
+    let back = eventually(Duration::from_secs(30), || async {
+        (ready(server.base.clone()).await == 200).then_some(())
+    })
+    .await;
+    let t = server.token.clone();
+    let (s, _, _) = rpc(
+        &server.base,
+        t.as_deref(),
+        json!({"operation": "get_account"}),
+    )
+    .await;
+    drop(server);
+    psql(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+    assert!(
+        down.is_some(),
+        "/readyz kept answering 200 with the database unreachable"
+    );
+    assert!(
+        back.is_some(),
+        "/readyz did not recover once the database came back"
+    );
+    assert_eq!(s, 200, "the API did not recover");
+}

@@ -69,7 +69,8 @@ impl PostgresStore {
         migrator_pool.close().await;
         let pool = PgPoolOptions::new()
             .max_connections(pool_size)
-            .acquire_timeout(Duration::from_secs(30))
+            // Short enough that /readyz answers 503 promptly while the database is away.
+            .acquire_timeout(Duration::from_secs(5))
             .after_connect(move |conn, _meta| {
                 let timeout_ms = timeout_ms.clone();
                 Box::pin(async move {
