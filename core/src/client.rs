@@ -432,58 +432,51 @@ impl Client {
         }
         let total = resp.content_length().unwrap_or(0);
         let mut body = resp.bytes_stream();
-        let mut dec = Decryptor::new(&link.key, &link.id);
+        let mut dec = Some(Decryptor::new(&link.key, &link.id));
         let mut out = Vec::new();
-        let mut read = 0u64;
-        let mut written = 0u64;
+        let (mut read, mut written) = (0u64, 0u64);
         let mut sink: Option<W> = None;
         let mut open_sink = Some(open_sink);
+        let io = |e: std::io::Error| ClientError::Transport(e.to_string());
         loop {
             let chunk = body.next().await;
             let finished = chunk.is_none();
-            if let Some(bytes) = chunk {
-                let bytes = bytes?;
-                read += bytes.len() as u64;
-                dec.update(&bytes, &mut out)?;
-            }
-            if finished {
-                let meta = dec.finish(&mut out)?;
-                if sink.is_none()
-                    && let Some(open) = open_sink.take()
-                {
-                    sink = Some(
-                        open(&meta)
-                            .await
-                            .map_err(|e| ClientError::Transport(e.to_string()))?,
-                    );
+            // The metadata is known once the first chunk is open, and surely at the end.
+            let meta = match chunk {
+                Some(bytes) => {
+                    let bytes = bytes?;
+                    read += bytes.len() as u64;
+                    let d = dec
+                        .as_mut()
+                        .ok_or_else(|| ClientError::Transport("stream ended".into()))?;
+                    d.update(&bytes, &mut out)?;
+                    d.meta().cloned()
                 }
-                if let Some(w) = sink.as_mut() {
-                    w.write_all(&out)
-                        .await
-                        .map_err(|e| ClientError::Transport(e.to_string()))?;
-                    w.flush()
-                        .await
-                        .map_err(|e| ClientError::Transport(e.to_string()))?;
+                None => {
+                    let d = dec
+                        .take()
+                        .ok_or_else(|| ClientError::Transport("stream ended".into()))?;
+                    Some(d.finish(&mut out)?)
                 }
-                written += out.len() as u64;
-                return Ok(RevealedContent::File(meta, written));
-            }
-            if sink.is_none()
-                && let Some(meta) = dec.meta().cloned()
+            };
+            if let Some(m) = &meta
+                && sink.is_none()
                 && let Some(open) = open_sink.take()
             {
-                sink = Some(
-                    open(&meta)
-                        .await
-                        .map_err(|e| ClientError::Transport(e.to_string()))?,
-                );
+                sink = Some(open(m).await.map_err(io)?);
             }
             if let Some(w) = sink.as_mut() {
-                w.write_all(&out)
-                    .await
-                    .map_err(|e| ClientError::Transport(e.to_string()))?;
+                w.write_all(&out).await.map_err(io)?;
                 written += out.len() as u64;
                 out.clear();
+            }
+            if finished {
+                if let Some(w) = sink.as_mut() {
+                    w.flush().await.map_err(io)?;
+                }
+                let meta =
+                    meta.ok_or_else(|| ClientError::Transport("the file has no metadata".into()))?;
+                return Ok(RevealedContent::File(meta, written));
             }
             if let Some(p) = progress {
                 p(read, total);
