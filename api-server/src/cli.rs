@@ -13,6 +13,8 @@ use seecret_core::filestream::FileMeta;
 use seecret_core::model::{Expiration, Link, SecretId, SecretInfo, Status};
 use zeroize::Zeroizing;
 
+use crate::config::Hidden;
+
 /// Where the server is and who we are.
 #[derive(Args, Debug, Clone)]
 pub struct Remote {
@@ -26,13 +28,13 @@ pub struct Remote {
     server: String,
     /// API token (or SEECRET_TOKEN_FILE with a path).
     #[arg(long, env = "SEECRET_TOKEN", hide_env_values = true, global = true)]
-    token: Option<String>,
+    token: Option<Hidden>,
 }
 
 impl Remote {
     fn client(&self) -> anyhow::Result<Client> {
         let token = match &self.token {
-            Some(t) => Some(Zeroizing::new(t.clone())),
+            Some(t) => Some(Zeroizing::new(t.expose().to_string())),
             None => crate::config::from_file_var("SEECRET_TOKEN")?.map(Zeroizing::new),
         };
         let Some(token) = token else {
@@ -61,7 +63,7 @@ pub enum ClientCommand {
         expires: Option<Expiration>,
         /// Passphrase the recipient must also give.
         #[arg(long, env = "SEECRET_PASSPHRASE", hide_env_values = true)]
-        passphrase: Option<String>,
+        passphrase: Option<Hidden>,
         /// Note for yourself (stored in clear, never the secret).
         #[arg(long)]
         label: Option<String>,
@@ -77,7 +79,7 @@ pub enum ClientCommand {
         output: Option<PathBuf>,
         /// Passphrase, if the secret has one.
         #[arg(long, env = "SEECRET_PASSPHRASE", hide_env_values = true)]
-        passphrase: Option<String>,
+        passphrase: Option<Hidden>,
     },
     /// Show a secret's status and view log.
     Status {
@@ -194,7 +196,7 @@ fn media_type_of(name: &str) -> &'static str {
 async fn reveal(
     link: &str,
     output: Option<PathBuf>,
-    passphrase: Option<String>,
+    passphrase: Option<Hidden>,
 ) -> anyhow::Result<()> {
     let link = Link::parse(link)?;
     let bar = progress_bar(0, "downloading and decrypting");
@@ -209,7 +211,7 @@ async fn reveal(
     let opened = std::sync::Mutex::new(None::<PathBuf>);
     let result = Client::reveal_link_to(
         &link,
-        passphrase.map(SecretBytes::from),
+        passphrase.map(|p| SecretBytes::from(p.expose().to_string())),
         |_meta| {
             let target = target.clone();
             let opened = &opened;
@@ -305,7 +307,7 @@ pub async fn run(cmd: ClientCommand) -> anyhow::Result<()> {
             let opts = ShareOptions {
                 expiration: expires,
                 views,
-                passphrase: passphrase.map(SecretBytes::from),
+                passphrase: passphrase.map(|p| SecretBytes::from(p.expose().to_string())),
                 label,
             };
             let shared = match file.or(file_flag).filter(|f| f.as_os_str() != "-") {

@@ -12,6 +12,43 @@ use seecret_core::model::Expiration;
 use seecret_core::webhook::WebhookConfig;
 use serde::Deserialize;
 
+/// A setting that may carry a secret (a token, a passphrase, a URL with a password): zeroed on
+/// drop and never shown by `Debug`, so no struct that holds one can leak it by being printed.
+#[derive(Clone, Default, PartialEq, Eq, zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
+pub struct Hidden(String);
+
+impl Hidden {
+    /// The value.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Hidden {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl std::str::FromStr for Hidden {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_string()))
+    }
+}
+
+impl From<String> for Hidden {
+    fn from(s: String) -> Self {
+        Self(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Hidden {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(Self)
+    }
+}
+
 /// Where the data lives; shared by `serve` and the `account` commands.
 #[derive(Args, Debug, Clone, Default)]
 pub struct StorageArgs {
@@ -28,7 +65,7 @@ pub struct StorageArgs {
         global = true,
         hide_env_values = true
     )]
-    pub database_url: Option<String>,
+    pub database_url: Option<Hidden>,
 }
 
 /// Flags of `seecret serve`; each has an environment variable.
@@ -86,7 +123,7 @@ pub struct ServeArgs {
     pub country_header: Option<String>,
     /// Redis for rate limits shared by all instances (redis://host:6379/0).
     #[arg(long, env = "SEECRET_REDIS_URL", hide_env_values = true)]
-    pub redis_url: Option<String>,
+    pub redis_url: Option<Hidden>,
     /// When Redis is unreachable: `open` lets requests through, `closed` refuses them.
     #[arg(long, env = "SEECRET_REDIS_FAIL")]
     pub redis_fail: Option<String>,
@@ -116,7 +153,7 @@ pub struct ServeArgs {
 struct FileConfig {
     bind: Option<SocketAddr>,
     data_dir: Option<PathBuf>,
-    database_url: Option<String>,
+    database_url: Option<Hidden>,
     public_url: Option<String>,
     rate_limit_per_minute: Option<u32>,
     reveal_rate_limit_per_minute: Option<u32>,
@@ -130,7 +167,7 @@ struct FileConfig {
     #[serde(default, with = "humantime_serde_opt")]
     sweep_interval: Option<Duration>,
     log: Option<String>,
-    redis_url: Option<String>,
+    redis_url: Option<Hidden>,
     redis_fail: Option<String>,
     redis_prefix: Option<String>,
     trusted_proxies: Option<String>,
@@ -162,9 +199,9 @@ pub struct Settings {
     /// Whether the public URL was configured (otherwise it follows the bound address).
     pub public_url_set: bool,
     pub data_dir: PathBuf,
-    pub database_url: String,
+    pub database_url: Hidden,
     /// Redis for shared rate limits.
-    pub redis_url: Option<String>,
+    pub redis_url: Option<Hidden>,
     /// Let requests through when Redis is down.
     pub redis_fail_open: bool,
     /// Key prefix in Redis.
@@ -251,13 +288,13 @@ fn read_file_config(path: Option<&Path>) -> anyhow::Result<FileConfig> {
 
 impl StorageArgs {
     /// Data directory and database URL after layering.
-    pub fn resolve(&self) -> anyhow::Result<(PathBuf, String)> {
+    pub fn resolve(&self) -> anyhow::Result<(PathBuf, Hidden)> {
         let file = read_file_config(self.config.as_deref())?;
         resolve_storage(self, &file)
     }
 }
 
-fn resolve_storage(args: &StorageArgs, file: &FileConfig) -> anyhow::Result<(PathBuf, String)> {
+fn resolve_storage(args: &StorageArgs, file: &FileConfig) -> anyhow::Result<(PathBuf, Hidden)> {
     let data_dir = args
         .data_dir
         .clone()
@@ -265,10 +302,10 @@ fn resolve_storage(args: &StorageArgs, file: &FileConfig) -> anyhow::Result<(Pat
         .unwrap_or_else(|| PathBuf::from("./seecret-data"));
     let database_url = match (&args.database_url, from_file_var("SEECRET_DATABASE_URL")?) {
         (Some(u), _) => u.clone(),
-        (None, Some(u)) => u,
+        (None, Some(u)) => u.into(),
         (None, None) => match &file.database_url {
             Some(u) => u.clone(),
-            None => format!("sqlite://{}", data_dir.join("seecret.db").display()),
+            None => format!("sqlite://{}", data_dir.join("seecret.db").display()).into(),
         },
     };
     Ok((data_dir, database_url))
@@ -381,7 +418,7 @@ impl ServeArgs {
             database_url,
             redis_url: match (&self.redis_url, from_file_var("SEECRET_REDIS_URL")?) {
                 (Some(u), _) => Some(u.clone()),
-                (None, Some(u)) => Some(u),
+                (None, Some(u)) => Some(u.into()),
                 (None, None) => file.redis_url.clone(),
             },
             redis_fail_open: match self

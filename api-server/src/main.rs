@@ -92,7 +92,7 @@ fn main() -> ExitCode {
 async fn account(command: AccountCommand, storage: config::StorageArgs) -> anyhow::Result<()> {
     serve::init_logging("warn");
     let (data_dir, url) = storage.resolve()?;
-    let engine = serve::open_engine(&data_dir, &url, Default::default()).await?;
+    let engine = serve::open_engine(&data_dir, url.expose(), Default::default()).await?;
     let (record, token) = match command {
         AccountCommand::Create { name, email } => {
             engine.create_account(&name, email.as_deref()).await?
@@ -102,4 +102,62 @@ async fn account(command: AccountCommand, storage: config::StorageArgs) -> anyho
     println!("account {} ({})", record.name, record.id);
     println!("{}", token.expose());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_of_parsed_commands_and_settings_shows_no_secret() {
+        let share = Cli::try_parse_from([
+            "seecret",
+            "share",
+            "--token",
+            "TOKEN-CANARY",
+            "--passphrase",
+            "PASS-CANARY",
+        ])
+        .unwrap();
+        let reveal = Cli::try_parse_from([
+            "seecret",
+            "reveal",
+            "http://x/s/1#k",
+            "--passphrase",
+            "PASS-CANARY",
+        ])
+        .unwrap();
+        let serve = Cli::try_parse_from([
+            "seecret",
+            "serve",
+            "--database-url",
+            "postgres://u:DBPASS-CANARY@db/s",
+            "--redis-url",
+            "redis://:REDIS-CANARY@r/0",
+        ])
+        .unwrap();
+        let Command::Serve(args) = &serve.command else {
+            panic!("not serve")
+        };
+        let settings = args.resolve().unwrap();
+        for shown in [
+            format!("{share:?}"),
+            format!("{reveal:?}"),
+            format!("{serve:?}"),
+            format!("{settings:?}"),
+        ] {
+            for canary in [
+                "TOKEN-CANARY",
+                "PASS-CANARY",
+                "DBPASS-CANARY",
+                "REDIS-CANARY",
+            ] {
+                assert!(!shown.contains(canary), "{canary} in {shown}");
+            }
+        }
+        assert_eq!(
+            settings.database_url.expose(),
+            "postgres://u:DBPASS-CANARY@db/s"
+        );
+    }
 }

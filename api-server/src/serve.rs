@@ -79,14 +79,18 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
     info!(blob_store = ?blobs, "blob store");
     let mut engine = open_engine(
         &settings.data_dir,
-        &settings.database_url,
+        settings.database_url.expose(),
         settings.engine.clone(),
     )
     .await?
     .with_blobs(blobs);
     if let Some(url) = &settings.redis_url {
         engine = engine
-            .with_redis_limits(url, &settings.redis_prefix, settings.redis_fail_open)
+            .with_redis_limits(
+                url.expose(),
+                &settings.redis_prefix,
+                settings.redis_fail_open,
+            )
             .await
             .context("SEECRET_REDIS_URL")?;
         info!(
