@@ -309,6 +309,7 @@ pub async fn run(cmd: ClientCommand) -> anyhow::Result<()> {
                 views,
                 passphrase: passphrase.map(|p| SecretBytes::from(p.expose().to_string())),
                 label,
+                webhook_url: None,
             };
             let shared = match file.or(file_flag).filter(|f| f.as_os_str() != "-") {
                 Some(path) => share_file(&client, &path, opts).await?,

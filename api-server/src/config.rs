@@ -261,8 +261,16 @@ pub const KNOWN_ENV: &[&str] = &[
 pub fn unknown_env_vars() -> Vec<String> {
     std::env::vars()
         .map(|(k, _)| k)
-        .filter(|k| k.starts_with("SEECRET_") && !KNOWN_ENV.contains(&k.as_str()))
+        .filter(|k| k.starts_with("SEECRET_") && !is_known(k))
         .collect()
+}
+
+fn is_known(var: &str) -> bool {
+    let base = var.strip_suffix("_FILE").unwrap_or(var);
+    KNOWN_ENV.contains(&var)
+        || crate::bots::ENV_VARS
+            .iter()
+            .any(|v| *v == var || *v == base)
 }
 
 /// Reads `<var>_FILE` if set: how container secrets are usually mounted.

@@ -115,11 +115,13 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
         settings.sweep_interval,
         stop_rx.clone(),
     ));
-    let deliverer = Arc::new(Deliverer::new(
+    let deliverer = Deliverer::new(
         engine.store().clone(),
         settings.engine.webhooks.clone(),
         engine.wake(),
-    )?);
+    )?;
+    let (deliverer, bot_routes) = crate::bots::mount(&engine, deliverer).await?;
+    let deliverer = Arc::new(deliverer);
     let delivering = tokio::spawn(deliverer.run(stop_rx));
     let geo = seecret_core::geo::Geo::new(
         settings.geoip_db.as_deref(),
@@ -130,7 +132,7 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
         trusted: settings.trusted_proxies.clone(),
         geo,
     });
-    let app = router(AppState { engine, net });
+    let app = router(AppState { engine, net }).merge(bot_routes);
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
@@ -168,23 +170,6 @@ async fn sweep_loop(
 }
 
 async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
-    }
+    seecret_core::shutdown_signal().await;
     info!("shutting down: finishing in-flight requests");
 }

@@ -90,6 +90,8 @@ pub struct ShareOptions {
     pub passphrase: Option<SecretBytes>,
     /// Owner's note.
     pub label: Option<String>,
+    /// Webhook for this secret's events (the account's otherwise).
+    pub webhook_url: Option<String>,
 }
 
 /// A secret shared through the client: its metadata and the full link, key included.
@@ -187,6 +189,7 @@ impl Client {
             views: opts.views,
             passphrase: opts.passphrase,
             label: opts.label,
+            webhook_url: opts.webhook_url,
             ..CreateSecret::default()
         };
         let info = self.create(&req).await?;
@@ -362,6 +365,9 @@ impl Client {
         }
         if let Some(l) = opts.label {
             form = form.text("label", l);
+        }
+        if let Some(w) = opts.webhook_url {
+            form = form.text("webhook_url", w);
         }
         form = form.part("ciphertext", part);
         let mut req = self

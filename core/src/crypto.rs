@@ -115,16 +115,26 @@ impl fmt::Debug for SecretBytes {
 
 /// Encrypts `plaintext` for secret `id` under `key` into a v1 envelope.
 pub fn seal(key: &SecretKey, id: &SecretId, plaintext: &[u8]) -> Result<Vec<u8>> {
+    seal_bound(key, id.to_string().as_bytes(), plaintext)
+}
+
+/// Decrypts a v1 envelope; fails with [`Error::InvalidKey`] if the key, id or bytes do not match.
+pub fn open(key: &SecretKey, id: &SecretId, envelope: &[u8]) -> Result<SecretBytes> {
+    open_bound(key, id.to_string().as_bytes(), envelope)
+}
+
+/// A v1 envelope bound to `aad` (a secret's id, or e.g. a Slack team for a stored bot token):
+/// it only opens with the same `aad`, so a row copied elsewhere does not decrypt.
+pub fn seal_bound(key: &SecretKey, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>> {
     let cipher = Aes256Gcm::new((&key.0).into());
     let mut nonce = [0u8; NONCE_LEN];
     OsRng.fill_bytes(&mut nonce);
-    let aad = id.to_string();
     let ct = cipher
         .encrypt(
             Nonce::from_slice(&nonce),
             Payload {
                 msg: plaintext,
-                aad: aad.as_bytes(),
+                aad,
             },
         )
         .map_err(|_| Error::Internal("encryption failed".into()))?;
@@ -135,17 +145,16 @@ pub fn seal(key: &SecretKey, id: &SecretId, plaintext: &[u8]) -> Result<Vec<u8>>
     Ok(out)
 }
 
-/// Decrypts a v1 envelope; fails with [`Error::InvalidKey`] if the key, id or bytes do not match.
-pub fn open(key: &SecretKey, id: &SecretId, envelope: &[u8]) -> Result<SecretBytes> {
+/// Opens an envelope made by [`seal_bound`] with the same `aad`.
+pub fn open_bound(key: &SecretKey, aad: &[u8], envelope: &[u8]) -> Result<SecretBytes> {
     check_envelope(envelope)?;
     let cipher = Aes256Gcm::new((&key.0).into());
-    let aad = id.to_string();
     cipher
         .decrypt(
             Nonce::from_slice(&envelope[1..1 + NONCE_LEN]),
             Payload {
                 msg: &envelope[1 + NONCE_LEN..],
-                aad: aad.as_bytes(),
+                aad,
             },
         )
         .map(SecretBytes::new)

@@ -386,13 +386,33 @@ impl Engine {
 
     /// Creates a secret. With plaintext `content` the server seals it under a fresh key, puts the
     /// key in the returned `url` and forgets it; with `ciphertext` the client kept the key.
-    #[instrument(skip_all, fields(account = %account.id))]
     pub async fn create_secret(
         &self,
         account: &AccountRecord,
-        mut req: CreateSecret,
+        req: CreateSecret,
     ) -> Result<SecretInfo> {
-        let draft = self.draft(&mut req).await?;
+        self.create_secret_notifying(account, req, None).await
+    }
+
+    /// [`create_secret`](Self::create_secret) for an in-process client (an embedded chat bot)
+    /// that wants this secret's events: they reach the [`EventSink`](crate::webhook::EventSink)
+    /// registered under `notify`'s prefix (`slack:T1:U2` goes to the `slack` sink), through the
+    /// same outbox as webhooks, so they survive restarts and reach the bot whichever instance
+    /// served the reveal.
+    #[instrument(skip_all, fields(account = %account.id))]
+    pub async fn create_secret_notifying(
+        &self,
+        account: &AccountRecord,
+        mut req: CreateSecret,
+        notify: Option<String>,
+    ) -> Result<SecretInfo> {
+        let mut draft = self.draft(&mut req).await?;
+        draft.notify = match notify {
+            Some(n) if n.is_empty() || n.len() > 200 || n.chars().any(char::is_control) => {
+                return Err(Error::invalid("notify", "invalid subscriber"));
+            }
+            n => n,
+        };
         let (id, envelope, key) = match (req.content, req.ciphertext, req.id) {
             (Some(content), None, None) => {
                 self.check_text_size(content.len())?;
@@ -1016,6 +1036,7 @@ impl Engine {
                 Some(p) if !p.is_empty() => Some(hash_passphrase(p).await?),
                 _ => None,
             },
+            notify: None,
         })
     }
 
@@ -1457,6 +1478,7 @@ struct Draft {
     label: Option<String>,
     webhook_url: Option<String>,
     passphrase_hash: Option<String>,
+    notify: Option<String>,
 }
 
 impl Draft {
@@ -1482,6 +1504,7 @@ impl Draft {
             passphrase_hash: self.passphrase_hash,
             allowed_countries: self.allowed_countries,
             webhook_url: self.webhook_url,
+            notify: self.notify,
             views_total: self.views,
             views_used: 0,
             status: Status::Active,

@@ -15,6 +15,8 @@ pub mod model;
 
 #[cfg(feature = "engine")]
 pub mod blob;
+#[cfg(all(feature = "engine", feature = "client"))]
+pub mod bots;
 #[cfg(feature = "client")]
 pub mod client;
 #[cfg(feature = "engine")]
@@ -33,4 +35,27 @@ pub use error::{Error, Result};
 pub fn init_crypto() {
     // An Err only means a provider is already installed, which is what we want.
     let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// Resolves on Ctrl-C or SIGTERM: what every long-running Seecret process stops on.
+#[cfg(any(feature = "engine", feature = "client"))]
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
 }

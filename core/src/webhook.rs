@@ -9,6 +9,7 @@
 //! - `X-Seecret-Signature: sha256=<hex HMAC-SHA256(body)>` with the current secret (and
 //!   `X-Seecret-Signature-Previous` with the previous one during the overlap).
 
+use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
@@ -42,6 +43,22 @@ impl WebhookSecret {
         mac.update(format!("{msg_id}.{timestamp}.").as_bytes());
         mac.update(body);
         format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()))
+    }
+
+    /// Whether `signatures` (a `webhook-signature` header: space-separated `v1,…`) holds this
+    /// secret's signature of the delivery; compared in constant time.
+    pub fn verify_standard(
+        &self,
+        msg_id: &str,
+        timestamp: i64,
+        signatures: &str,
+        body: &[u8],
+    ) -> bool {
+        use subtle::ConstantTimeEq;
+        let expected = self.sign_standard(msg_id, timestamp, body);
+        signatures.split_whitespace().fold(false, |ok, s| {
+            ok | bool::from(s.as_bytes().ct_eq(expected.as_bytes()))
+        })
     }
 
     /// `sha256=<hex HMAC-SHA256(body)>` (the product page's `X-Seecret-Signature`).
@@ -134,21 +151,31 @@ pub struct EventFacts<'a> {
     pub secret_webhook: Option<&'a str>,
     /// The account's webhook URL.
     pub account_webhook: Option<&'a str>,
+    /// The in-process subscriber, if any.
+    pub notify: Option<&'a str>,
 }
 
-/// Builds the outbox rows for `kinds` happening now to a secret; none when no webhook is set.
+/// Outbox targets starting with this go to an in-process [`EventSink`], not over HTTP.
+pub const INTERNAL_PREFIX: &str = "internal:";
+
+/// Builds the outbox rows for `kinds` happening now to a secret: one per kind for its webhook
+/// (the secret's, else the account's) and one per kind for its in-process subscriber.
 pub fn events(
     facts: &EventFacts<'_>,
     kinds: &[&'static str],
     reason: Option<&str>,
     now: DateTime<Utc>,
 ) -> Vec<NewEvent> {
-    let Some(target) = facts.secret_webhook.or(facts.account_webhook) else {
-        return Vec::new();
-    };
-    kinds
+    let webhook = facts
+        .secret_webhook
+        .or(facts.account_webhook)
+        .map(String::from);
+    let internal = facts.notify.map(|n| format!("{INTERNAL_PREFIX}{n}"));
+    let targets: Vec<String> = webhook.into_iter().chain(internal).collect();
+    targets
         .iter()
-        .map(|kind| {
+        .flat_map(|target| kinds.iter().map(move |kind| (target, kind)))
+        .map(|(target, kind)| {
             let id = format!("evt_{}", uuid::Uuid::now_v7().simple());
             let payload = EventPayload {
                 id: id.clone(),
@@ -369,12 +396,27 @@ pub fn parse_schedule(s: &str) -> Result<Vec<Duration>> {
         .collect()
 }
 
-/// Drains the outbox: claims due events with a lease, POSTs them, records each attempt.
+/// An in-process receiver of events: a chat bot embedded in the server, told about the secrets
+/// it created without a webhook URL. Delivery is at least once, like webhooks.
+#[async_trait::async_trait]
+pub trait EventSink: Send + Sync + fmt::Debug {
+    /// Handles `event` for `subscriber` (what followed `name:` in the secret's `notify`).
+    /// An error is retried on the webhook schedule.
+    async fn deliver(
+        &self,
+        subscriber: &str,
+        event: &EventPayload,
+    ) -> std::result::Result<(), String>;
+}
+
+/// Drains the outbox: claims due events with a lease, POSTs them (or hands them to an in-process
+/// [`EventSink`]), records each attempt.
 pub struct Deliverer {
     store: Arc<dyn Store>,
     cfg: WebhookConfig,
     http: reqwest::Client,
     wake: Arc<Notify>,
+    sinks: HashMap<String, Arc<dyn EventSink>>,
 }
 
 impl fmt::Debug for Deliverer {
@@ -417,7 +459,43 @@ impl Deliverer {
             cfg,
             http,
             wake,
+            sinks: HashMap::new(),
         })
+    }
+
+    /// Hands events whose secret was created with `notify = "{name}:…"` to `sink`.
+    pub fn with_sink(mut self, name: &str, sink: Arc<dyn EventSink>) -> Self {
+        self.sinks.insert(name.to_string(), sink);
+        self
+    }
+
+    async fn deliver_internal(&self, row: &OutboxRow, route: &str) -> Outcome {
+        let (name, subscriber) = route.split_once(':').unwrap_or((route, ""));
+        let Some(sink) = self.sinks.get(name) else {
+            return Outcome::Retry {
+                status: None,
+                error: format!("no {name:?} event sink on this instance"),
+                after: None,
+            };
+        };
+        let event: EventPayload = match serde_json::from_str(&row.payload) {
+            Ok(e) => e,
+            Err(e) => {
+                return Outcome::Retry {
+                    status: None,
+                    error: format!("unreadable event: {e}"),
+                    after: None,
+                };
+            }
+        };
+        match sink.deliver(subscriber, &event).await {
+            Ok(()) => Outcome::Delivered(200),
+            Err(error) => Outcome::Retry {
+                status: None,
+                error,
+                after: None,
+            },
+        }
     }
 
     /// Runs until `stop` turns true.
@@ -457,24 +535,35 @@ impl Deliverer {
     }
 
     async fn deliver(&self, row: OutboxRow) {
+        let outcome = match row.target_url.strip_prefix(INTERNAL_PREFIX) {
+            Some(route) => self.deliver_internal(&row, route).await,
+            None => self.deliver_http(&row).await,
+        };
+        self.record(&row, outcome).await;
+    }
+
+    async fn deliver_http(&self, row: &OutboxRow) -> Outcome {
         let secrets = match self.store.webhook_secrets(row.account_id, Utc::now()).await {
             Ok(s) => s,
             Err(e) => {
-                warn!(error = %e, event = %row.id, "loading the webhook secret failed");
-                return;
+                return Outcome::Retry {
+                    status: None,
+                    error: format!("loading the webhook secret failed: {e}"),
+                    after: None,
+                };
             }
         };
-        let outcome = match secrets.current {
+        match secrets.current {
             None => Outcome::Retry {
                 status: None,
                 error: "the account has no webhook secret".into(),
                 after: None,
             },
-            Some(current) => {
-                self.attempt(&row, &current, secrets.previous.as_ref())
-                    .await
-            }
-        };
+            Some(current) => self.attempt(row, &current, secrets.previous.as_ref()).await,
+        }
+    }
+
+    async fn record(&self, row: &OutboxRow, outcome: Outcome) {
         let now = Utc::now();
         let attempts = row.attempts + 1;
         let attempt = match outcome {
@@ -506,7 +595,7 @@ impl Deliverer {
                 }
             },
         };
-        if let Err(e) = self.store.record_attempt(&row, now, attempt).await {
+        if let Err(e) = self.store.record_attempt(row, now, attempt).await {
             warn!(error = %e, event = %row.id, "recording a webhook attempt failed");
         }
     }

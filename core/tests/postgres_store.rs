@@ -518,6 +518,7 @@ async fn scenario(url: String) {
             passphrase_hash: None,
             allowed_countries: Vec::new(),
             webhook_url: None,
+            notify: None,
             views_total: 1,
             views_used: 0,
             status: Status::Active,

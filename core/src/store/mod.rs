@@ -58,6 +58,10 @@ pub struct SecretRecord {
     pub allowed_countries: Vec<String>,
     /// Per-secret webhook.
     pub webhook_url: Option<String>,
+    /// In-process subscriber to its events (see [`Engine::create_secret_notifying`]).
+    ///
+    /// [`Engine::create_secret_notifying`]: crate::engine::Engine::create_secret_notifying
+    pub notify: Option<String>,
     /// Views allowed.
     pub views_total: u32,
     /// Views used.
@@ -345,6 +349,17 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         event_id: &str,
         now: DateTime<Utc>,
     ) -> Result<bool>;
+
+    /// Saves (or replaces) a chat-app installation's sealed credentials.
+    async fn put_installation(
+        &self,
+        provider: &str,
+        team: &str,
+        sealed: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+    /// A chat-app installation's sealed credentials.
+    async fn installation(&self, provider: &str, team: &str) -> Result<Option<Vec<u8>>>;
 }
 
 /// Opens the store a database URL names: `sqlite://path` (or a bare path) or `postgres://…`.

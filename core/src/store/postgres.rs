@@ -128,6 +128,7 @@ fn secret(row: &PgRow) -> Result<SecretRecord> {
         passphrase_hash: row.try_get("passphrase_hash")?,
         allowed_countries: split_countries(row.try_get("allowed_countries")?),
         webhook_url: row.try_get("webhook_url")?,
+        notify: row.try_get("notify")?,
         views_total: to_u32(row.try_get("views_total")?, "views_total")?,
         views_used: to_u32(row.try_get("views_used")?, "views_used")?,
         status: row.try_get::<&str, _>("status")?.parse()?,
@@ -164,6 +165,7 @@ async fn facts_events(
         None
     };
     let label: Option<String> = row.try_get("label")?;
+    let notify: Option<String> = row.try_get("notify")?;
     let views = to_u32(row.try_get("views_total")?, "views_total")?;
     let used = to_u32(row.try_get("views_used")?, "views_used")?;
     let facts = EventFacts {
@@ -175,6 +177,7 @@ async fn facts_events(
         country,
         secret_webhook: secret_webhook.as_deref(),
         account_webhook: account_webhook.as_deref(),
+        notify: notify.as_deref(),
     };
     Ok(events(&facts, kinds, reason, now))
 }
@@ -385,9 +388,9 @@ impl Store for PostgresStore {
             .map_err(|_| Error::invalid("size", "the file is too large"))?;
         let res = sqlx::query(
             "INSERT INTO secrets (id, account_id, kind, envelope, blob_key, size, file_name, label,
-                passphrase_hash, allowed_countries, webhook_url, views_total, views_used, status,
+                passphrase_hash, allowed_countries, webhook_url, notify, views_total, views_used, status,
                 created_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, 'active', $13, $14)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 0, 'active', $14, $15)",
         )
         .bind(s.id.to_string())
         .bind(s.account_id.to_string())
@@ -400,6 +403,7 @@ impl Store for PostgresStore {
         .bind(&s.passphrase_hash)
         .bind(join_countries(&s.allowed_countries))
         .bind(&s.webhook_url)
+        .bind(&s.notify)
         .bind(to_i32(s.views_total, "views")?)
         .bind(millis(s.created_at))
         .bind(millis(s.expires_at))
@@ -487,7 +491,7 @@ impl Store for PostgresStore {
         let mut q = QueryBuilder::<Postgres>::new(
             "SELECT id, account_id, kind, NULL::BYTEA AS envelope, blob_key, size, file_name,
                 label, passphrase_hash,
-                allowed_countries, webhook_url, views_total, views_used, status, created_at,
+                allowed_countries, webhook_url, notify, views_total, views_used, status, created_at,
                 expires_at, last_viewed_at, pp_fail_count, pp_fail_window
              FROM secrets WHERE account_id = ",
         );
@@ -520,7 +524,7 @@ impl Store for PostgresStore {
         let row = sqlx::query(
             "UPDATE secrets SET status = 'deleted', envelope = NULL, ended_at = $1
              WHERE id = $2 AND account_id = $3 AND status = 'active'
-             RETURNING account_id, label, views_total, views_used, webhook_url, blob_key",
+             RETURNING account_id, label, views_total, views_used, webhook_url, notify, blob_key",
         )
         .bind(millis(now))
         .bind(id.to_string())
@@ -558,7 +562,7 @@ impl Store for PostgresStore {
              WHERE id = $2 AND status = 'active' AND expires_at > $1
                AND views_used < views_total AND (envelope IS NOT NULL OR blob_key IS NOT NULL)
              RETURNING envelope, blob_key, status, account_id, label, views_total, views_used,
-                webhook_url",
+                webhook_url, notify",
         )
         .bind(now_ms)
         .bind(id.to_string())
@@ -617,7 +621,7 @@ impl Store for PostgresStore {
                 pp_fail_window = CASE WHEN pp_fail_window > $1 THEN pp_fail_window ELSE $2 END
              WHERE id = $3
              RETURNING pp_fail_count, pp_fail_window, account_id, label, views_total, views_used,
-                webhook_url",
+                webhook_url, notify",
         )
         .bind(millis(now) - 60_000)
         .bind(millis(now))
@@ -652,7 +656,7 @@ impl Store for PostgresStore {
     ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(
-            "SELECT account_id, label, views_total, views_used, webhook_url FROM secrets
+            "SELECT account_id, label, views_total, views_used, webhook_url, notify FROM secrets
              WHERE id = $1",
         )
         .bind(id.to_string())
@@ -703,7 +707,7 @@ impl Store for PostgresStore {
              WHERE id IN (SELECT id FROM secrets WHERE status = 'active' AND expires_at <= $1
                           LIMIT $2 FOR UPDATE SKIP LOCKED)
                AND status = 'active'
-             RETURNING id, account_id, label, views_total, views_used, webhook_url, blob_key",
+             RETURNING id, account_id, label, views_total, views_used, webhook_url, notify, blob_key",
         )
         .bind(millis(now))
         .bind(i64::from(limit))
@@ -884,7 +888,7 @@ impl Store for PostgresStore {
         sqlx::query(
             "SELECT id, event_type, state, attempts, created_at, last_attempt_at, last_status,
                 last_error, next_attempt_at
-             FROM outbox WHERE secret_id = $1 ORDER BY created_at DESC, id DESC LIMIT 50",
+             FROM outbox WHERE target_url NOT LIKE 'internal:%' AND secret_id = $1 ORDER BY created_at DESC, id DESC LIMIT 50",
         )
         .bind(secret.to_string())
         .fetch_all(&self.pool)
@@ -931,5 +935,38 @@ impl Store for PostgresStore {
         .execute(&self.pool)
         .await?;
         Ok(res.rows_affected() == 1)
+    }
+
+    async fn put_installation(
+        &self,
+        provider: &str,
+        team: &str,
+        sealed: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO installations (provider, team, sealed, updated_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (provider, team) DO UPDATE SET sealed = excluded.sealed,
+                updated_at = excluded.updated_at",
+        )
+        .bind(provider)
+        .bind(team)
+        .bind(sealed)
+        .bind(millis(now))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn installation(&self, provider: &str, team: &str) -> Result<Option<Vec<u8>>> {
+        Ok(
+            sqlx::query_scalar(
+                "SELECT sealed FROM installations WHERE provider = $1 AND team = $2",
+            )
+            .bind(provider)
+            .bind(team)
+            .fetch_optional(&self.pool)
+            .await?,
+        )
     }
 }

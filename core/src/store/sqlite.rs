@@ -106,6 +106,7 @@ fn secret(row: &SqliteRow) -> Result<SecretRecord> {
         passphrase_hash: row.try_get("passphrase_hash")?,
         allowed_countries: split_countries(row.try_get("allowed_countries")?),
         webhook_url: row.try_get("webhook_url")?,
+        notify: row.try_get("notify")?,
         views_total: row.try_get("views_total")?,
         views_used: row.try_get("views_used")?,
         status: row.try_get::<&str, _>("status")?.parse()?,
@@ -142,6 +143,7 @@ async fn facts_events(
         None
     };
     let label: Option<String> = row.try_get("label")?;
+    let notify: Option<String> = row.try_get("notify")?;
     let views: u32 = row.try_get("views_total")?;
     let used: u32 = row.try_get("views_used")?;
     let facts = EventFacts {
@@ -153,6 +155,7 @@ async fn facts_events(
         country,
         secret_webhook: secret_webhook.as_deref(),
         account_webhook: account_webhook.as_deref(),
+        notify: notify.as_deref(),
     };
     Ok(events(&facts, kinds, reason, now))
 }
@@ -357,9 +360,9 @@ impl Store for SqliteStore {
     async fn insert_secret(&self, s: &SecretRecord) -> Result<()> {
         let res = sqlx::query(
             "INSERT INTO secrets (id, account_id, kind, envelope, blob_key, size, file_name, label,
-                passphrase_hash, allowed_countries, webhook_url, views_total, views_used, status,
+                passphrase_hash, allowed_countries, webhook_url, notify, views_total, views_used, status,
                 created_at, expires_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 'active', ?, ?)",
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 'active', ?, ?)",
         )
         .bind(s.id.to_string())
         .bind(s.account_id.to_string())
@@ -372,6 +375,7 @@ impl Store for SqliteStore {
         .bind(&s.passphrase_hash)
         .bind(join_countries(&s.allowed_countries))
         .bind(&s.webhook_url)
+        .bind(&s.notify)
         .bind(s.views_total)
         .bind(millis(s.created_at))
         .bind(millis(s.expires_at))
@@ -456,7 +460,7 @@ impl Store for SqliteStore {
         let mut q = QueryBuilder::<Sqlite>::new(
             "SELECT id, account_id, kind, NULL AS envelope, blob_key, size, file_name, label,
                 passphrase_hash,
-                allowed_countries, webhook_url, views_total, views_used, status, created_at,
+                allowed_countries, webhook_url, notify, views_total, views_used, status, created_at,
                 expires_at, last_viewed_at, pp_fail_count, pp_fail_window
              FROM secrets WHERE account_id = ",
         );
@@ -487,7 +491,7 @@ impl Store for SqliteStore {
         let row = sqlx::query(
             "UPDATE secrets SET status = 'deleted', envelope = NULL, ended_at = ?
              WHERE id = ? AND account_id = ? AND status = 'active'
-             RETURNING account_id, label, views_total, views_used, webhook_url, blob_key",
+             RETURNING account_id, label, views_total, views_used, webhook_url, notify, blob_key",
         )
         .bind(millis(now))
         .bind(id.to_string())
@@ -524,7 +528,7 @@ impl Store for SqliteStore {
              WHERE id = ?2 AND status = 'active' AND expires_at > ?1
                AND views_used < views_total AND (envelope IS NOT NULL OR blob_key IS NOT NULL)
              RETURNING envelope, blob_key, status, account_id, label, views_total, views_used,
-                webhook_url",
+                webhook_url, notify",
         )
         .bind(now_ms)
         .bind(id.to_string())
@@ -581,7 +585,7 @@ impl Store for SqliteStore {
                 pp_fail_window = CASE WHEN pp_fail_window > ?1 THEN pp_fail_window ELSE ?2 END
              WHERE id = ?3
              RETURNING pp_fail_count, pp_fail_window, account_id, label, views_total, views_used,
-                webhook_url",
+                webhook_url, notify",
         )
         .bind(millis(now) - 60_000)
         .bind(millis(now))
@@ -616,7 +620,7 @@ impl Store for SqliteStore {
     ) -> Result<()> {
         let mut tx = self.writer.begin().await?;
         let row = sqlx::query(
-            "SELECT account_id, label, views_total, views_used, webhook_url FROM secrets
+            "SELECT account_id, label, views_total, views_used, webhook_url, notify FROM secrets
              WHERE id = ?",
         )
         .bind(id.to_string())
@@ -663,7 +667,7 @@ impl Store for SqliteStore {
             "UPDATE secrets SET status = 'expired', envelope = NULL, ended_at = ?1
              WHERE id IN (SELECT id FROM secrets WHERE status = 'active' AND expires_at <= ?1
                           LIMIT ?2)
-             RETURNING id, account_id, label, views_total, views_used, webhook_url, blob_key",
+             RETURNING id, account_id, label, views_total, views_used, webhook_url, notify, blob_key",
         )
         .bind(millis(now))
         .bind(i64::from(limit))
@@ -839,7 +843,7 @@ impl Store for SqliteStore {
         sqlx::query(
             "SELECT id, event_type, state, attempts, created_at, last_attempt_at, last_status,
                 last_error, next_attempt_at
-             FROM outbox WHERE secret_id = ? ORDER BY created_at DESC, id DESC LIMIT 50",
+             FROM outbox WHERE target_url NOT LIKE 'internal:%' AND secret_id = ? ORDER BY created_at DESC, id DESC LIMIT 50",
         )
         .bind(secret.to_string())
         .fetch_all(&self.reader)
@@ -885,5 +889,36 @@ impl Store for SqliteStore {
         .execute(&self.writer)
         .await?;
         Ok(res.rows_affected() == 1)
+    }
+
+    async fn put_installation(
+        &self,
+        provider: &str,
+        team: &str,
+        sealed: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO installations (provider, team, sealed, updated_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (provider, team) DO UPDATE SET sealed = excluded.sealed,
+                updated_at = excluded.updated_at",
+        )
+        .bind(provider)
+        .bind(team)
+        .bind(sealed)
+        .bind(millis(now))
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn installation(&self, provider: &str, team: &str) -> Result<Option<Vec<u8>>> {
+        Ok(
+            sqlx::query_scalar("SELECT sealed FROM installations WHERE provider = ? AND team = ?")
+                .bind(provider)
+                .bind(team)
+                .fetch_optional(&self.reader)
+                .await?,
+        )
     }
 }

@@ -1,0 +1,178 @@
+//! The Slack app's settings, from `SEECRET_SLACK_*` environment variables (each also readable
+//! from a file named by `<NAME>_FILE`, for container secrets).
+
+use std::fmt;
+
+use seecret_core::crypto::SecretKey;
+use zeroize::Zeroizing;
+
+/// Slack's Web API.
+pub const DEFAULT_API_URL: &str = "https://slack.com/api";
+
+/// What is wrong with the Slack settings.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A variable is missing or malformed.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// OAuth v2 settings for installing the app in many workspaces.
+#[derive(Clone)]
+pub struct OAuth {
+    /// The app's client id.
+    pub client_id: String,
+    /// The app's client secret.
+    pub client_secret: Zeroizing<String>,
+    /// Seals bot tokens at rest.
+    pub token_key: SecretKey,
+}
+
+/// Settings of the Slack app.
+#[derive(Clone)]
+pub struct SlackConfig {
+    /// The app's signing secret: every request from Slack is verified with it.
+    pub signing_secret: Zeroizing<String>,
+    /// Single-workspace bot token (`xoxb-…`).
+    pub bot_token: Option<Zeroizing<String>>,
+    /// Many workspaces: OAuth v2.
+    pub oauth: Option<OAuth>,
+    /// Slack's Web API base (tests, proxies, Enterprise gateways point it elsewhere).
+    pub api_url: String,
+    /// Where Slack reaches this bot (`https://secrets.example.com`), for the OAuth redirect.
+    pub public_url: String,
+    /// Embedded: the account the bot acts for (default: the server's first).
+    pub account: Option<String>,
+    /// Secrets one Slack user may create per minute (0: unlimited).
+    pub per_user_per_minute: u32,
+    /// Views the modal offers at most.
+    pub max_views: u32,
+}
+
+impl fmt::Debug for OAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OAuth")
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for SlackConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SlackConfig")
+            .field("signing_secret", &"<redacted>")
+            .field("bot_token", &self.bot_token.as_ref().map(|_| "<redacted>"))
+            .field("oauth", &self.oauth.as_ref().map(|o| &o.client_id))
+            .field("api_url", &self.api_url)
+            .field("public_url", &self.public_url)
+            .field("account", &self.account)
+            .field("per_user_per_minute", &self.per_user_per_minute)
+            .finish()
+    }
+}
+
+impl SlackConfig {
+    /// Reads the settings through `get` (the process environment in production); `None` when
+    /// `SEECRET_SLACK_SIGNING_SECRET` is unset, i.e. the Slack app is off.
+    pub fn from_lookup(
+        get: impl Fn(&str) -> Option<String>,
+        public_url: &str,
+    ) -> Result<Option<Self>, ConfigError> {
+        let read = |name: &str| -> Result<Option<String>, ConfigError> {
+            if let Some(v) = get(name).filter(|v| !v.trim().is_empty()) {
+                return Ok(Some(v.trim().to_string()));
+            }
+            match get(&format!("{name}_FILE")) {
+                Some(path) => std::fs::read_to_string(&path)
+                    .map(|v| Some(v.trim().to_string()))
+                    .map_err(|e| ConfigError::Invalid(format!("{name}_FILE ({path}): {e}"))),
+                None => Ok(None),
+            }
+        };
+        let Some(signing_secret) = read("SEECRET_SLACK_SIGNING_SECRET")? else {
+            return Ok(None);
+        };
+        let bot_token = read("SEECRET_SLACK_BOT_TOKEN")?.map(Zeroizing::new);
+        let oauth = match (
+            read("SEECRET_SLACK_CLIENT_ID")?,
+            read("SEECRET_SLACK_CLIENT_SECRET")?,
+            read("SEECRET_SLACK_TOKEN_KEY")?,
+        ) {
+            (Some(client_id), Some(secret), Some(key)) => Some(OAuth {
+                client_id,
+                client_secret: Zeroizing::new(secret),
+                token_key: SecretKey::from_base64url(&key).map_err(|_| {
+                    ConfigError::Invalid(
+                        "SEECRET_SLACK_TOKEN_KEY must be 32 random bytes in base64url \
+                         (e.g. `openssl rand 32 | basenc --base64url`)"
+                            .into(),
+                    )
+                })?,
+            }),
+            (None, None, None) => None,
+            _ => {
+                return Err(ConfigError::Invalid(
+                    "OAuth needs all of SEECRET_SLACK_CLIENT_ID, SEECRET_SLACK_CLIENT_SECRET and \
+                     SEECRET_SLACK_TOKEN_KEY"
+                        .into(),
+                ));
+            }
+        };
+        if bot_token.is_none() && oauth.is_none() {
+            return Err(ConfigError::Invalid(
+                "SEECRET_SLACK_SIGNING_SECRET is set but there is no way to call Slack: set \
+                 SEECRET_SLACK_BOT_TOKEN (one workspace) or the OAuth variables (many)"
+                    .into(),
+            ));
+        }
+        let number = |name: &str, default: u32| -> Result<u32, ConfigError> {
+            match read(name)? {
+                None => Ok(default),
+                Some(v) => v.parse().map_err(|_| {
+                    ConfigError::Invalid(format!("{name} must be a number, not {v:?}"))
+                }),
+            }
+        };
+        let api_url = read("SEECRET_SLACK_API_URL")?.unwrap_or_else(|| DEFAULT_API_URL.into());
+        if !(api_url.starts_with("https://") || api_url.starts_with("http://")) {
+            return Err(ConfigError::Invalid(format!(
+                "SEECRET_SLACK_API_URL must be an http(s) URL, not {api_url:?}"
+            )));
+        }
+        Ok(Some(Self {
+            signing_secret: Zeroizing::new(signing_secret),
+            bot_token,
+            oauth,
+            api_url: api_url.trim_end_matches('/').to_string(),
+            public_url: read("SEECRET_SLACK_PUBLIC_URL")?
+                .unwrap_or_else(|| public_url.to_string())
+                .trim_end_matches('/')
+                .to_string(),
+            account: read("SEECRET_SLACK_ACCOUNT")?,
+            per_user_per_minute: number("SEECRET_SLACK_RATE_LIMIT", 10)?,
+            max_views: number("SEECRET_SLACK_MAX_VIEWS", 10)?.clamp(1, 100),
+        }))
+    }
+
+    /// [`from_lookup`](Self::from_lookup) over the process environment.
+    pub fn from_env(public_url: &str) -> Result<Option<Self>, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok(), public_url)
+    }
+}
+
+/// Environment variables the Slack app reads (for the server's unknown-variable warning).
+pub const ENV_VARS: &[&str] = &[
+    "SEECRET_SLACK_SIGNING_SECRET",
+    "SEECRET_SLACK_BOT_TOKEN",
+    "SEECRET_SLACK_CLIENT_ID",
+    "SEECRET_SLACK_CLIENT_SECRET",
+    "SEECRET_SLACK_TOKEN_KEY",
+    "SEECRET_SLACK_API_URL",
+    "SEECRET_SLACK_PUBLIC_URL",
+    "SEECRET_SLACK_ACCOUNT",
+    "SEECRET_SLACK_RATE_LIMIT",
+    "SEECRET_SLACK_MAX_VIEWS",
+    "SEECRET_SLACK_WEBHOOK_SECRET",
+    "SEECRET_SLACK_BIND",
+    "SEECRET_SLACK_DATABASE_URL",
+];

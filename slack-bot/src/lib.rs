@@ -1,0 +1,136 @@
+//! Seecret's Slack app: `/share-secret` opens a private modal (or takes the secret inline in
+//! quick mode), creates a one-time link through a [`Backend`] and delivers it by DM or ephemeral
+//! reply with unfurling off; the sender hears when it is read.
+//!
+//! The same [`SlackBot`] runs embedded in `seecret serve` (backend: the engine, events: an
+//! in-process sink fed by the outbox) or as the `seecret-slack` binary (backend: a remote server
+//! over HTTP, events: that server's webhooks). Every request from Slack is checked against the
+//! app's signing secret over the raw body before anything else happens.
+
+mod config;
+mod handlers;
+mod install;
+mod messages;
+mod slack;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post};
+use seecret_core::bots::Backend;
+use seecret_core::crypto::WebhookSecret;
+use seecret_core::limits::Limiter;
+use seecret_core::store::Store;
+use seecret_core::webhook::{EventPayload, EventSink};
+
+pub use config::{ConfigError, ENV_VARS, SlackConfig};
+
+/// The Slack app: routes for Slack, and the sink for its secrets' events.
+#[derive(Debug, Clone)]
+pub struct SlackBot {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    cfg: SlackConfig,
+    backend: Arc<dyn Backend>,
+    slack: slack::Slack,
+    /// Where OAuth installations are kept (`None`: single workspace, token from the config).
+    installations: Option<Arc<dyn Store>>,
+    per_user: Limiter,
+    /// Standalone: verifies the remote server's webhooks.
+    webhook_secret: Option<WebhookSecret>,
+}
+
+impl SlackBot {
+    /// A bot creating secrets through `backend`; `installations` stores the tokens of workspaces
+    /// that installed the app through OAuth.
+    pub fn new(
+        cfg: SlackConfig,
+        backend: Arc<dyn Backend>,
+        installations: Option<Arc<dyn Store>>,
+    ) -> Result<Self, ConfigError> {
+        let slack = slack::Slack::new(&cfg.api_url)?;
+        let per_user = Limiter::per_minute(cfg.per_user_per_minute);
+        Ok(Self {
+            inner: Arc::new(Inner {
+                cfg,
+                backend,
+                slack,
+                installations,
+                per_user,
+                webhook_secret: None,
+            }),
+        })
+    }
+
+    /// Standalone: accept Seecret webhooks signed with `whsec` on `/slack/seecret-events`.
+    pub fn with_webhook_secret(mut self, whsec: &str) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.webhook_secret = Some(WebhookSecret::from_stored(whsec.to_string()));
+        }
+        self
+    }
+
+    /// `/slack/commands`, `/slack/interactions`, and the OAuth routes when OAuth is configured.
+    pub fn router(&self) -> Router {
+        let mut r = Router::new()
+            .route("/slack/commands", post(handlers::command))
+            .route("/slack/interactions", post(handlers::interaction));
+        if self.inner.cfg.oauth.is_some() {
+            r = r
+                .route("/slack/install", get(install::start))
+                .route("/slack/oauth/callback", get(install::callback));
+        }
+        r.with_state(self.clone())
+    }
+
+    /// `/slack/seecret-events`: Seecret webhooks for a standalone bot (signed with `whsec`).
+    pub fn webhook_router(&self) -> Router {
+        Router::new()
+            .route("/slack/seecret-events", post(handlers::seecret_event))
+            .with_state(self.clone())
+    }
+
+    /// The in-process receiver of this bot's events (embedded mode).
+    pub fn sink(&self) -> Arc<dyn EventSink> {
+        Arc::new(self.clone())
+    }
+
+    /// Sends the sender of the secret a DM about `event`; `subscriber` is `TEAM:USER`.
+    async fn tell_sender(&self, subscriber: &str, event: &EventPayload) -> Result<(), String> {
+        let Some((team, user)) = subscriber.split_once(':') else {
+            // Not ours to retry: a malformed route never becomes valid.
+            return Ok(());
+        };
+        let Some(text) = messages::event_text(event) else {
+            return Ok(());
+        };
+        let token = self
+            .token_for(team)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("no token for team {team}"))?;
+        self.inner
+            .slack
+            .dm(&token, user, messages::plain(&text))
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// The bot token for a workspace: the configured one, or its OAuth installation's.
+    async fn token_for(&self, team: &str) -> Result<Option<slack::Token>, install::InstallError> {
+        if let Some(t) = &self.inner.cfg.bot_token {
+            return Ok(Some(slack::Token::new(t.as_str())));
+        }
+        install::token(self, team).await
+    }
+}
+
+#[async_trait::async_trait]
+impl EventSink for SlackBot {
+    async fn deliver(&self, subscriber: &str, event: &EventPayload) -> Result<(), String> {
+        self.tell_sender(subscriber, event).await
+    }
+}

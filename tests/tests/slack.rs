@@ -1,0 +1,597 @@
+//! The Slack app, embedded in `seecret serve`, driven exactly as Slack drives it: form bodies
+//! signed with the app's signing secret, a fake Slack Web API on loopback that records every call,
+//! and the links it delivers revealed through the real server.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hmac::{Hmac, Mac};
+use seecret_core::client::Client;
+use seecret_core::model::Link;
+use seecret_tests::{Call, FakeApi, Server, ServerOptions, eventually, http};
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+const SIGNING: &str = "8f742231b10e8888abcd99yyyzzz85a5";
+const BOT_TOKEN: &str = "xoxb-test-not-a-real-token";
+const T: Duration = Duration::from_secs(15);
+
+/// `v0=hex(HMAC-SHA256(secret, "v0:{ts}:{body}"))`, as Slack signs requests.
+fn sign(secret: &str, ts: i64, body: &str) -> String {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("v0:{ts}:{body}").as_bytes());
+    format!("v0={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+fn form(pairs: &[(&str, &str)]) -> String {
+    let mut s = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        s.append_pair(k, v);
+    }
+    s.finish()
+}
+
+/// Answers like Slack's Web API for the methods the app uses.
+fn slack_answers() -> seecret_tests::Answer {
+    Arc::new(|c: &Call| {
+        let m = c.path.rsplit('/').next().unwrap_or("");
+        match m {
+            "views.open" => (
+                200,
+                json!({"ok": true, "view": {"id": "V1", "team_id": "T1", "hash": "h", "type": "modal",
+                    "title": {"type": "plain_text", "text": "x"}, "blocks": []}}),
+            ),
+            "conversations.open" => {
+                let user = c.json()["users"]
+                    .as_str()
+                    .map(String::from)
+                    .or_else(|| c.json()["users"][0].as_str().map(String::from))
+                    .unwrap_or_default();
+                (
+                    200,
+                    json!({"ok": true, "channel": {"id": format!("D-{user}")}}),
+                )
+            }
+            "chat.postMessage" => (
+                200,
+                // Slack echoes the message; the app must not log or show this body.
+                json!({"ok": true, "channel": "D1", "ts": "1.2",
+                    "message": {"type": "message", "text": c.json()["text"], "ts": "1.2"}}),
+            ),
+            "oauth.v2.access" => (
+                200,
+                json!({"ok": true, "access_token": "xoxb-installed-token", "token_type": "bot",
+                    "scope": "commands,chat:write,im:write", "bot_user_id": "UBOT", "app_id": "A1",
+                    "team": {"id": "T9", "name": "Nine"}, "authed_user": {"id": "U9"}}),
+            ),
+            _ => (200, json!({"ok": true})),
+        }
+    })
+}
+
+struct Setup {
+    server: Server,
+    slack: FakeApi,
+}
+
+async fn setup(extra: &[(&str, &str)]) -> Setup {
+    let slack = FakeApi::start(slack_answers()).await;
+    let mut opts = ServerOptions::default()
+        .env("SEECRET_SLACK_SIGNING_SECRET", SIGNING)
+        .env("SEECRET_SLACK_API_URL", format!("{}/api", slack.base))
+        .env("SEECRET_LOG", "debug");
+    if !extra.iter().any(|(k, _)| k.contains("CLIENT_ID")) {
+        opts = opts.env("SEECRET_SLACK_BOT_TOKEN", BOT_TOKEN);
+    }
+    for (k, v) in extra {
+        opts = opts.env(k, v);
+    }
+    let server = tokio::task::spawn_blocking(move || Server::start_with(opts))
+        .await
+        .unwrap();
+    Setup { server, slack }
+}
+
+impl Setup {
+    async fn post_signed(&self, path: &str, body: &str, ts: i64) -> reqwest::Response {
+        http()
+            .post(format!("{}{path}", self.server.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-slack-request-timestamp", ts.to_string())
+            .header("x-slack-signature", sign(SIGNING, ts, body))
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn command(&self, team: &str, user: &str, text: &str, resp: &str) -> reqwest::Response {
+        let body = form(&[
+            ("token", "deprecated"),
+            ("team_id", team),
+            ("team_domain", "acme"),
+            ("channel_id", "C1"),
+            ("channel_name", "ops"),
+            ("user_id", user),
+            ("user_name", "alice"),
+            ("command", "/share-secret"),
+            ("text", text),
+            ("response_url", &format!("{}/hooks/{resp}", self.slack.base)),
+            ("trigger_id", "13345224609.738474920.8088930838d88f008e0"),
+            ("api_app_id", "A1"),
+        ]);
+        self.post_signed("/slack/commands", &body, now()).await
+    }
+
+    async fn submit(&self, user: &str, values: Value, metadata: &str) -> reqwest::Response {
+        let payload = json!({
+            "type": "view_submission",
+            "team": {"id": "T1", "domain": "acme"},
+            "user": {"id": user, "username": "alice", "team_id": "T1"},
+            "api_app_id": "A1",
+            "trigger_id": "1.2.3",
+            "view": {
+                "id": "V1", "team_id": "T1", "type": "modal", "hash": "h",
+                "callback_id": "seecret_share",
+                "private_metadata": metadata,
+                "state": {"values": values}
+            }
+        });
+        let body = form(&[("payload", &payload.to_string())]);
+        self.post_signed("/slack/interactions", &body, now()).await
+    }
+
+    async fn secrets(&self) -> Vec<seecret_core::model::SecretInfo> {
+        self.server
+            .client()
+            .list(&Default::default())
+            .await
+            .unwrap()
+            .seecrets
+    }
+}
+
+fn values(secret: &str, expires: &str, views: &str, recipient: Option<&str>) -> Value {
+    json!({
+        "secret": {"value": {"type": "plain_text_input", "value": secret}},
+        "expires": {"value": {"type": "static_select", "selected_option": {"value": expires}}},
+        "views": {"value": {"type": "static_select", "selected_option": {"value": views}}},
+        "recipient": {"value": {"type": "users_select", "selected_user": recipient}},
+        "passphrase": {"value": {"type": "plain_text_input", "value": null}}
+    })
+}
+
+fn link_in(text: &str, base: &str) -> Link {
+    let start = text
+        .find(&format!("{base}/s/"))
+        .expect("a link in the message");
+    let end = text[start..]
+        .find(|c: char| c.is_whitespace() || c == '>' || c == '|' || c == '"')
+        .map_or(text.len(), |e| start + e);
+    Link::parse(&text[start..end]).unwrap()
+}
+
+fn message_text(c: &Call) -> String {
+    c.json()["text"].as_str().unwrap_or_default().to_string()
+}
+
+#[test]
+fn the_test_signer_matches_slacks_known_answer() {
+    // slack-morphism's own vector: what Slack would send for this secret, timestamp and body.
+    assert_eq!(
+        sign("fa2c05deeef5a4077494e89f54394de0", 1531420618, "test-body"),
+        "v0=baa91ef62d346e56607bbdd278a8acd570b91226854f15a382f43d33be42f666"
+    );
+}
+
+#[tokio::test]
+async fn modal_to_a_recipient_by_dm_then_the_sender_hears_it_was_viewed() {
+    let s = setup(&[]).await;
+    let r = s.command("T1", "U1", "", "resp1").await;
+    assert_eq!(r.status(), 200);
+
+    // The modal was opened with the command's trigger and the bot token.
+    let opened = s.slack.calls_to("/api/views.open");
+    assert_eq!(opened.len(), 1, "views.open called once");
+    let open = &opened[0];
+    assert_eq!(
+        open.header("authorization"),
+        Some(format!("Bearer {BOT_TOKEN}").as_str())
+    );
+    let req = open.json();
+    assert_eq!(
+        req["trigger_id"],
+        "13345224609.738474920.8088930838d88f008e0"
+    );
+    assert_eq!(req["view"]["type"], "modal");
+    assert_eq!(req["view"]["callback_id"], "seecret_share");
+    let blocks: Vec<&str> = req["view"]["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["block_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        blocks,
+        ["secret", "expires", "views", "recipient", "passphrase"]
+    );
+    assert_eq!(req["view"]["blocks"][0]["element"]["multiline"], true);
+    assert_eq!(req["view"]["blocks"][3]["element"]["type"], "users_select");
+    let metadata = req["view"]["private_metadata"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // The user submits the form.
+    let secret = "db-password: c0rrect horse\nline two ☃ ünïcode\n";
+    let r = s
+        .submit("U1", values(secret, "1h", "1", Some("U2")), &metadata)
+        .await;
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.text().await.unwrap().is_empty(),
+        "an empty 200 closes the modal"
+    );
+
+    // The recipient gets the link by DM, unfurling off.
+    let posts = s.slack.wait_for("/api/chat.postMessage", 1, T).await;
+    let dm = &posts[0];
+    assert_eq!(dm.json()["channel"], "D-U2");
+    assert_eq!(dm.json()["unfurl_links"], false);
+    assert_eq!(dm.json()["unfurl_media"], false);
+    let opens = s.slack.calls_to("/api/conversations.open");
+    assert_eq!(opens[0].json()["users"], json!(["U2"]));
+    let text = message_text(dm);
+    assert!(text.contains("<@U1> shared a secret with you"), "{text}");
+    assert!(text.contains("1 view"), "{text}");
+
+    // The sender is told, ephemerally, without the link.
+    let confirm = s.slack.wait_for("/hooks/resp1", 1, T).await;
+    let c = confirm[0].json();
+    assert_eq!(c["response_type"], "ephemeral");
+    assert!(
+        c["text"]
+            .as_str()
+            .unwrap()
+            .contains("Sent a one-time link to <@U2>"),
+        "{c}"
+    );
+    assert!(!c["text"].as_str().unwrap().contains("/s/"));
+
+    // The link reveals exactly what was typed, once.
+    let link = link_in(&text, &s.server.base);
+    let got = Client::reveal_link(&link, None).await.unwrap();
+    assert_eq!(got.expose(), secret.as_bytes());
+    let again = Client::reveal_link(&link, None).await.unwrap_err();
+    assert_eq!(again.status(), Some(410));
+
+    // The sender gets "was viewed" by DM: from the engine's events, no webhook URL configured.
+    let posts = s.slack.wait_for("/api/chat.postMessage", 2, T).await;
+    assert_eq!(posts.len(), 2, "the link, then the viewed notice");
+    let viewed = &posts[1];
+    assert_eq!(viewed.json()["channel"], "D-U1");
+    let vt = message_text(viewed);
+    assert!(vt.contains("was viewed (1 of 1"), "{vt}");
+    assert!(vt.contains("<@U2>"), "{vt}");
+
+    // The secret is in no request Slack received, and not in the server's log.
+    for call in s.slack.calls() {
+        let body = call.text();
+        assert!(
+            !body.contains("c0rrect horse"),
+            "secret sent to Slack: {body}"
+        );
+        assert!(
+            !body.contains("ünïcode") && !body.contains("\\u00fcn"),
+            "{body}"
+        );
+    }
+    assert!(!s.server.log().contains("c0rrect horse"));
+}
+
+#[tokio::test]
+async fn modal_without_recipient_answers_the_sender_ephemerally_with_the_link() {
+    let s = setup(&[]).await;
+    s.command("T1", "U1", "", "resp2").await;
+    let metadata = s.slack.calls_to("/api/views.open")[0].json()["view"]["private_metadata"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = s
+        .submit("U1", values("hunter2-solo", "7d", "3", None), &metadata)
+        .await;
+    assert_eq!(r.status(), 200);
+    let answers = s.slack.wait_for("/hooks/resp2", 1, T).await;
+    let a = answers[0].json();
+    assert_eq!(a["response_type"], "ephemeral");
+    assert_eq!(a["unfurl_links"], false);
+    let text = a["text"].as_str().unwrap();
+    assert!(text.contains("3 views"), "{text}");
+    let link = link_in(text, &s.server.base);
+    let info = s.server.client().get(link.id).await.unwrap();
+    assert_eq!(info.views, 3);
+    let lifetime = info.expires_at - info.created_at;
+    assert_eq!(lifetime.num_hours(), 7 * 24);
+    assert_eq!(
+        Client::reveal_link(&link, None).await.unwrap().expose(),
+        b"hunter2-solo"
+    );
+    assert!(s.slack.calls_to("/api/chat.postMessage").is_empty());
+}
+
+#[tokio::test]
+async fn modal_validation_errors_are_shown_in_the_form_and_create_nothing() {
+    let s = setup(&[]).await;
+    for (vals, block) in [
+        (values("   ", "1h", "1", None), "secret"),
+        (values("x", "forever", "1", None), "expires"),
+        (values("x", "1h", "0", None), "views"),
+        (values("x", "1h", "500", None), "views"),
+        (values(&"y".repeat(3001), "1h", "1", None), "secret"),
+    ] {
+        let r = s.submit("U1", vals, "{}").await;
+        assert_eq!(r.status(), 200);
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["response_action"], "errors", "{body}");
+        assert!(body["errors"][block].is_string(), "{body}");
+    }
+    assert!(s.secrets().await.is_empty());
+}
+
+#[tokio::test]
+async fn quick_mode_with_flags_and_help() {
+    let s = setup(&[]).await;
+    let r = s
+        .command(
+            "T1",
+            "U1",
+            "--views 2 --expires 1h  s3cr3t quick  value",
+            "q1",
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let a: Value = r.json().await.unwrap();
+    assert_eq!(a["response_type"], "ephemeral");
+    assert_eq!(a["unfurl_links"], false);
+    let text = a["text"].as_str().unwrap();
+    let link = link_in(text, &s.server.base);
+    let info = s.server.client().get(link.id).await.unwrap();
+    assert_eq!(info.views, 2);
+    assert_eq!((info.expires_at - info.created_at).num_minutes(), 60);
+    assert_eq!(
+        Client::reveal_link(&link, None).await.unwrap().expose(),
+        b"s3cr3t quick  value"
+    );
+
+    // Invalid flags: an ephemeral error that does not repeat the secret; nothing created.
+    for bad in [
+        "--views many hunter3",
+        "--views 0 hunter3",
+        "--views 11 hunter3",
+        "--expires soon hunter3",
+        "--colour red hunter3",
+    ] {
+        let r = s.command("T1", "U1", bad, "q2").await;
+        assert_eq!(r.status(), 200);
+        let a: Value = r.json().await.unwrap();
+        assert_eq!(a["response_type"], "ephemeral");
+        let t = a["text"].as_str().unwrap();
+        assert!(t.contains(":warning:"), "{bad}: {t}");
+        assert!(!t.contains("hunter3"), "{t}");
+    }
+    assert_eq!(s.secrets().await.len(), 1);
+
+    let r = s.command("T1", "U1", "help", "q3").await;
+    let t = r.json::<Value>().await.unwrap()["text"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(t.contains("--views") && t.contains("--expires") && t.contains("`/share-secret`"));
+    assert!(s.slack.calls_to("/api/views.open").is_empty());
+}
+
+#[tokio::test]
+async fn requests_not_signed_by_slack_are_refused_and_create_nothing() {
+    let s = setup(&[]).await;
+    let body = form(&[
+        ("team_id", "T1"),
+        ("channel_id", "C1"),
+        ("user_id", "U1"),
+        ("command", "/share-secret"),
+        ("text", "forged-secret"),
+        ("response_url", &format!("{}/hooks/x", s.slack.base)),
+        ("trigger_id", "1.2.3"),
+    ]);
+    let url = format!("{}/slack/commands", s.server.base);
+    let send = |ts: i64, sig: String, body: String| {
+        let url = url.clone();
+        async move {
+            http()
+                .post(url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("x-slack-request-timestamp", ts.to_string())
+                .header("x-slack-signature", sig)
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let t = now();
+    // Wrong secret.
+    assert_eq!(
+        send(t, sign("not-the-secret", t, &body), body.clone()).await,
+        401
+    );
+    // Body changed after signing.
+    let tampered = body.replace("forged-secret", "forged-secreT");
+    assert_eq!(send(t, sign(SIGNING, t, &body), tampered).await, 401);
+    // Stale timestamp, correctly signed.
+    let old = t - 301;
+    assert_eq!(
+        send(old, sign(SIGNING, old, &body), body.clone()).await,
+        401
+    );
+    // No signature at all.
+    let r = http()
+        .post(&url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    // Interactions are checked the same way.
+    let payload = form(&[("payload", r#"{"type":"view_submission"}"#)]);
+    let r = http()
+        .post(format!("{}/slack/interactions", s.server.base))
+        .header("x-slack-request-timestamp", t.to_string())
+        .header("x-slack-signature", sign("nope", t, &payload))
+        .body(payload)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    // Signed but missing required fields: 400.
+    let partial = form(&[
+        ("team_id", "T1"),
+        ("user_id", "U1"),
+        ("text", "forged-secret"),
+    ]);
+    assert_eq!(
+        s.post_signed("/slack/commands", &partial, now())
+            .await
+            .status(),
+        400
+    );
+    assert!(s.secrets().await.is_empty());
+    assert!(s.slack.calls().is_empty(), "{:?}", s.slack.calls());
+}
+
+#[tokio::test]
+async fn a_link_that_cannot_be_delivered_is_deleted_and_the_sender_told() {
+    let s = setup(&[]).await;
+    s.command("T1", "U1", "", "fail1").await;
+    let metadata = s.slack.calls_to("/api/views.open")[0].json()["view"]["private_metadata"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Slack now refuses the token for posting.
+    let normal = slack_answers();
+    s.slack.answer_with(Arc::new(move |c: &Call| {
+        if c.path.ends_with("chat.postMessage") {
+            (200, json!({"ok": false, "error": "invalid_auth"}))
+        } else {
+            normal(c)
+        }
+    }));
+    let r = s
+        .submit("U1", values("orphan-me", "1h", "1", Some("U2")), &metadata)
+        .await;
+    assert_eq!(r.status(), 200);
+    let told = s.slack.wait_for("/hooks/fail1", 1, T).await;
+    let t = told[0].json()["text"].as_str().unwrap().to_string();
+    assert!(
+        t.contains("could not be delivered") && t.contains("invalid_auth"),
+        "{t}"
+    );
+    assert!(!t.contains("/s/"), "{t}");
+    let deleted = eventually(T, || async {
+        let list = s.secrets().await;
+        (list.len() == 1 && list[0].status.as_str() == "deleted").then_some(())
+    })
+    .await;
+    assert!(deleted.is_some(), "the undelivered secret is deleted");
+}
+
+#[tokio::test]
+async fn oauth_install_checks_state_and_keeps_the_token_sealed() {
+    let key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
+    let s = setup(&[
+        ("SEECRET_SLACK_CLIENT_ID", "111.222"),
+        ("SEECRET_SLACK_CLIENT_SECRET", "client-secret-value"),
+        ("SEECRET_SLACK_TOKEN_KEY", key),
+    ])
+    .await;
+    let no_redirect = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = no_redirect
+        .get(format!("{}/slack/install", s.server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 302);
+    let location = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+    let q: std::collections::HashMap<_, _> = location.query_pairs().into_owned().collect();
+    assert_eq!(q["client_id"], "111.222");
+    assert_eq!(q["scope"], "commands,chat:write,im:write");
+    assert_eq!(
+        q["redirect_uri"],
+        format!("{}/slack/oauth/callback", s.server.base)
+    );
+    let state = q["state"].clone();
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(cookie.contains(&state) && cookie.contains("HttpOnly"));
+
+    // A callback without the browser's cookie (a forged install link) is refused.
+    let cb = format!(
+        "{}/slack/oauth/callback?code=c0de&state={state}",
+        s.server.base
+    );
+    let r = no_redirect.get(&cb).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(s.slack.calls_to("/api/oauth.v2.access").is_empty());
+    let r = no_redirect
+        .get(format!(
+            "{}/slack/oauth/callback?code=c0de&state=other",
+            s.server.base
+        ))
+        .header("cookie", format!("seecret_slack_state={state}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+
+    // The real browser comes back with its cookie.
+    let r = no_redirect
+        .get(&cb)
+        .header("cookie", format!("seecret_slack_state={state}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("installed in Nine"));
+    let access = s.slack.calls_to("/api/oauth.v2.access");
+    assert_eq!(access.len(), 1);
+    assert!(access[0].query.contains("code=c0de"), "{}", access[0].query);
+
+    // The installed workspace's token is used for it, and stored only sealed.
+    s.command("T9", "U9", "", "inst").await;
+    let opened = s.slack.calls_to("/api/views.open");
+    assert_eq!(
+        opened[0].header("authorization"),
+        Some("Bearer xoxb-installed-token")
+    );
+    for (name, bytes) in seecret_tests::stored_bytes(&s.server) {
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains("xoxb-installed-token"),
+            "token in clear in {name}"
+        );
+    }
+    // A workspace that did not install the app is told so.
+    let r = s.command("T404", "U1", "", "none").await;
+    let t = r.json::<Value>().await.unwrap()["text"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(t.contains("not installed"), "{t}");
+}
