@@ -16,10 +16,15 @@ use seecret_core::client::Client;
 
 /// The `seecret` binary built by `cargo build --workspace` (the test script builds it first).
 pub fn seecret_bin() -> PathBuf {
+    workspace_bin("seecret")
+}
+
+/// A binary of the workspace built by `cargo build --workspace`.
+pub fn workspace_bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
-    // target/<profile>/deps/<test>-<hash> → target/<profile>/seecret
+    // target/<profile>/deps/<test>-<hash> → target/<profile>/<name>
     let dir = exe.parent().and_then(Path::parent).expect("target dir");
-    let bin = dir.join(format!("seecret{}", std::env::consts::EXE_SUFFIX));
+    let bin = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     assert!(
         bin.exists(),
         "{} is missing: run `cargo build --workspace` before the tests",
