@@ -157,12 +157,22 @@ impl Setup {
 }
 
 fn values(secret: &str, expires: &str, views: &str, recipient: Option<&str>) -> Value {
+    values_pp(secret, expires, views, recipient, None)
+}
+
+fn values_pp(
+    secret: &str,
+    expires: &str,
+    views: &str,
+    recipient: Option<&str>,
+    passphrase: Option<&str>,
+) -> Value {
     json!({
         "secret": {"value": {"type": "plain_text_input", "value": secret}},
         "expires": {"value": {"type": "static_select", "selected_option": {"value": expires}}},
         "views": {"value": {"type": "static_select", "selected_option": {"value": views}}},
         "recipient": {"value": {"type": "users_select", "selected_user": recipient}},
-        "passphrase": {"value": {"type": "plain_text_input", "value": null}}
+        "passphrase": {"value": {"type": "plain_text_input", "value": passphrase}}
     })
 }
 
@@ -303,7 +313,11 @@ async fn modal_without_recipient_answers_the_sender_ephemerally_with_the_link() 
         .unwrap()
         .to_string();
     let r = s
-        .submit("U1", values("hunter2-solo", "7d", "3", None), &metadata)
+        .submit(
+            "U1",
+            values_pp("hunter2-solo", "7d", "3", None, Some("open sesame")),
+            &metadata,
+        )
         .await;
     assert_eq!(r.status(), 200);
     let answers = s.slack.wait_for("/hooks/resp2", 1, T).await;
@@ -317,11 +331,23 @@ async fn modal_without_recipient_answers_the_sender_ephemerally_with_the_link() 
     assert_eq!(info.views, 3);
     let lifetime = info.expires_at - info.created_at;
     assert_eq!(lifetime.num_hours(), 7 * 24);
+    assert!(info.passphrase_protected);
+    let refused = Client::reveal_link(&link, None).await.unwrap_err();
+    assert_eq!(refused.status(), Some(403), "{refused}");
     assert_eq!(
-        Client::reveal_link(&link, None).await.unwrap().expose(),
+        Client::reveal_link(&link, Some("open sesame".to_string().into()))
+            .await
+            .unwrap()
+            .expose(),
         b"hunter2-solo"
     );
     assert!(s.slack.calls_to("/api/chat.postMessage").is_empty());
+    for call in s.slack.calls() {
+        assert!(
+            !call.text().contains("open sesame"),
+            "passphrase sent to Slack"
+        );
+    }
 }
 
 #[tokio::test]
@@ -731,4 +757,36 @@ async fn standalone_bot_against_a_remote_server_hears_reads_through_webhooks() {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
+}
+
+#[tokio::test]
+async fn slack_api_failures_are_explained_to_the_user() {
+    let s = setup(&[]).await;
+    s.slack.answer_with(Arc::new(|c: &Call| {
+        if c.path.ends_with("views.open") {
+            (200, json!({"ok": false, "error": "expired_trigger_id"}))
+        } else {
+            (200, json!({"ok": true}))
+        }
+    }));
+    let r = s.command("T1", "U1", "", "f").await;
+    assert_eq!(r.status(), 200);
+    let a: Value = r.json().await.unwrap();
+    assert_eq!(a["response_type"], "ephemeral");
+    let t = a["text"].as_str().unwrap();
+    assert!(
+        t.contains("Could not open the form") && t.contains("expired_trigger_id"),
+        "{t}"
+    );
+
+    s.slack.answer_with(Arc::new(|_: &Call| {
+        (429, json!({"ok": false, "error": "ratelimited"}))
+    }));
+    let r = s.command("T1", "U1", "", "f").await;
+    let t = r.json::<Value>().await.unwrap()["text"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(t.contains("rate limiting"), "{t}");
+    assert!(s.secrets().await.is_empty());
 }
