@@ -20,7 +20,6 @@ use seecret_core::limits::Decision;
 use seecret_core::store::AccountRecord;
 use serde::de::DeserializeOwned;
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 mod error;
@@ -77,14 +76,31 @@ pub fn router(state: AppState) -> Router {
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
         ))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(60),
-        ))
+        .layer(middleware::from_fn(request_deadline))
         // Spans carry method and path only: paths hold ids, never keys (those stay in the
         // fragment) and bodies are never logged.
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// A whole-request deadline: 60 s, except multipart file uploads, which stream up to 100 MB and
+/// may need far longer on a slow link (15 min; the engine aborts the upload cleanly).
+async fn request_deadline(req: Request, next: Next) -> Response {
+    let upload = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| c.trim_start().starts_with("multipart/"));
+    let limit = Duration::from_secs(if upload { 15 * 60 } else { 60 });
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(r) => r,
+        Err(_) => ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "timeout",
+            "the request took too long",
+        )
+        .into_response(),
+    }
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
