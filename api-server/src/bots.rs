@@ -9,10 +9,10 @@ use axum::Router;
 use seecret_core::bots::Embedded;
 use seecret_core::engine::Engine;
 use seecret_core::webhook::Deliverer;
-use tracing::info;
+use tracing::{info, warn};
 
 /// Environment variables the embedded bots read.
-pub const ENV_VARS: &[&str] = seecret_slack::ENV_VARS;
+pub const ENV_VARS: &[&[&str]] = &[seecret_slack::ENV_VARS, seecret_discord::ENV_VARS];
 
 /// Mounts the enabled bots: their routes, and their event sinks on `deliverer`.
 pub async fn mount(
@@ -30,6 +30,33 @@ pub async fn mount(
         let bot = seecret_slack::SlackBot::new(cfg, Arc::new(backend), installations)?;
         deliverer = deliverer.with_sink("slack", bot.sink());
         routes = routes.merge(bot.router());
+    }
+    if let Some(cfg) = seecret_discord::DiscordConfig::from_env()? {
+        if cfg.public_key.is_some() {
+            let backend = Embedded::new(engine.clone(), cfg.account.as_deref())
+                .await
+                .context("SEECRET_DISCORD_ACCOUNT")?;
+            info!(
+                account = %backend.account().name,
+                invite = %cfg.invite_url(),
+                "Discord bot enabled on /discord/interactions"
+            );
+            if cfg.token.is_none() {
+                warn!("SEECRET_DISCORD_TOKEN is not set: no command registration, no DMs");
+            }
+            let bot = seecret_discord::DiscordBot::new(cfg, Arc::new(backend))?;
+            deliverer = deliverer.with_sink("discord", bot.sink());
+            routes = routes.merge(bot.router());
+            if bot.config().token.is_some() {
+                bot.spawn_registration();
+            }
+        } else {
+            warn!(
+                "SEECRET_DISCORD_TOKEN is set without SEECRET_DISCORD_PUBLIC_KEY: the bot inside \
+                 `seecret serve` answers Discord's HTTP interactions only; run `seecret-discord` \
+                 for gateway mode"
+            );
+        }
     }
     Ok((deliverer, routes))
 }

@@ -270,6 +270,7 @@ fn is_known(var: &str) -> bool {
     KNOWN_ENV.contains(&var)
         || crate::bots::ENV_VARS
             .iter()
+            .flat_map(|vars| vars.iter())
             .any(|v| *v == var || *v == base)
 }
 

@@ -1,0 +1,171 @@
+//! Seecret's Discord bot: `/share-secret` opens a private modal (or takes the secret as a
+//! command option), creates a one-time link through a [`Backend`] and answers ephemerally with
+//! link previews off, or sends the link to a recipient by DM; the sender hears when it is read.
+//!
+//! The same [`DiscordBot`] handles interactions from Discord's HTTP interactions endpoint
+//! (`POST /discord/interactions`, every request Ed25519-verified first) and from the gateway
+//! ([`DiscordBot::run_gateway`]); it runs embedded in `seecret serve` (backend: the engine,
+//! events: an in-process sink fed by the outbox) or as the `seecret-discord` binary (backend: a
+//! remote server, events: its webhooks).
+
+mod config;
+mod discord;
+mod gateway;
+mod handlers;
+mod messages;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::post;
+use seecret_core::bots::Backend;
+use seecret_core::crypto::WebhookSecret;
+use seecret_core::limits::Limiter;
+use seecret_core::webhook::{EventPayload, EventSink};
+use serenity::interactions_endpoint::Verifier;
+use tracing::{info, warn};
+
+pub use config::{ConfigError, DEFAULT_API_URL, DiscordConfig, ENV_VARS, parse_public_key};
+pub use discord::DiscordError;
+pub use handlers::{Reply, Unsupported};
+
+/// The Discord bot: routes for Discord, the gateway handler, and the sink for its events.
+#[derive(Debug, Clone)]
+pub struct DiscordBot {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    cfg: DiscordConfig,
+    backend: Arc<dyn Backend>,
+    discord: discord::Discord,
+    verifier: Option<Verifier>,
+    per_user: Limiter,
+    /// Standalone: verifies the remote server's webhooks.
+    webhook_secret: Option<WebhookSecret>,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inner")
+            .field("cfg", &self.cfg)
+            .field("backend", &self.backend)
+            .field("discord", &self.discord)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DiscordBot {
+    /// A bot creating secrets through `backend`.
+    pub fn new(cfg: DiscordConfig, backend: Arc<dyn Backend>) -> Result<Self, ConfigError> {
+        let verifier = cfg
+            .public_key
+            .map(Verifier::try_new)
+            .transpose()
+            .map_err(|e| ConfigError::Invalid(format!("SEECRET_DISCORD_PUBLIC_KEY: {e}")))?;
+        let discord = discord::Discord::new(&cfg);
+        let per_user = Limiter::per_minute(cfg.per_user_per_minute);
+        Ok(Self {
+            inner: Arc::new(Inner {
+                cfg,
+                backend,
+                discord,
+                verifier,
+                per_user,
+                webhook_secret: None,
+            }),
+        })
+    }
+
+    /// Standalone: accept Seecret webhooks signed with `whsec` on `/discord/seecret-events`.
+    pub fn with_webhook_secret(mut self, whsec: &str) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.webhook_secret = Some(WebhookSecret::from_stored(whsec.to_string()));
+        }
+        self
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &DiscordConfig {
+        &self.inner.cfg
+    }
+
+    /// `POST /discord/interactions` (Discord's "Interactions Endpoint URL").
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route("/discord/interactions", post(handlers::interactions))
+            .with_state(self.clone())
+    }
+
+    /// `POST /discord/seecret-events`: Seecret webhooks for a standalone bot.
+    pub fn webhook_router(&self) -> Router {
+        Router::new()
+            .route("/discord/seecret-events", post(handlers::seecret_event))
+            .with_state(self.clone())
+    }
+
+    /// The in-process receiver of this bot's events (embedded mode).
+    pub fn sink(&self) -> Arc<dyn EventSink> {
+        Arc::new(self.clone())
+    }
+
+    /// Handles one interaction given as Discord's JSON (both transports end here).
+    pub async fn handle(&self, interaction: &serde_json::Value) -> Result<Reply, Unsupported> {
+        handlers::handle(self, interaction).await
+    }
+
+    /// Registers `/share-secret` (in `SEECRET_DISCORD_GUILD_ID`, or globally) and logs the
+    /// invite URL.
+    pub async fn register_commands(&self) -> Result<(), DiscordError> {
+        let cfg = &self.inner.cfg;
+        info!(invite = %cfg.invite_url(), "invite the Discord bot with this URL");
+        self.inner
+            .discord
+            .register_commands(&messages::commands_body(cfg.max_views), cfg.guild_id)
+            .await?;
+        match cfg.guild_id {
+            Some(g) => info!(guild = g, "registered /share-secret in the guild"),
+            None => info!("registered /share-secret globally (may take a while to appear)"),
+        }
+        Ok(())
+    }
+
+    /// [`register_commands`](Self::register_commands) in the background, logging a failure.
+    pub fn spawn_registration(&self) {
+        let bot = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = bot.register_commands().await {
+                warn!(error = %e, "registering /share-secret with Discord failed");
+            }
+        });
+    }
+
+    /// Connects to the gateway with the bot token and answers interactions there, until the
+    /// connection ends for good.
+    pub async fn run_gateway(&self) -> Result<(), DiscordError> {
+        gateway::run(self.clone()).await
+    }
+
+    /// Sends the sender of the secret a DM about `event`; `subscriber` is the sender's user id.
+    async fn tell_sender(&self, subscriber: &str, event: &EventPayload) -> Result<(), String> {
+        let Some(user) = subscriber.parse::<u64>().ok().filter(|u| *u > 0) else {
+            // Not ours to retry: a malformed route never becomes valid.
+            return Ok(());
+        };
+        let Some(text) = messages::event_text(event) else {
+            return Ok(());
+        };
+        self.inner
+            .discord
+            .dm(user, &messages::message_body(&text))
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
+
+#[async_trait::async_trait]
+impl EventSink for DiscordBot {
+    async fn deliver(&self, subscriber: &str, event: &EventPayload) -> Result<(), String> {
+        self.tell_sender(subscriber, event).await
+    }
+}

@@ -1,0 +1,581 @@
+//! The Discord bot, embedded in `seecret serve`, driven exactly as Discord drives an HTTP
+//! interactions endpoint: JSON bodies signed with Ed25519 over `timestamp || body` by a test key,
+//! a fake Discord REST API on loopback (serenity's `HttpBuilder::proxy`) that records every call,
+//! and the links it delivers revealed through the real server.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ed25519_dalek::{Signer, SigningKey};
+use seecret_core::client::Client;
+use seecret_core::model::Link;
+use seecret_tests::{Call, FakeApi, Server, ServerOptions, eventually, http};
+use serde_json::{Value, json};
+
+const APP_ID: &str = "1100000000000000001";
+const GUILD_ID: &str = "1200000000000000002";
+const BOT_TOKEN: &str = "test-bot-token-not-real";
+const SENDER: &str = "1001";
+const RECIPIENT: &str = "2002";
+const T: Duration = Duration::from_secs(15);
+
+fn key() -> SigningKey {
+    SigningKey::from_bytes(&[7u8; 32])
+}
+
+fn public_key_hex() -> String {
+    hex::encode(key().verifying_key().to_bytes())
+}
+
+/// What Discord puts in `X-Signature-Ed25519`: hex(Ed25519(timestamp || body)).
+fn sign(key: &SigningKey, ts: &str, body: &[u8]) -> String {
+    hex::encode(key.sign(&[ts.as_bytes(), body].concat()).to_bytes())
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// The DM channel the fake opens with a user: "7" + their id.
+fn dm_channel(user: &str) -> String {
+    format!("7{user}")
+}
+
+/// Answers like Discord's REST API for the routes the bot uses.
+fn discord_answers() -> seecret_tests::Answer {
+    Arc::new(|c: &Call| {
+        if c.path.ends_with("/users/@me/channels") {
+            let user = c.json()["recipient_id"].as_str().unwrap_or("").to_string();
+            return (
+                200,
+                json!({"id": dm_channel(&user), "type": 1, "recipients": [{"id": user, "username": "u", "discriminator": "0"}]}),
+            );
+        }
+        if c.path.ends_with("/messages") {
+            // Discord echoes the message; the bot must not log or show this body.
+            return (
+                200,
+                json!({"id": "3000", "channel_id": "1", "content": c.json()["content"]}),
+            );
+        }
+        if c.path.ends_with("/commands") {
+            return (200, c.json());
+        }
+        (200, json!({}))
+    })
+}
+
+struct Setup {
+    server: Server,
+    discord: FakeApi,
+}
+
+async fn setup() -> Setup {
+    let discord = FakeApi::start(discord_answers()).await;
+    let opts = ServerOptions::default()
+        .env("SEECRET_DISCORD_PUBLIC_KEY", public_key_hex())
+        .env("SEECRET_DISCORD_APPLICATION_ID", APP_ID)
+        .env("SEECRET_DISCORD_TOKEN", BOT_TOKEN)
+        .env("SEECRET_DISCORD_GUILD_ID", GUILD_ID)
+        .env("SEECRET_DISCORD_API_URL", &discord.base)
+        .env("SEECRET_LOG", "debug");
+    let server = tokio::task::spawn_blocking(move || Server::start_with(opts))
+        .await
+        .unwrap();
+    Setup { server, discord }
+}
+
+fn base(kind: u64, data: Value) -> Value {
+    json!({
+        "id": "1300000000000000003",
+        "application_id": APP_ID,
+        "type": kind,
+        "token": "aW50ZXJhY3Rpb24tdG9rZW4",
+        "version": 1,
+        "guild_id": GUILD_ID,
+        "channel_id": "1400000000000000004",
+        "member": {
+            "user": {"id": SENDER, "username": "alice", "discriminator": "0", "global_name": "Alice"},
+            "roles": [], "joined_at": "2024-01-01T00:00:00.000000+00:00",
+            "deaf": false, "mute": false, "permissions": "2147483647"
+        },
+        "app_permissions": "2147483647",
+        "locale": "en-US",
+        "guild_locale": "en-US",
+        "data": data
+    })
+}
+
+/// An APPLICATION_COMMAND for `/share-secret` with `options` (`[{name, type, value}]`).
+fn command(options: Value) -> Value {
+    let mut users = serde_json::Map::new();
+    for o in options.as_array().unwrap() {
+        if o["type"] == 6 {
+            let id = o["value"].as_str().unwrap();
+            users.insert(
+                id.into(),
+                json!({"id": id, "username": "bob", "discriminator": "0", "bot": false}),
+            );
+        }
+    }
+    base(
+        2,
+        json!({
+            "id": "1500000000000000005", "name": "share-secret", "type": 1,
+            "guild_id": GUILD_ID, "options": options, "resolved": {"users": users}
+        }),
+    )
+}
+
+/// A MODAL_SUBMIT of the form with `custom_id`.
+fn submit(custom_id: &str, secret: &str, expiration: &str, views: &str, pp: &str) -> Value {
+    let row = |id: &str, v: &str| json!({"type": 1, "components": [{"type": 4, "custom_id": id, "value": v}]});
+    base(
+        5,
+        json!({
+            "custom_id": custom_id,
+            "components": [row("secret", secret), row("expiration", expiration), row("views", views), row("passphrase", pp)]
+        }),
+    )
+}
+
+impl Setup {
+    async fn post_raw(&self, body: Vec<u8>, ts: &str, sig: &str) -> reqwest::Response {
+        http()
+            .post(format!("{}/discord/interactions", self.server.base))
+            .header("content-type", "application/json")
+            .header("x-signature-ed25519", sig)
+            .header("x-signature-timestamp", ts)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Posts `body` signed as Discord signs it; returns the status and the JSON answer.
+    async fn post(&self, body: &Value) -> (u16, Value) {
+        let bytes = serde_json::to_vec(body).unwrap();
+        let ts = now().to_string();
+        let sig = sign(&key(), &ts, &bytes);
+        let r = self.post_raw(bytes, &ts, &sig).await;
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    async fn secrets(&self) -> Vec<seecret_core::model::SecretInfo> {
+        self.server
+            .client()
+            .list(&Default::default())
+            .await
+            .unwrap()
+            .seecrets
+    }
+
+    fn messages_to(&self, user: &str) -> Vec<Call> {
+        self.discord
+            .calls_to(&format!("/api/v10/channels/{}/messages", dm_channel(user)))
+    }
+}
+
+fn link_in(text: &str, base: &str) -> Link {
+    let start = text
+        .find(&format!("{base}/s/"))
+        .expect("a link in the message");
+    let end = text[start..]
+        .find(|c: char| c.is_whitespace() || c == '>' || c == '"')
+        .map_or(text.len(), |e| start + e);
+    Link::parse(&text[start..end]).unwrap()
+}
+
+/// The ids of a modal's text inputs, in order.
+fn input_ids(modal: &Value) -> Vec<String> {
+    modal["data"]["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            assert_eq!(row["type"], 1, "an action row");
+            row["components"][0]["custom_id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
+fn assert_private(answer: &Value) {
+    assert_eq!(answer["type"], 4, "a message: {answer}");
+    let flags = answer["data"]["flags"].as_u64().unwrap();
+    assert_eq!(flags & 64, 64, "ephemeral: {answer}");
+    assert_eq!(flags & 4, 4, "embeds suppressed: {answer}");
+}
+
+fn content(answer: &Value) -> String {
+    answer["data"]["content"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn the_test_signer_signs_timestamp_then_body() {
+    let body = br#"{"type":1}"#;
+    let sig = sign(&key(), "1700000000", body);
+    let bytes: [u8; 64] = hex::decode(&sig).unwrap().try_into().unwrap();
+    let sig = ed25519_dalek::Signature::from_bytes(&bytes);
+    let pk = key().verifying_key();
+    assert!(pk.verify_strict(b"1700000000{\"type\":1}", &sig).is_ok());
+    assert!(pk.verify_strict(b"1700000001{\"type\":1}", &sig).is_err());
+}
+
+#[tokio::test]
+async fn ping_is_answered_with_pong_and_the_command_is_registered_on_start() {
+    let s = setup().await;
+    let (status, answer) = s
+        .post(&json!({"type": 1, "id": "1", "application_id": APP_ID, "token": "t", "version": 1}))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(answer, json!({"type": 1}));
+
+    // `/share-secret` was put in the guild with the bot token, with its options.
+    let path = format!("/api/v10/applications/{APP_ID}/guilds/{GUILD_ID}/commands");
+    let reg = s.discord.wait_for(&path, 1, T).await;
+    assert_eq!(reg.len(), 1, "{:?}", s.discord.calls());
+    assert_eq!(reg[0].method, "PUT");
+    assert_eq!(
+        reg[0].header("authorization"),
+        Some(format!("Bot {BOT_TOKEN}").as_str())
+    );
+    let cmds = reg[0].json();
+    assert_eq!(cmds[0]["name"], "share-secret");
+    let options: Vec<(&str, u64)> = cmds[0]["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| (o["name"].as_str().unwrap(), o["type"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(
+        options,
+        [
+            ("recipient", 6),
+            ("expiration", 3),
+            ("views", 4),
+            ("passphrase", 3),
+            ("content", 3)
+        ]
+    );
+    // The invite URL is in the log.
+    let invite = format!(
+        "https://discord.com/oauth2/authorize?client_id={APP_ID}&scope=bot%20applications.commands"
+    );
+    assert!(s.server.log().contains(&invite), "{}", s.server.log());
+}
+
+#[tokio::test]
+async fn command_opens_the_modal_and_its_link_reveals_the_secret_then_the_sender_hears_of_it() {
+    let s = setup().await;
+    let (status, modal) = s.post(&command(json!([]))).await;
+    assert_eq!(status, 200);
+    assert_eq!(modal["type"], 9, "a modal: {modal}");
+    assert_eq!(modal["data"]["custom_id"], "seecret_share");
+    assert_eq!(
+        input_ids(&modal),
+        ["secret", "expiration", "views", "passphrase"]
+    );
+    let secret_input = &modal["data"]["components"][0]["components"][0];
+    assert_eq!(secret_input["type"], 4);
+    assert_eq!(secret_input["style"], 2, "paragraph");
+    assert_eq!(secret_input["required"], true);
+    assert_eq!(
+        modal["data"]["components"][1]["components"][0]["value"],
+        "24h"
+    );
+    assert_eq!(
+        modal["data"]["components"][2]["components"][0]["value"],
+        "1"
+    );
+    assert_eq!(
+        modal["data"]["components"][3]["components"][0]["required"],
+        false
+    );
+    assert!(s.secrets().await.is_empty(), "the modal creates nothing");
+
+    let secret = "db-password: c0rrect horse\nline two ☃ ünïcode\n";
+    let (status, answer) = s
+        .post(&submit("seecret_share", secret, "1h", "2", ""))
+        .await;
+    assert_eq!(status, 200);
+    assert_private(&answer);
+    let text = content(&answer);
+    assert!(text.contains("2 views"), "{text}");
+    let link = link_in(&text, &s.server.base);
+    let info = s.server.client().get(link.id).await.unwrap();
+    assert_eq!(info.views, 2);
+    assert_eq!((info.expires_at - info.created_at).num_minutes(), 60);
+    let got = Client::reveal_link(&link, None).await.unwrap();
+    assert_eq!(got.expose(), secret.as_bytes());
+
+    // The sender gets "was viewed" by DM, from the engine's events.
+    let viewed = eventually(T, || async { s.messages_to(SENDER).into_iter().next() })
+        .await
+        .expect("a DM to the sender");
+    let opened = s.discord.calls_to("/api/v10/users/@me/channels");
+    assert_eq!(opened[0].json()["recipient_id"], SENDER);
+    let vt = viewed.json()["content"].as_str().unwrap().to_string();
+    assert!(vt.contains("was viewed (1 of 2"), "{vt}");
+
+    // The secret is in no request Discord received, and not in the server's log.
+    for call in s.discord.calls() {
+        let body = call.text();
+        assert!(
+            !body.contains("c0rrect horse"),
+            "secret sent to Discord: {body}"
+        );
+        assert!(
+            !body.contains("ünïcode") && !body.contains("\\u00fcn"),
+            "{body}"
+        );
+    }
+    let log = s.server.log();
+    assert!(!log.contains("c0rrect horse"), "secret in the log");
+    let fragment = text
+        .split('#')
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap();
+    assert!(!log.contains(fragment), "the link's key in the log");
+}
+
+#[tokio::test]
+async fn a_recipient_gets_the_link_by_dm_and_the_sender_a_confirmation_then_the_viewed_dm() {
+    let s = setup().await;
+    let (_, modal) = s
+        .post(&command(json!([
+            {"name": "recipient", "type": 6, "value": RECIPIENT},
+            {"name": "expiration", "type": 3, "value": "7d"},
+            {"name": "views", "type": 4, "value": 1}
+        ])))
+        .await;
+    assert_eq!(modal["type"], 9);
+    let custom_id = modal["data"]["custom_id"].as_str().unwrap().to_string();
+    assert_eq!(custom_id, format!("seecret_share:{RECIPIENT}"));
+    assert_eq!(
+        modal["data"]["components"][1]["components"][0]["value"],
+        "7d"
+    );
+
+    let (status, answer) = s
+        .post(&submit(&custom_id, "hunter2-for-bob", "7d", "1", ""))
+        .await;
+    assert_eq!(status, 200);
+    assert_private(&answer);
+    let text = content(&answer);
+    assert!(
+        text.contains(&format!("Sent a one-time link to <@{RECIPIENT}>")),
+        "{text}"
+    );
+    assert!(
+        !text.contains("/s/"),
+        "the sender's confirmation has no link: {text}"
+    );
+
+    // The DM channel was opened with the recipient and the link posted there, previews off.
+    let opened = s.discord.calls_to("/api/v10/users/@me/channels");
+    assert_eq!(opened[0].json()["recipient_id"], RECIPIENT);
+    let dms = s.messages_to(RECIPIENT);
+    assert_eq!(dms.len(), 1);
+    let dm = dms[0].json();
+    assert_eq!(dm["flags"], 4, "embeds suppressed: {dm}");
+    let dt = dm["content"].as_str().unwrap();
+    assert!(
+        dt.contains(&format!("<@{SENDER}> shared a secret with you")),
+        "{dt}"
+    );
+    let link = link_in(dt, &s.server.base);
+    let info = s.server.client().get(link.id).await.unwrap();
+    assert_eq!((info.expires_at - info.created_at).num_hours(), 7 * 24);
+    assert_eq!(
+        Client::reveal_link(&link, None).await.unwrap().expose(),
+        b"hunter2-for-bob"
+    );
+    let again = Client::reveal_link(&link, None).await.unwrap_err();
+    assert_eq!(again.status(), Some(410));
+
+    let viewed = eventually(T, || async { s.messages_to(SENDER).into_iter().next() })
+        .await
+        .expect("a DM to the sender");
+    let vt = viewed.json()["content"].as_str().unwrap().to_string();
+    assert!(
+        vt.contains(&format!("for <@{RECIPIENT}> was viewed (1 of 1")),
+        "{vt}"
+    );
+    for call in s.discord.calls() {
+        assert!(!call.text().contains("hunter2-for-bob"), "{}", call.text());
+    }
+    assert!(!s.server.log().contains("hunter2-for-bob"));
+}
+
+#[tokio::test]
+async fn requests_not_signed_by_discord_are_refused_and_create_nothing() {
+    let s = setup().await;
+    let body = serde_json::to_vec(&command(json!([
+        {"name": "content", "type": 3, "value": "forged-secret"}
+    ])))
+    .unwrap();
+    let ts = now().to_string();
+    // Signed by another key.
+    let other = SigningKey::from_bytes(&[8u8; 32]);
+    let r = s
+        .post_raw(body.clone(), &ts, &sign(&other, &ts, &body))
+        .await;
+    assert_eq!(r.status(), 401);
+    // Body changed after signing.
+    let good = sign(&key(), &ts, &body);
+    let tampered = String::from_utf8(body.clone())
+        .unwrap()
+        .replace("forged-secret", "forged-secreT")
+        .into_bytes();
+    assert_eq!(s.post_raw(tampered, &ts, &good).await.status(), 401);
+    // Timestamp changed after signing.
+    let later = (now() + 1).to_string();
+    assert_eq!(s.post_raw(body.clone(), &later, &good).await.status(), 401);
+    // Correctly signed, but six minutes old.
+    let old = (now() - 360).to_string();
+    let r = s
+        .post_raw(body.clone(), &old, &sign(&key(), &old, &body))
+        .await;
+    assert_eq!(r.status(), 401);
+    // No signature at all; a malformed one.
+    let r = http()
+        .post(format!("{}/discord/interactions", s.server.base))
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(s.post_raw(body.clone(), &ts, "zz").await.status(), 401);
+    // A PING with a bad signature (what Discord sends to test the endpoint) is refused too.
+    let ping = br#"{"type":1}"#.to_vec();
+    assert_eq!(s.post_raw(ping, &ts, &good).await.status(), 401);
+
+    // Correctly signed but an interaction type the bot does not know: 400, said clearly.
+    let (status, why) = s.post(&base(99, json!({}))).await;
+    assert_eq!(status, 400);
+    assert!(
+        why.as_str()
+            .unwrap()
+            .contains("unknown interaction type 99"),
+        "{why}"
+    );
+    let (status, _) = s
+        .post(&base(3, json!({"custom_id": "x", "component_type": 2})))
+        .await;
+    assert_eq!(status, 400);
+
+    assert!(s.secrets().await.is_empty());
+    let calls: Vec<String> = s
+        .discord
+        .calls()
+        .iter()
+        .filter(|c| !c.path.ends_with("/commands"))
+        .map(|c| c.path.clone())
+        .collect();
+    assert!(calls.is_empty(), "{calls:?}");
+}
+
+#[tokio::test]
+async fn content_as_an_option_skips_the_modal_and_warns_that_discord_sees_it() {
+    let s = setup().await;
+    let (status, answer) = s
+        .post(&command(json!([
+            {"name": "content", "type": 3, "value": "inline s3cr3t"},
+            {"name": "views", "type": 4, "value": 3},
+            {"name": "expiration", "type": 3, "value": "10m"}
+        ])))
+        .await;
+    assert_eq!(status, 200);
+    assert_private(&answer);
+    let text = content(&answer);
+    assert!(text.contains("Discord can see"), "{text}");
+    let link = link_in(&text, &s.server.base);
+    let info = s.server.client().get(link.id).await.unwrap();
+    assert_eq!(info.views, 3);
+    assert_eq!((info.expires_at - info.created_at).num_minutes(), 10);
+    assert_eq!(
+        Client::reveal_link(&link, None).await.unwrap().expose(),
+        b"inline s3cr3t"
+    );
+}
+
+#[tokio::test]
+async fn invalid_forms_are_answered_ephemerally_and_create_nothing() {
+    let s = setup().await;
+    for (secret, exp, views, what) in [
+        ("   ", "1h", "1", "Type the secret"),
+        ("hunter3", "forever", "1", "Expires after"),
+        ("hunter3", "1h", "0", "Views must be"),
+        ("hunter3", "1h", "500", "Views must be"),
+        ("hunter3", "1h", "many", "Views must be"),
+    ] {
+        let (status, answer) = s
+            .post(&submit("seecret_share", secret, exp, views, ""))
+            .await;
+        assert_eq!(status, 200);
+        assert_private(&answer);
+        let t = content(&answer);
+        assert!(t.contains(what) && t.contains("⚠️"), "{t}");
+        assert!(!t.contains("hunter3"), "{t}");
+    }
+    let long = "y".repeat(3001);
+    let (_, answer) = s.post(&submit("seecret_share", &long, "1h", "1", "")).await;
+    assert!(content(&answer).contains("longer than 3000"), "{answer}");
+    let (_, answer) = s
+        .post(&command(json!([{"name": "views", "type": 4, "value": 11}])))
+        .await;
+    assert_private(&answer);
+    assert!(content(&answer).contains("between 1 and 10"));
+    assert!(s.secrets().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_link_discord_refuses_to_deliver_is_deleted_and_the_sender_told() {
+    let s = setup().await;
+    let normal = discord_answers();
+    s.discord.answer_with(Arc::new(move |c: &Call| {
+        if c.path.contains("/channels/") && c.path.ends_with("/messages") {
+            (
+                403,
+                json!({"code": 50007, "message": "Cannot send messages to this user"}),
+            )
+        } else {
+            normal(c)
+        }
+    }));
+    let (status, answer) = s
+        .post(&submit(
+            &format!("seecret_share:{RECIPIENT}"),
+            "orphan-me",
+            "1h",
+            "1",
+            "",
+        ))
+        .await;
+    assert_eq!(status, 200);
+    assert_private(&answer);
+    let t = content(&answer);
+    assert!(
+        t.contains("could not be sent") && t.contains("Cannot send messages to this user"),
+        "{t}"
+    );
+    assert!(t.contains("deleted") && !t.contains("/s/"), "{t}");
+    let deleted = eventually(T, || async {
+        let list = s.secrets().await;
+        (list.len() == 1 && list[0].status.as_str() == "deleted").then_some(())
+    })
+    .await;
+    assert!(deleted.is_some(), "the undelivered secret is deleted");
+}
