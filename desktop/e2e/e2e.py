@@ -150,34 +150,35 @@ class Procs:
 
 
 def start_server(procs, seecret, data_dir):
+    """Starts `seecret serve` on a free loopback port; returns its URL and first account's token."""
+    import queue
+    import threading
     p = procs.start([seecret, "serve", "--bind", "127.0.0.1:0", "--data-dir", data_dir],
                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                     env={**os.environ, "SEECRET_LOG": "info", "NO_COLOR": "1"})
+    lines = queue.Queue()
+
+    def pump(f):
+        # Keep draining so the server never blocks on a full pipe.
+        for line in f:
+            lines.put(line)
+
+    threading.Thread(target=pump, args=(p.stdout,), daemon=True).start()
+    threading.Thread(target=pump, args=(p.stderr,), daemon=True).start()
     addr = token = None
     deadline = time.time() + 30
-    import selectors
-    sel = selectors.DefaultSelector()
-    sel.register(p.stdout, selectors.EVENT_READ)
-    sel.register(p.stderr, selectors.EVENT_READ)
     while (addr is None or token is None) and time.time() < deadline:
-        for key, _ in sel.select(timeout=0.5):
-            line = key.fileobj.readline()
-            if not line:
-                continue
-            m = re.search(r"seecret listening addr=(\S+)", line)
-            if m:
-                addr = m.group(1)
-            if re.fullmatch(r"[0-9a-f-]{36}", line.strip()):
-                token = line.strip()
+        try:
+            line = lines.get(timeout=0.5)
+        except queue.Empty:
+            continue
+        m = re.search(r"seecret listening addr=(\S+)", line)
+        if m:
+            addr = m.group(1)
+        if re.fullmatch(r"[0-9a-f-]{36}", line.strip()):
+            token = line.strip()
     if not addr or not token:
         raise AssertionError("seecret serve did not start (no address or token)")
-    # Keep draining its output so it never blocks on a full pipe.
-    def drain(f):
-        for _ in f:
-            pass
-    import threading
-    threading.Thread(target=drain, args=(p.stdout,), daemon=True).start()
-    threading.Thread(target=drain, args=(p.stderr,), daemon=True).start()
     return f"http://{addr}", token
 
 

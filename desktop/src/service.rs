@@ -333,7 +333,7 @@ impl Desktop {
                 name,
             },
         );
-        lock(&self.seen).insert(info.id, info.views);
+        lock(&self.seen).insert(info.id, used(&info));
         SharedLink {
             id: info.id.to_string(),
             link: shared.link.to_string(),
@@ -516,13 +516,13 @@ impl Desktop {
             .into_iter()
             .map(|info| {
                 let name = links.get(&info.id).and_then(|m| m.name.as_deref());
-                if let Some(before) = seen.insert(info.id, info.views)
-                    && info.views > before
+                if let Some(before) = seen.insert(info.id, used(&info))
+                    && used(&info) > before
                 {
                     read.push(ReadEvent {
                         id: info.id.to_string(),
                         label: label_of(&info, name),
-                        views: info.views,
+                        views: used(&info),
                         views_left: info.views_remaining,
                     });
                 }
@@ -532,7 +532,7 @@ impl Desktop {
                     kind: info.kind,
                     created_at: info.created_at,
                     expires_at: info.expires_at,
-                    views: info.views,
+                    views: used(&info),
                     views_left: info.views_remaining,
                     state: state_of(&info, now),
                     has_link: links.contains_key(&info.id),
@@ -568,6 +568,11 @@ impl Desktop {
     }
 }
 
+/// Views used so far (`views` is the number allowed).
+fn used(info: &SecretInfo) -> u32 {
+    info.views.saturating_sub(info.views_remaining)
+}
+
 /// The server's label, else the file name (the server's, or the one this session knows).
 fn label_of(info: &SecretInfo, local_name: Option<&str>) -> String {
     info.label
@@ -585,7 +590,7 @@ fn label_of(info: &SecretInfo, local_name: Option<&str>) -> String {
 fn state_of(info: &SecretInfo, now: DateTime<Utc>) -> &'static str {
     match info.status {
         Status::Active if info.expires_at <= now => "expired",
-        Status::Active if info.views == 0 => "waiting",
+        Status::Active if used(info) == 0 => "waiting",
         Status::Active => "viewed",
         Status::Consumed => "consumed",
         Status::Expired => "expired",

@@ -301,7 +301,7 @@ fn a_file_over_the_servers_limit_is_refused_before_uploading() {
     let msg = e["message"].as_str().unwrap();
     assert!(msg.contains("big.bin is 5.0 KB"), "{msg}");
     assert!(
-        msg.contains("up to 1000 bytes"),
+        msg.contains("up to 1.0 KB"),
         "the server's own limit: {msg}"
     );
     assert!(list_kinds(&server).is_empty(), "nothing was uploaded");
@@ -371,7 +371,8 @@ fn recent_links_show_status_notice_reads_copy_and_burn() {
     assert_eq!(rows[0]["label"], "B", "newest first");
     assert!(
         rows.iter()
-            .all(|r| r["state"] == "waiting" && r["has_link"] == true)
+            .all(|r| r["state"] == "waiting" && r["has_link"] == true),
+        "{recent}"
     );
 
     // Someone opens A: the poller notices and tells the window.
