@@ -310,7 +310,9 @@ def main():
         target = (ox + int(r["x"] + r["width"] / 2), oy + int(r["y"] + r["height"] / 2))
         src_x, src_y = 900, 120
         ready = os.path.join(tmp, "source-ready")
-        procs.start([sys.executable, os.path.join(HERE, "drag_source.py"), drop_file, str(src_x), str(src_y), ready])
+        # Debian's python3 has python3-gi; a python3 earlier on PATH may not.
+        gi_python = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+        procs.start([gi_python, os.path.join(HERE, "drag_source.py"), drop_file, str(src_x), str(src_y), ready])
         wait_until("the drag source window", lambda: os.path.exists(ready), timeout=20)
         time.sleep(0.5)
         dropped = False
@@ -327,7 +329,7 @@ def main():
         assert dropped, "the drop never reached the app"
         screenshot(os.path.join(args.artifacts, "desktop-dropped.png"))
         old = wd.prop("#link", "value")
-        wd.type("#label", "")
+        wd.clear("#label")
         wd.click("#share")
         link2 = wait_until("the file's link", lambda: (wd.prop("#link", "value") != old) and wd.prop("#link", "value"), timeout=60)
         got = reveal(args.seecret, link2, os.path.join(tmp, "revealed.bin"))
