@@ -262,8 +262,11 @@ def main():
                      "--native-driver", shutil.which("WebKitWebDriver") or "/usr/bin/WebKitWebDriver"],
                     env=env, stdout=driver_log, stderr=subprocess.STDOUT)
         wd = WebDriver(f"http://127.0.0.1:{port}")
-        wait_until("tauri-driver", lambda: socket.create_connection(("127.0.0.1", port), timeout=1).close() or True)
-        wd.start(os.path.abspath(args.app))
+        # Both tauri-driver and the WebKitWebDriver it starts must listen before a session.
+        for p in (port, native):
+            wait_until(f"a WebDriver on port {p}",
+                       lambda p=p: socket.create_connection(("127.0.0.1", p), timeout=1).close() or True)
+        wait_until("a WebDriver session", lambda: wd.start(os.path.abspath(args.app)) or True, timeout=90, every=1)
         log("app started")
         wait_until("the page to be ready", lambda: wd.find_all('body[data-ready="1"]'))
         title = wd.call("GET", wd.s("/title"))
