@@ -295,6 +295,9 @@ pub struct Limits {
     pub max_views: u32,
     /// Largest text content, in bytes.
     pub max_text_bytes: u64,
+    /// Largest file, in bytes (clients check it before uploading).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_file_bytes: Option<u64>,
 }
 
 /// Delivery state of one webhook event, as the owner sees it in `get_seecret`.

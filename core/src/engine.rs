@@ -315,6 +315,7 @@ impl Engine {
                 max_expiration: self.cfg.max_expiration,
                 max_views: self.cfg.max_views,
                 max_text_bytes: self.cfg.max_text_bytes as u64,
+                max_file_bytes: Some(self.cfg.max_file_bytes),
             },
         })
     }
