@@ -86,9 +86,16 @@ async fn setup() -> Setup {
     Setup { server, discord }
 }
 
+/// A fresh interaction id: Discord's are unique, and the bot answers each one once.
+fn interaction_id() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("13000000000{n:08}")
+}
+
 fn base(kind: u64, data: Value) -> Value {
     json!({
-        "id": "1300000000000000003",
+        "id": interaction_id(),
         "application_id": APP_ID,
         "type": kind,
         "token": "aW50ZXJhY3Rpb24tdG9rZW4",
@@ -482,6 +489,24 @@ async fn requests_not_signed_by_discord_are_refused_and_create_nothing() {
     let ping = br#"{"type":1}"#.to_vec();
     assert_eq!(s.post_raw(ping, &ts, &good).await.status(), 401);
 
+    // A correctly signed request is answered once; the same bytes again are a replay.
+    let inline = serde_json::to_vec(&json!({
+        "id": "1300000000000000099", "type": 2, "application_id": APP_ID, "token": "t",
+        "version": 1, "member": {"user": {"id": SENDER}},
+        "data": {"name": "share-secret", "options": [{"name": "content", "type": 3, "value": "once-only"}]}
+    }))
+    .unwrap();
+    let sig = sign(&key(), &ts, &inline);
+    let first = s.post_raw(inline.clone(), &ts, &sig).await;
+    assert_eq!(first.status(), 200);
+    assert_eq!(s.post_raw(inline, &ts, &sig).await.status(), 401);
+    assert_eq!(s.secrets().await.len(), 1, "the replay created nothing");
+    s.server
+        .client()
+        .delete(s.secrets().await[0].id)
+        .await
+        .unwrap();
+
     // Correctly signed but an interaction type the bot does not know: 400, said clearly.
     let (status, why) = s.post(&base(99, json!({}))).await;
     assert_eq!(status, 400);
@@ -496,7 +521,12 @@ async fn requests_not_signed_by_discord_are_refused_and_create_nothing() {
         .await;
     assert_eq!(status, 400);
 
-    assert!(s.secrets().await.is_empty());
+    assert!(
+        s.secrets()
+            .await
+            .iter()
+            .all(|i| i.status.as_str() == "deleted")
+    );
     let calls: Vec<String> = s
         .discord
         .calls()
@@ -791,4 +821,65 @@ async fn standalone_bot_against_a_remote_server_hears_reads_through_webhooks() {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
+}
+
+#[tokio::test]
+async fn a_passphrase_from_the_form_is_required_to_reveal_and_the_recipient_is_told() {
+    let s = setup().await;
+    let (_, answer) = s
+        .post(&submit(
+            &format!("seecret_share:{RECIPIENT}"),
+            "pp-protected",
+            "1h",
+            "1",
+            "open sesame",
+        ))
+        .await;
+    assert_private(&answer);
+    let dm = s.messages_to(RECIPIENT)[0].json();
+    let text = dm["content"].as_str().unwrap();
+    assert!(text.contains("protected by a passphrase"), "{text}");
+    assert!(!text.contains("open sesame"), "{text}");
+    let link = link_in(text, &s.server.base);
+    let refused = Client::reveal_link(&link, None).await.unwrap_err();
+    assert_ne!(refused.status(), Some(200));
+    let got = Client::reveal_link(
+        &link,
+        Some(seecret_core::crypto::SecretBytes::new(
+            b"open sesame".to_vec(),
+        )),
+    )
+    .await
+    .unwrap();
+    assert_eq!(got.expose(), b"pp-protected");
+    for call in s.discord.calls() {
+        assert!(!call.text().contains("open sesame"), "{}", call.text());
+    }
+}
+
+#[tokio::test]
+async fn discord_users_are_rate_limited() {
+    let discord = FakeApi::start(discord_answers()).await;
+    let opts = ServerOptions::default()
+        .env("SEECRET_DISCORD_PUBLIC_KEY", public_key_hex())
+        .env("SEECRET_DISCORD_APPLICATION_ID", APP_ID)
+        .env("SEECRET_DISCORD_API_URL", &discord.base)
+        .env("SEECRET_DISCORD_RATE_LIMIT", "2");
+    let server = tokio::task::spawn_blocking(move || Server::start_with(opts))
+        .await
+        .unwrap();
+    let s = Setup { server, discord };
+    let inline =
+        |n: usize| command(json!([{"name": "content", "type": 3, "value": format!("rl-{n}")}]));
+    for n in 0..2 {
+        let (_, a) = s.post(&inline(n)).await;
+        assert!(content(&a).contains("/s/"), "{a}");
+    }
+    let (_, a) = s.post(&inline(2)).await;
+    assert_private(&a);
+    let t = content(&a);
+    assert!(t.contains("too fast") && !t.contains("/s/"), "{t}");
+    assert_eq!(s.secrets().await.len(), 2);
+    // Without a bot token nothing is registered, and the server still answers.
+    assert!(s.discord.calls().is_empty(), "{:?}", s.discord.calls());
 }
