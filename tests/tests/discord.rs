@@ -79,6 +79,7 @@ async fn setup() -> Setup {
         .env("SEECRET_DISCORD_TOKEN", BOT_TOKEN)
         .env("SEECRET_DISCORD_GUILD_ID", GUILD_ID)
         .env("SEECRET_DISCORD_API_URL", &discord.base)
+        .env("SEECRET_DISCORD_GUILDID", "typo")
         .env("SEECRET_LOG", "debug");
     let server = tokio::task::spawn_blocking(move || Server::start_with(opts))
         .await
@@ -278,6 +279,19 @@ async fn ping_is_answered_with_pong_and_the_command_is_registered_on_start() {
         "https://discord.com/oauth2/authorize?client_id={APP_ID}&scope=bot%20applications.commands"
     );
     assert!(s.server.log().contains(&invite), "{}", s.server.log());
+    // The Discord variables are known to the server; a misspelt one is pointed out.
+    let unknown: Vec<String> = s
+        .server
+        .log()
+        .lines()
+        .filter(|l| l.contains("unknown SEECRET_* environment variable"))
+        .map(String::from)
+        .collect();
+    assert_eq!(unknown.len(), 1, "{unknown:?}");
+    assert!(
+        unknown[0].contains("SEECRET_DISCORD_GUILDID"),
+        "{unknown:?}"
+    );
 }
 
 #[tokio::test]
