@@ -194,6 +194,7 @@ mod tests {
                 .contains("https://s.example/s/ID#KEY")
         );
         assert!(reply.carries().is_some(), "a failed callback would burn it");
+        assert!(!format!("{reply:?}").contains("KEY"), "{reply:?}");
         let shared = stub.shared.lock().unwrap().clone();
         assert_eq!(
             shared,

@@ -27,8 +27,8 @@ const BUDGET: Duration = Duration::from_millis(2000);
 /// How far a request's timestamp may be from now.
 const MAX_SKEW_SECS: i64 = 300;
 
-/// What the bot answers to one interaction.
-#[derive(Debug)]
+/// What the bot answers to one interaction. Its `Debug` shows neither text nor form (a link, a
+/// pre-filled passphrase).
 pub enum Reply {
     /// PING → PONG.
     Pong,
@@ -43,6 +43,21 @@ pub enum Reply {
         /// The secret whose link it carries: burnt if the message cannot be delivered.
         carries: Option<SecretId>,
     },
+}
+
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Pong => f.write_str("Pong"),
+            Self::Modal(_) => f.write_str("Modal(<form>)"),
+            Self::Deferred => f.write_str("Deferred"),
+            Self::Text { carries, .. } => f
+                .debug_struct("Text")
+                .field("text", &"<redacted>")
+                .field("carries", carries)
+                .finish(),
+        }
+    }
 }
 
 impl Reply {
