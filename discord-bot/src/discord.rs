@@ -9,6 +9,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use serenity::http::{Http, HttpBuilder, HttpError, LightMethod, Request, Route};
 use serenity::model::id::{ApplicationId, ChannelId, GuildId, InteractionId};
+use tracing::instrument::WithSubscriber;
+use tracing::subscriber::NoSubscriber;
 
 use crate::config::DiscordConfig;
 
@@ -119,13 +121,21 @@ impl Discord {
     ) -> Result<Value, DiscordError> {
         let body = body.map(|b| serde_json::to_vec(b).unwrap_or_default());
         let req = Request::new(route, method).body(body);
-        let resp = tokio::time::timeout(CALL_TIMEOUT, self.http.request(req))
+        // serenity records each request (route with the interaction token, body with the link)
+        // in a tracing span that any debug line inside it prints; none of that may reach a log,
+        // so the call runs with tracing off. Its outcome is logged by the caller.
+        let call = async {
+            let resp = self.http.request(req).await?;
+            let bytes = resp
+                .bytes()
+                .await
+                .map_err(|_| DiscordError::Network("answer cut short".into()))?;
+            Ok::<_, DiscordError>(bytes)
+        }
+        .with_subscriber(NoSubscriber::default());
+        let bytes = tokio::time::timeout(CALL_TIMEOUT, call)
             .await
             .map_err(|_| DiscordError::Network("timed out".into()))??;
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|_| DiscordError::Network("answer cut short".into()))?;
         Ok(serde_json::from_slice(&bytes).unwrap_or(Value::Null))
     }
 

@@ -27,8 +27,8 @@ const BUDGET: Duration = Duration::from_millis(2000);
 /// How far a request's timestamp may be from now.
 const MAX_SKEW_SECS: i64 = 300;
 
-/// What the bot answers to one interaction.
-#[derive(Debug)]
+/// What the bot answers to one interaction. Its `Debug` shows neither text nor form (a link, a
+/// pre-filled passphrase).
 pub enum Reply {
     /// PING → PONG.
     Pong,
@@ -43,6 +43,21 @@ pub enum Reply {
         /// The secret whose link it carries: burnt if the message cannot be delivered.
         carries: Option<SecretId>,
     },
+}
+
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Pong => f.write_str("Pong"),
+            Self::Modal(_) => f.write_str("Modal(<form>)"),
+            Self::Deferred => f.write_str("Deferred"),
+            Self::Text { carries, .. } => f
+                .debug_struct("Text")
+                .field("text", &"<redacted>")
+                .field("carries", carries)
+                .finish(),
+        }
+    }
 }
 
 impl Reply {
@@ -414,6 +429,13 @@ pub async fn interactions(
         Err(_) => return (StatusCode::BAD_REQUEST, "the body is not JSON").into_response(),
     };
     drop(body);
+    // A signed request is valid for five minutes; within them, each interaction counts once.
+    if let Some(id) = payload["id"].as_str()
+        && !bot.inner.seen.first_time(id)
+    {
+        debug!("refused a replayed interaction");
+        return (StatusCode::UNAUTHORIZED, "replayed interaction").into_response();
+    }
     match handle(&bot, &payload).await {
         Ok(reply) => Json(reply.to_json()).into_response(),
         Err(Unsupported(why)) => (StatusCode::BAD_REQUEST, why).into_response(),
@@ -453,5 +475,31 @@ pub async fn seecret_event(
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         // The server retries on its schedule.
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e).into_response(),
+    }
+}
+
+/// Interaction ids answered in the last five minutes (the signature's lifetime), so a captured
+/// request cannot be replayed to this instance.
+#[derive(Debug, Default)]
+pub(crate) struct Seen(std::sync::Mutex<std::collections::HashMap<String, i64>>);
+
+impl Seen {
+    /// Records `id`; `false` if it was already seen.
+    pub(crate) fn first_time(&self, id: &str) -> bool {
+        let now = chrono::Utc::now().timestamp();
+        let mut seen = match self.0.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        if seen.len() > 10_000 {
+            seen.retain(|_, t| now - *t <= 2 * MAX_SKEW_SECS);
+        }
+        match seen.get(id) {
+            Some(t) if now - *t <= 2 * MAX_SKEW_SECS => false,
+            _ => {
+                seen.insert(id.to_string(), now);
+                true
+            }
+        }
     }
 }

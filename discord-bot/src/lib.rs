@@ -43,6 +43,8 @@ struct Inner {
     per_user: Limiter,
     /// Standalone: verifies the remote server's webhooks.
     webhook_secret: Option<WebhookSecret>,
+    /// Interactions already answered (replay guard).
+    seen: handlers::Seen,
 }
 
 impl std::fmt::Debug for Inner {
@@ -73,6 +75,7 @@ impl DiscordBot {
                 verifier,
                 per_user,
                 webhook_secret: None,
+                seen: handlers::Seen::default(),
             }),
         })
     }

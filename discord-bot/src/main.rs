@@ -24,8 +24,15 @@ use tracing_subscriber::EnvFilter;
 async fn main() -> anyhow::Result<()> {
     seecret_core::init_crypto();
     let filter = std::env::var("SEECRET_LOG").unwrap_or_else(|_| "info".into());
+    let mut env_filter = EnvFilter::try_new(&filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    if !filter.contains("serenity") {
+        // serenity's gateway logs events (modal submissions included) at debug and below.
+        if let Ok(d) = "serenity=info".parse() {
+            env_filter = env_filter.add_directive(d);
+        }
+    }
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(env_filter)
         .with_writer(std::io::stderr)
         .init();
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());

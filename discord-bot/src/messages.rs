@@ -111,8 +111,7 @@ pub fn modal(
     } else {
         "Share a secret"
     };
-    CreateInteractionResponse::Modal(
-        CreateModal::new(id, title).components(vec![
+    CreateInteractionResponse::Modal(CreateModal::new(id, title).components(vec![
             row(
                 CreateInputText::new(InputTextStyle::Paragraph, "Secret", input::SECRET)
                     .required(true)
@@ -134,8 +133,7 @@ pub fn modal(
                     .value(views.to_string()),
             ),
             row(pp),
-        ]),
-    )
+        ]))
 }
 
 /// An ephemeral reply without link previews.

@@ -79,6 +79,7 @@ async fn setup() -> Setup {
         .env("SEECRET_DISCORD_TOKEN", BOT_TOKEN)
         .env("SEECRET_DISCORD_GUILD_ID", GUILD_ID)
         .env("SEECRET_DISCORD_API_URL", &discord.base)
+        .env("SEECRET_DISCORD_GUILDID", "typo")
         .env("SEECRET_LOG", "debug");
     let server = tokio::task::spawn_blocking(move || Server::start_with(opts))
         .await
@@ -86,9 +87,16 @@ async fn setup() -> Setup {
     Setup { server, discord }
 }
 
+/// A fresh interaction id: Discord's are unique, and the bot answers each one once.
+fn interaction_id() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("13000000000{n:08}")
+}
+
 fn base(kind: u64, data: Value) -> Value {
     json!({
-        "id": "1300000000000000003",
+        "id": interaction_id(),
         "application_id": APP_ID,
         "type": kind,
         "token": "aW50ZXJhY3Rpb24tdG9rZW4",
@@ -271,6 +279,19 @@ async fn ping_is_answered_with_pong_and_the_command_is_registered_on_start() {
         "https://discord.com/oauth2/authorize?client_id={APP_ID}&scope=bot%20applications.commands"
     );
     assert!(s.server.log().contains(&invite), "{}", s.server.log());
+    // The Discord variables are known to the server; a misspelt one is pointed out.
+    let unknown: Vec<String> = s
+        .server
+        .log()
+        .lines()
+        .filter(|l| l.contains("unknown SEECRET_* environment variable"))
+        .map(String::from)
+        .collect();
+    assert_eq!(unknown.len(), 1, "{unknown:?}");
+    assert!(
+        unknown[0].contains("SEECRET_DISCORD_GUILDID"),
+        "{unknown:?}"
+    );
 }
 
 #[tokio::test]
@@ -416,7 +437,27 @@ async fn a_recipient_gets_the_link_by_dm_and_the_sender_a_confirmation_then_the_
     for call in s.discord.calls() {
         assert!(!call.text().contains("hunter2-for-bob"), "{}", call.text());
     }
-    assert!(!s.server.log().contains("hunter2-for-bob"));
+    // Neither the secret nor the link that went through the REST client is in the log, as text
+    // or as the byte list a request's Debug would print.
+    let log = s.server.log();
+    assert!(!log.contains("hunter2-for-bob"));
+    let fragment = dt
+        .split('#')
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap();
+    assert!(!log.contains(fragment), "the link's key in the log");
+    let as_bytes = fragment
+        .bytes()
+        .map(|b| b.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    assert!(
+        !log.contains(&as_bytes),
+        "the link's key in the log as bytes"
+    );
 }
 
 #[tokio::test]
@@ -462,6 +503,24 @@ async fn requests_not_signed_by_discord_are_refused_and_create_nothing() {
     let ping = br#"{"type":1}"#.to_vec();
     assert_eq!(s.post_raw(ping, &ts, &good).await.status(), 401);
 
+    // A correctly signed request is answered once; the same bytes again are a replay.
+    let inline = serde_json::to_vec(&json!({
+        "id": "1300000000000000099", "type": 2, "application_id": APP_ID, "token": "t",
+        "version": 1, "member": {"user": {"id": SENDER}},
+        "data": {"name": "share-secret", "options": [{"name": "content", "type": 3, "value": "once-only"}]}
+    }))
+    .unwrap();
+    let sig = sign(&key(), &ts, &inline);
+    let first = s.post_raw(inline.clone(), &ts, &sig).await;
+    assert_eq!(first.status(), 200);
+    assert_eq!(s.post_raw(inline, &ts, &sig).await.status(), 401);
+    assert_eq!(s.secrets().await.len(), 1, "the replay created nothing");
+    s.server
+        .client()
+        .delete(s.secrets().await[0].id)
+        .await
+        .unwrap();
+
     // Correctly signed but an interaction type the bot does not know: 400, said clearly.
     let (status, why) = s.post(&base(99, json!({}))).await;
     assert_eq!(status, 400);
@@ -476,7 +535,12 @@ async fn requests_not_signed_by_discord_are_refused_and_create_nothing() {
         .await;
     assert_eq!(status, 400);
 
-    assert!(s.secrets().await.is_empty());
+    assert!(
+        s.secrets()
+            .await
+            .iter()
+            .all(|i| i.status.as_str() == "deleted")
+    );
     let calls: Vec<String> = s
         .discord
         .calls()
@@ -578,4 +642,258 @@ async fn a_link_discord_refuses_to_deliver_is_deleted_and_the_sender_told() {
     })
     .await;
     assert!(deleted.is_some(), "the undelivered secret is deleted");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_delivery_is_deferred_within_three_seconds_and_finished_by_editing_the_answer() {
+    let s = setup().await;
+    let normal = discord_answers();
+    // Discord takes 3 s to post the DM: past the bot's budget.
+    s.discord.answer_with(Arc::new(move |c: &Call| {
+        if c.path.contains("/channels/") && c.path.ends_with("/messages") {
+            // Off the worker, so the test's own requests keep moving meanwhile.
+            tokio::task::block_in_place(|| std::thread::sleep(Duration::from_secs(3)));
+        }
+        normal(c)
+    }));
+    let started = std::time::Instant::now();
+    let (status, answer) = s
+        .post(&submit(
+            &format!("seecret_share:{RECIPIENT}"),
+            "slow-but-sure",
+            "1h",
+            "1",
+            "",
+        ))
+        .await;
+    let took = started.elapsed();
+    assert_eq!(status, 200);
+    assert!(took < Duration::from_secs(3), "answered in {took:?}");
+    assert_eq!(answer["type"], 5, "deferred: {answer}");
+    assert_eq!(answer["data"]["flags"].as_u64().unwrap() & 64, 64);
+    eprintln!("deferred answer after {} ms", took.as_millis());
+
+    // When the DM is through, the "thinking…" answer is replaced with the confirmation.
+    let path = format!("/api/v10/webhooks/{APP_ID}/aW50ZXJhY3Rpb24tdG9rZW4/messages/@original");
+    let edits = s.discord.wait_for(&path, 1, T).await;
+    assert_eq!(edits.len(), 1, "{:?}", s.discord.calls());
+    assert_eq!(edits[0].method, "PATCH");
+    let t = edits[0].json()["content"].as_str().unwrap().to_string();
+    assert!(
+        t.contains(&format!("Sent a one-time link to <@{RECIPIENT}>")),
+        "{t}"
+    );
+    let dm = s.messages_to(RECIPIENT)[0].json();
+    let link = link_in(dm["content"].as_str().unwrap(), &s.server.base);
+    assert_eq!(
+        Client::reveal_link(&link, None).await.unwrap().expose(),
+        b"slow-but-sure"
+    );
+}
+
+/// A binary next to the test executable (built by `cargo build --workspace`).
+fn workspace_bin(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(std::path::Path::parent).unwrap();
+    let bin = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build --workspace`",
+        bin.display()
+    );
+    bin
+}
+
+/// Kills the child on drop.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn standalone_bot_against_a_remote_server_hears_reads_through_webhooks() {
+    // A plain server (no Discord settings); webhooks to loopback allowed for the test.
+    let server = tokio::task::spawn_blocking(|| {
+        Server::start_with(ServerOptions::default().env("SEECRET_WEBHOOK_ALLOW_PRIVATE", "true"))
+    })
+    .await
+    .unwrap();
+    let token = server.token().to_string();
+    let rotated: Value = http()
+        .post(format!("{}/v1/account/rotate-webhook-secret", server.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let whsec = rotated["webhook_secret"].as_str().unwrap().to_string();
+
+    let discord = FakeApi::start(discord_answers()).await;
+    let port = seecret_tests::free_port();
+    let bot_url = format!("http://127.0.0.1:{port}");
+    let child = std::process::Command::new(workspace_bin("seecret-discord"))
+        .env("SEECRET_SERVER", &server.base)
+        .env("SEECRET_TOKEN", &token)
+        .env("SEECRET_DISCORD_PUBLIC_KEY", public_key_hex())
+        .env("SEECRET_DISCORD_APPLICATION_ID", APP_ID)
+        .env("SEECRET_DISCORD_TOKEN", BOT_TOKEN)
+        .env("SEECRET_DISCORD_API_URL", &discord.base)
+        .env("SEECRET_DISCORD_PUBLIC_URL", &bot_url)
+        .env("SEECRET_DISCORD_BIND", format!("127.0.0.1:{port}"))
+        .env("SEECRET_DISCORD_WEBHOOK_SECRET", &whsec)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let _child = Child(child);
+    let up = eventually(T, || async {
+        http()
+            .post(format!("{bot_url}/discord/interactions"))
+            .send()
+            .await
+            .ok()
+            .map(|r| r.status().as_u16())
+    })
+    .await;
+    assert_eq!(up, Some(401), "the standalone bot verifies signatures too");
+
+    // Without a guild, the command is registered globally.
+    let reg = discord
+        .wait_for(&format!("/api/v10/applications/{APP_ID}/commands"), 1, T)
+        .await;
+    assert_eq!(reg.len(), 1);
+
+    let body = serde_json::to_vec(&submit(
+        "seecret_share",
+        "remote-secret-value",
+        "1h",
+        "1",
+        "",
+    ))
+    .unwrap();
+    let ts = now().to_string();
+    let r = http()
+        .post(format!("{bot_url}/discord/interactions"))
+        .header("x-signature-ed25519", sign(&key(), &ts, &body))
+        .header("x-signature-timestamp", &ts)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let answer: Value = r.json().await.unwrap();
+    assert_private(&answer);
+    let link = link_in(&content(&answer), &server.base);
+
+    // The server holds ciphertext with this bot's webhook; the bot encrypted it.
+    let info = server.client().get(link.id).await.unwrap();
+    assert!(
+        info.webhook_url
+            .unwrap()
+            .starts_with(&format!("{bot_url}/discord/seecret-events?notify=discord"))
+    );
+    assert_eq!(
+        Client::reveal_link(&link, None).await.unwrap().expose(),
+        b"remote-secret-value"
+    );
+
+    // The server's signed webhook reaches the bot, which DMs the sender.
+    let viewed = eventually(T, || async {
+        discord
+            .calls_to(&format!(
+                "/api/v10/channels/{}/messages",
+                dm_channel(SENDER)
+            ))
+            .into_iter()
+            .next()
+    })
+    .await
+    .expect("the viewed DM");
+    assert!(
+        viewed.json()["content"]
+            .as_str()
+            .unwrap()
+            .contains("was viewed (1 of 1")
+    );
+
+    // Forged events are refused.
+    let r = http()
+        .post(format!(
+            "{bot_url}/discord/seecret-events?notify=discord:{SENDER}"
+        ))
+        .header("webhook-id", "evt_x")
+        .header("webhook-timestamp", now().to_string())
+        .header("webhook-signature", "v1,AAAA")
+        .body(r#"{"type":"seecret.viewed"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+}
+
+#[tokio::test]
+async fn a_passphrase_from_the_form_is_required_to_reveal_and_the_recipient_is_told() {
+    let s = setup().await;
+    let (_, answer) = s
+        .post(&submit(
+            &format!("seecret_share:{RECIPIENT}"),
+            "pp-protected",
+            "1h",
+            "1",
+            "open sesame",
+        ))
+        .await;
+    assert_private(&answer);
+    let dm = s.messages_to(RECIPIENT)[0].json();
+    let text = dm["content"].as_str().unwrap();
+    assert!(text.contains("protected by a passphrase"), "{text}");
+    assert!(!text.contains("open sesame"), "{text}");
+    let link = link_in(text, &s.server.base);
+    let refused = Client::reveal_link(&link, None).await.unwrap_err();
+    assert_ne!(refused.status(), Some(200));
+    let got = Client::reveal_link(
+        &link,
+        Some(seecret_core::crypto::SecretBytes::new(
+            b"open sesame".to_vec(),
+        )),
+    )
+    .await
+    .unwrap();
+    assert_eq!(got.expose(), b"pp-protected");
+    for call in s.discord.calls() {
+        assert!(!call.text().contains("open sesame"), "{}", call.text());
+    }
+}
+
+#[tokio::test]
+async fn discord_users_are_rate_limited() {
+    let discord = FakeApi::start(discord_answers()).await;
+    let opts = ServerOptions::default()
+        .env("SEECRET_DISCORD_PUBLIC_KEY", public_key_hex())
+        .env("SEECRET_DISCORD_APPLICATION_ID", APP_ID)
+        .env("SEECRET_DISCORD_API_URL", &discord.base)
+        .env("SEECRET_DISCORD_RATE_LIMIT", "2");
+    let server = tokio::task::spawn_blocking(move || Server::start_with(opts))
+        .await
+        .unwrap();
+    let s = Setup { server, discord };
+    let inline =
+        |n: usize| command(json!([{"name": "content", "type": 3, "value": format!("rl-{n}")}]));
+    for n in 0..2 {
+        let (_, a) = s.post(&inline(n)).await;
+        assert!(content(&a).contains("/s/"), "{a}");
+    }
+    let (_, a) = s.post(&inline(2)).await;
+    assert_private(&a);
+    let t = content(&a);
+    assert!(t.contains("too fast") && !t.contains("/s/"), "{t}");
+    assert_eq!(s.secrets().await.len(), 2);
+    // Without a bot token nothing is registered, and the server still answers.
+    assert!(s.discord.calls().is_empty(), "{:?}", s.discord.calls());
 }
