@@ -638,3 +638,13 @@ impl Drop for FakeApi {
         self.task.abort();
     }
 }
+
+/// A child process of a test, killed (by its handle) when the test ends, pass or fail.
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

@@ -692,28 +692,6 @@ async fn slow_delivery_is_deferred_within_three_seconds_and_finished_by_editing_
 }
 
 /// A binary next to the test executable (built by `cargo build --workspace`).
-fn workspace_bin(name: &str) -> std::path::PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(std::path::Path::parent).unwrap();
-    let bin = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.exists(),
-        "{} is missing: run `cargo build --workspace`",
-        bin.display()
-    );
-    bin
-}
-
-/// Kills the child on drop.
-struct Child(std::process::Child);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test]
 async fn standalone_bot_against_a_remote_server_hears_reads_through_webhooks() {
     // A plain server (no Discord settings); webhooks to loopback allowed for the test.
@@ -737,7 +715,7 @@ async fn standalone_bot_against_a_remote_server_hears_reads_through_webhooks() {
     let discord = FakeApi::start(discord_answers()).await;
     let port = seecret_tests::free_port();
     let bot_url = format!("http://127.0.0.1:{port}");
-    let child = std::process::Command::new(workspace_bin("seecret-discord"))
+    let child = std::process::Command::new(seecret_tests::workspace_bin("seecret-discord"))
         .env("SEECRET_SERVER", &server.base)
         .env("SEECRET_TOKEN", &token)
         .env("SEECRET_DISCORD_PUBLIC_KEY", public_key_hex())
@@ -751,7 +729,7 @@ async fn standalone_bot_against_a_remote_server_hears_reads_through_webhooks() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let _child = Child(child);
+    let _child = seecret_tests::KillOnDrop(child);
     let up = eventually(T, || async {
         http()
             .post(format!("{bot_url}/discord/interactions"))

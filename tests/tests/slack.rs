@@ -649,16 +649,6 @@ async fn slack_users_are_rate_limited() {
     assert_eq!(s.secrets().await.len(), 3);
 }
 
-/// Kills the child on drop.
-struct Child(std::process::Child);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test]
 async fn standalone_bot_against_a_remote_server_hears_reads_through_webhooks() {
     // A plain server (no Slack settings); webhooks to loopback allowed for the test.
@@ -695,7 +685,7 @@ async fn standalone_bot_against_a_remote_server_hears_reads_through_webhooks() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let _child = Child(child);
+    let _child = seecret_tests::KillOnDrop(child);
     let up = eventually(T, || async {
         http()
             .post(format!("{bot_url}/slack/commands"))
