@@ -320,6 +320,7 @@ impl Desktop {
                 .filter(|l| !l.is_empty())
                 .map(String::from)
                 .or(label),
+            webhook_url: None,
         })
     }
 
