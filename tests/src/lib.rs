@@ -139,6 +139,8 @@ impl Server {
             .arg("--data-dir")
             .arg(&data_dir)
             .env_remove("SEECRET_PUBLIC_URL")
+            // The harness's own switch, not the server's: it would warn about it.
+            .env_remove("SEECRET_TEST_DATABASE")
             .env("SEECRET_LOG", "info,seecret=debug,seecret_core=debug")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
