@@ -63,6 +63,10 @@ pub struct CreateSecret {
     /// The id the client sealed the envelope for (a UUIDv7); required with `ciphertext`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<SecretId>,
+    /// With `ciphertext` (or a client-sealed file): base64url of `SHA-256(P)`, where `P` is the
+    /// reveal proof derived from the key the client kept (`docs/format.md`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verifier: Option<String>,
     /// How long the secret lives: `30m`, `24h`, `7d`… (default `24h`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "24h"))]
@@ -191,10 +195,25 @@ pub struct RevealRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub key: Option<SecretBytes>,
+    /// The reveal proof derived from the key (base64url), for clients that decrypt themselves:
+    /// the answer then carries the ciphertext. A reveal needs `key` or `proof`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub proof: Option<SecretBytes>,
     /// The passphrase, when the secret has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub passphrase: Option<SecretBytes>,
+}
+
+/// Body of `POST /v1/secrets/{id}/status`: what the reveal page asks before it reveals.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StatusRequest {
+    /// The reveal proof derived from the link's key (base64url).
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub proof: SecretBytes,
 }
 
 /// Answer to a reveal: uses one view.
@@ -230,6 +249,11 @@ pub struct PublicStatus {
     pub passphrase_protected: bool,
     /// When it expires.
     pub expires_at: DateTime<Utc>,
+    /// Views left.
+    pub views_remaining: u32,
+    /// Files: the plaintext size in bytes, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
 }
 
 /// Usage counts of an account.

@@ -251,6 +251,7 @@ impl Client {
     ) -> Result<Revealed, ClientError> {
         let req = RevealRequest {
             key: None,
+            proof: None,
             passphrase,
         };
         self.call(
@@ -413,6 +414,7 @@ impl Client {
             .header("accept", "application/octet-stream, application/json")
             .json(&RevealRequest {
                 key: None,
+                proof: None,
                 passphrase,
             })
             .send()

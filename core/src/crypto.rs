@@ -113,6 +113,110 @@ impl fmt::Debug for SecretBytes {
     }
 }
 
+/// Context of the reveal proof (`docs/format.md`, DESIGN §7.1).
+pub const REVEAL_PROOF_CONTEXT: &[u8] = b"seecret/v1/reveal-proof";
+
+/// The reveal proof `P = HMAC-SHA256(key = K, "seecret/v1/reveal-proof")`: shows that a client
+/// holds a secret's key (or a request's private key) without giving it away. The server keeps
+/// only its [`Verifier`], so a stolen database cannot produce a proof either.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct RevealProof([u8; 32]);
+
+impl RevealProof {
+    /// Derives the proof from key bytes: a secret's K, or a request's X25519 private key d.
+    pub fn derive(key: &[u8]) -> Self {
+        use hmac::{Hmac, Mac};
+        // HMAC accepts keys of any length, so this cannot fail.
+        let mut mac = match <Hmac<Sha256> as Mac>::new_from_slice(key) {
+            Ok(m) => m,
+            Err(_) => unreachable!("HMAC takes keys of any length"),
+        };
+        mac.update(REVEAL_PROOF_CONTEXT);
+        Self(mac.finalize().into_bytes().into())
+    }
+
+    /// The proof of a secret's key.
+    pub fn of_key(key: &SecretKey) -> Self {
+        Self::derive(&key.0)
+    }
+
+    /// Parses the wire form (base64url, no padding, 32 bytes).
+    pub fn from_base64url(s: &str) -> Result<Self> {
+        let bytes = Zeroizing::new(
+            URL_SAFE_NO_PAD
+                .decode(s.trim().trim_end_matches('='))
+                .map_err(|_| Error::invalid("proof", "proof must be 43 characters of base64url"))?,
+        );
+        let arr: [u8; 32] = bytes
+            .as_slice()
+            .try_into()
+            .map_err(|_| Error::invalid("proof", "proof must decode to 32 bytes"))?;
+        Ok(Self(arr))
+    }
+
+    /// The wire form.
+    pub fn to_base64url(&self) -> Zeroizing<String> {
+        Zeroizing::new(URL_SAFE_NO_PAD.encode(self.0))
+    }
+
+    /// What the server stores to check this proof later: `W = SHA-256(P)`.
+    pub fn verifier(&self) -> Verifier {
+        Verifier(Sha256::digest(self.0).into())
+    }
+}
+
+impl fmt::Debug for RevealProof {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RevealProof(<redacted>)")
+    }
+}
+
+/// The stored check of a [`RevealProof`]: `W = SHA-256(P)`. Not secret by itself (it cannot be
+/// turned back into a proof), but it is kept out of logs anyway.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Verifier([u8; 32]);
+
+impl Verifier {
+    /// Parses the wire form (base64url, no padding, 32 bytes), as a client sends it.
+    pub fn from_base64url(s: &str) -> Result<Self> {
+        let bytes = URL_SAFE_NO_PAD
+            .decode(s.trim().trim_end_matches('='))
+            .map_err(|_| {
+                Error::invalid("verifier", "verifier must be 43 characters of base64url")
+            })?;
+        Self::from_bytes(&bytes)
+            .ok_or_else(|| Error::invalid("verifier", "verifier must decode to 32 bytes"))
+    }
+
+    /// From stored bytes; `None` unless exactly 32.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        bytes.try_into().ok().map(Self)
+    }
+
+    /// The wire form.
+    pub fn to_base64url(&self) -> String {
+        URL_SAFE_NO_PAD.encode(self.0)
+    }
+
+    /// The stored bytes.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// Whether `proof` is the one this verifier was made from, compared in constant time.
+    pub fn accepts(&self, proof: &RevealProof) -> bool {
+        use subtle::ConstantTimeEq;
+        let w: [u8; 32] = Sha256::digest(proof.0).into();
+        w.ct_eq(&self.0).into()
+    }
+}
+
+impl fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Verifier(..)")
+    }
+}
+
 /// Encrypts `plaintext` for secret `id` under `key` into a v1 envelope.
 pub fn seal(key: &SecretKey, id: &SecretId, plaintext: &[u8]) -> Result<Vec<u8>> {
     seal_bound(key, id.to_string().as_bytes(), plaintext)
@@ -267,6 +371,23 @@ impl<'de> serde::Deserialize<'de> for WebhookSecret {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reveal_proof_matches_the_documented_vector() {
+        // Key 00 01 .. 1f; the figures come from Python's hmac/hashlib (docs/format.md).
+        let key: Vec<u8> = (0u8..32).collect();
+        let proof = RevealProof::derive(&key);
+        assert_eq!(
+            proof.to_base64url().as_str(),
+            "oWyQAJs3gFFZH3fB78-UWZh3kniUc96l2_01RpasZtQ"
+        );
+        let w = proof.verifier();
+        assert_eq!(w.to_base64url(), "QgGH1qo-JX3oEdnUwG6YSz62j57aT1KrhNS6FMqZANk");
+        assert!(w.accepts(&proof));
+        assert!(!w.accepts(&RevealProof::derive(&[0u8; 32])));
+        let parsed = RevealProof::from_base64url(&proof.to_base64url()).map(|p| w.accepts(&p));
+        assert!(matches!(parsed, Ok(true)));
+    }
 
     #[test]
     fn envelope_round_trips_and_binds_the_id() {

@@ -624,6 +624,8 @@ impl Engine {
             kind: r.kind,
             passphrase_protected: r.passphrase_hash.is_some(),
             expires_at: r.expires_at,
+            views_remaining: r.views_total.saturating_sub(r.views_used),
+            size: r.size,
         })
     }
 

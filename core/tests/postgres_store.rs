@@ -95,6 +95,7 @@ fn with_key(url: &str) -> (SecretId, RevealRequest) {
         link.id,
         RevealRequest {
             key: Some(SecretBytes::from(key)),
+            proof: None,
             passphrase: None,
         },
     )

@@ -1,0 +1,1 @@
+//! Connections, bodies, failed authentication, header trust and the OpenAPI document.

@@ -1,0 +1,1 @@
+//! Ownership of ids and blobs, text hygiene, remanence.

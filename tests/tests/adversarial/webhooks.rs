@@ -1,0 +1,1 @@
+//! SSRF guard and per-account fairness of webhook deliveries.
