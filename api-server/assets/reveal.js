@@ -1,23 +1,40 @@
-// Seecret reveal page. The key stays in the fragment (never sent to the server); the server only
-// hands over the ciphertext, once, when the person clicks Reveal.
+// Seecret reveal page. The key stays in the fragment and never leaves the browser: the page derives
+// the reveal proof P = HMAC-SHA256(K, "seecret/v1/reveal-proof") from it (docs/format.md), asks the
+// status endpoint with P what to show, and reveals with P, then decrypts here. The server's page is
+// the same for every id, so the id alone (a proxy log, a chat preview) learns nothing.
 'use strict';
 
 (function () {
-  const id = document.body.dataset.id;
   const button = document.getElementById('reveal');
-  if (!id || !button) return;
+  if (!button) return;
+  const id = decodeURIComponent(location.pathname.split('/').pop() || '');
   const status = document.getElementById('status');
+  const waitingBox = document.getElementById('waiting');
+  const lead = document.getElementById('lead');
+  const goneBox = document.getElementById('gone');
+  const passBox = document.getElementById('passphrase-box');
   const passInput = document.getElementById('passphrase');
   const result = document.getElementById('result');
   const content = document.getElementById('content');
   const copy = document.getElementById('copy');
   const keyText = location.hash.slice(1);
-  // "file": the secret is a file sealed as a stream (docs/format.md), decrypted by stream.js.
-  const isFile = document.body.dataset.kind === 'file';
+  // Set from the status answer: "file" is a stream sealed as docs/format.md says, for stream.js.
+  let isFile = false;
+  let passphraseProtected = false;
+  let proofText = '';
 
   function say(message, isError) {
     status.textContent = message;
     status.className = isError ? 'error' : '';
+  }
+
+  // The page's outcome, for people (the text) and for tests (data-state on <body>).
+  function showGone(message, state) {
+    waitingBox.hidden = true;
+    goneBox.textContent = message;
+    goneBox.hidden = false;
+    say('');
+    document.body.dataset.state = state;
   }
 
   function b64ToBytes(text, urlSafe) {
@@ -30,23 +47,96 @@
     return out;
   }
 
+  function bytesToB64url(bytes) {
+    let bin = '';
+    for (let i = 0; i < bytes.length; i++) bin += String.fromCharCode(bytes[i]);
+    return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  }
+
+  function keyBytesOf() {
+    try {
+      return b64ToBytes(keyText, true);
+    } catch (_) {
+      return new Uint8Array(0);
+    }
+  }
+
+  // P = HMAC-SHA256(key = K, "seecret/v1/reveal-proof"), base64url without padding.
+  async function revealProof(keyBytes) {
+    const hmacKey = await crypto.subtle.importKey('raw', keyBytes, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+    const mac = await crypto.subtle.sign('HMAC', hmacKey, new TextEncoder().encode('seecret/v1/reveal-proof'));
+    return bytesToB64url(new Uint8Array(mac));
+  }
+
   if (!keyText) {
-    button.disabled = true;
-    say('This link is missing its key (the part after #). Ask the sender for the complete link.', true);
+    showGone('This link is missing its key (the part after #). Ask the sender for the complete link.', 'nokey');
     return;
   }
   if (!window.crypto || !window.crypto.subtle) {
-    button.disabled = true;
-    say('This browser cannot decrypt here: the page must be served over HTTPS.', true);
-    return;
-  }
-  if (isFile && (!window.SeecretStream || !window.ReadableStream)) {
-    button.disabled = true;
-    say('This page could not load its file decryptor. Reload the page; nothing was used.', true);
+    showGone('This browser cannot decrypt here: the page must be served over HTTPS.', 'error');
     return;
   }
 
-  const revealUrl = () => new URL('../v1/secrets/' + encodeURIComponent(id) + '/reveal', location.href);
+  const apiUrl = (what) => new URL('../v1/secrets/' + encodeURIComponent(id) + '/' + what, location.href);
+  const revealUrl = () => apiUrl('reveal');
+
+  // Asks, with the proof, whether the secret waits; consumes nothing.
+  async function checkStatus() {
+    const keyBytes = keyBytesOf();
+    if (keyBytes.length !== 32) {
+      showGone('The key in this link is damaged. Ask the sender for the complete link.', 'notfound');
+      return;
+    }
+    proofText = await revealProof(keyBytes);
+    let resp, data;
+    try {
+      resp = await fetch(apiUrl('status'), {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ proof: proofText }),
+        cache: 'no-store',
+        credentials: 'omit',
+        referrerPolicy: 'no-referrer',
+      });
+      data = await resp.json().catch(() => ({}));
+    } catch (_) {
+      say('Could not reach the server. Reload the page to try again; nothing was used.', true);
+      document.body.dataset.state = 'error';
+      return;
+    }
+    if (resp.status === 404) {
+      showGone('This link does not match any secret: it may be mistyped, or it ended long ago.', 'notfound');
+      return;
+    }
+    if (!resp.ok) {
+      const message = data && data.error ? data.error.message : 'The server refused.';
+      say((resp.status === 429 ? 'Too many requests. ' : '') + message + ' Reload the page to try again; nothing was used.', true);
+      document.body.dataset.state = 'error';
+      return;
+    }
+    if (data.status !== 'active') {
+      showGone(data.status === 'consumed'
+        ? 'This secret was already viewed. It has been destroyed.'
+        : data.status === 'expired'
+          ? 'This secret has expired. It has been destroyed.'
+          : 'This secret was deleted by its sender.', 'gone');
+      return;
+    }
+    isFile = data.kind === 'file';
+    passphraseProtected = !!data.passphrase_protected;
+    if (isFile && (!window.SeecretStream || !window.ReadableStream)) {
+      showGone('This page could not load its file decryptor. Reload the page; nothing was used.', 'error');
+      return;
+    }
+    lead.textContent = 'Someone shared ' + (isFile ? 'a file' : 'a secret')
+      + ' with you. Revealing it uses one of its views; after the last one it is destroyed.';
+    button.textContent = isFile ? 'Reveal and download' : 'Reveal secret';
+    passBox.hidden = !passphraseProtected;
+    waitingBox.hidden = false;
+    say('');
+    document.body.dataset.state = 'waiting';
+  }
+
 
   // The server said no (JSON {"error": {code, message}}): the same handling for text and files.
   function refused(resp, data) {
@@ -60,8 +150,7 @@
       button.disabled = false;
       say('Too many attempts. ' + message, true);
     } else if (code === 'consumed' || code === 'expired' || code === 'deleted' || resp.status === 404) {
-      document.getElementById('waiting').hidden = true;
-      say('This secret was already viewed or has expired. ' + message, true);
+      showGone('This secret was already viewed or has expired. ' + message, 'gone');
     } else {
       button.disabled = false;
       say(message, true);
@@ -79,18 +168,10 @@
     if (isFile && button.disabled) return;
     button.disabled = true;
     say('Revealing…');
-    let keyBytes;
-    try {
-      keyBytes = b64ToBytes(keyText, true);
-    } catch (_) {
-      keyBytes = new Uint8Array(0);
-    }
-    if (keyBytes.length !== 32) {
-      say('The key in this link is damaged. Ask the sender for the complete link.', true);
-      return;
-    }
-    const request = {};
-    if (passInput) request.passphrase = passInput.value;
+    const keyBytes = keyBytesOf();
+    // The proof, never the key: the server hands over the ciphertext and this page decrypts it.
+    const request = { proof: proofText };
+    if (passphraseProtected) request.passphrase = passInput.value;
     if (isFile) {
       await revealFile(keyBytes, request);
       return;
@@ -242,7 +323,11 @@
   }
 
   button.addEventListener('click', reveal);
-  if (passInput) passInput.addEventListener('keydown', (e) => { if (e.key === 'Enter') reveal(); });
+  passInput.addEventListener('keydown', (e) => { if (e.key === 'Enter') reveal(); });
+  checkStatus().catch(() => {
+    say('This page could not check the link. Reload it to try again; nothing was used.', true);
+    document.body.dataset.state = 'error';
+  });
   copy.addEventListener('click', async () => {
     try {
       await navigator.clipboard.writeText(content.textContent);

@@ -74,7 +74,9 @@ pub enum ClientCommand {
     Reveal {
         /// The link, key fragment included.
         link: String,
-        /// Write the secret (text or file) to this path instead of standard output.
+        /// Write the secret (text or file) to this path instead of standard output. For a file
+        /// and an existing directory: saved there under the file's own name, cleaned of
+        /// directories and control characters.
         #[arg(short, long, value_name = "PATH")]
         output: Option<PathBuf>,
         /// Passphrase, if the secret has one.
@@ -207,13 +209,19 @@ async fn reveal(
         }
         b.set_position(done);
     };
-    let target = output.clone();
     let opened = std::sync::Mutex::new(None::<PathBuf>);
     let result = Client::reveal_link_to(
         &link,
         passphrase.map(|p| SecretBytes::from(p.expose().to_string())),
-        |_meta| {
-            let target = target.clone();
+        |meta| {
+            // The name comes from the sender's sealed stream: never a path of their choosing.
+            let target = output.clone().map(|p| {
+                if p.is_dir() {
+                    p.join(safe_file_name(&meta.name))
+                } else {
+                    p
+                }
+            });
             let opened = &opened;
             async move {
                 let w: Box<dyn tokio::io::AsyncWrite + Unpin + Send> = match target {
@@ -244,12 +252,12 @@ async fn reveal(
             }
         },
         Ok(RevealedContent::File(meta, n)) => {
-            if let Some(path) = &output {
+            if let Some(path) = opened.lock().ok().and_then(|o| o.clone()) {
                 eprintln!(
                     "saved {} ({n} bytes, {}) to {}",
-                    meta.name,
-                    meta.media_type,
-                    path.display()
+                    printable(&meta.name),
+                    printable(&meta.media_type),
+                    printable(&path.display().to_string())
                 );
             }
         }
@@ -328,7 +336,7 @@ pub async fn run(cmd: ClientCommand) -> anyhow::Result<()> {
         ClientCommand::Status { id, json, remote } => {
             let info = remote.client()?.get(parse_id(&id)?).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&info)?);
+                println!("{}", printable_json(&serde_json::to_string_pretty(&info)?));
             } else {
                 print_info(&info);
                 for v in info.view_log.iter().flatten() {
@@ -356,7 +364,7 @@ pub async fn run(cmd: ClientCommand) -> anyhow::Result<()> {
                 .await?;
             for s in &page.seecrets {
                 if json {
-                    println!("{}", serde_json::to_string(s)?);
+                    println!("{}", printable_json(&serde_json::to_string(s)?));
                 } else {
                     print_info(s);
                 }
@@ -380,7 +388,98 @@ fn print_info(s: &SecretInfo) {
         s.expires_at.format("%Y-%m-%d %H:%M UTC"),
         s.label
             .as_deref()
-            .map(|l| format!("  {l}"))
+            .map(|l| format!("  {}", printable(l)))
             .unwrap_or_default()
     );
+}
+
+/// Characters that must not reach a terminal from text we did not write: C0/C1 controls (ESC
+/// starts colour and cursor sequences), and invisible or reordering format characters (bidi
+/// overrides make `invoice\u{202e}fdp.exe` read as `invoiceexe.pdf`).
+fn is_unsafe_char(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{00ad}'
+                | '\u{061c}'
+                | '\u{180e}'
+                | '\u{200b}'..='\u{200f}'
+                | '\u{2028}'..='\u{202e}'
+                | '\u{2060}'..='\u{206f}'
+                | '\u{feff}'
+                | '\u{fff9}'..='\u{fffb}'
+                | '\u{e0000}'..='\u{e007f}'
+        )
+}
+
+/// `text` for a terminal: unsafe characters shown as visible escapes (`\u{1b}`), the rest as is.
+fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if is_unsafe_char(c) {
+            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// JSON for a terminal: the same characters as `\uXXXX` escapes, which keeps it valid JSON
+/// (outside strings JSON has only ASCII punctuation and white space).
+fn printable_json(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if is_unsafe_char(c) && !matches!(c, '\n' | '\t' | '\r') {
+            let mut units = [0u16; 2];
+            for u in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{u:04x}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A base name to save a sender-named file under: no directories, no unsafe characters, never
+/// empty, `.` or `..`, at most 255 bytes.
+fn safe_file_name(name: &str) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or_default();
+    let mut cleaned = String::new();
+    for c in base.chars().filter(|c| !is_unsafe_char(*c)) {
+        if cleaned.len() + c.len_utf8() > 255 {
+            break;
+        }
+        cleaned.push(c);
+    }
+    let cleaned = cleaned.trim();
+    if cleaned.is_empty() || cleaned == "." || cleaned == ".." {
+        "download".into()
+    } else {
+        cleaned.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_from_senders_cannot_steer_the_terminal_or_the_path() {
+        let evil = "../../.bashrc\u{1b}[31m\u{202e}gpj.exe";
+        let shown = printable(evil);
+        assert!(!shown.chars().any(is_unsafe_char), "{shown}");
+        assert!(
+            shown.contains("\\u{1b}") && shown.contains("\\u{202e}"),
+            "{shown}"
+        );
+        assert_eq!(safe_file_name(evil), ".bashrc[31mgpj.exe");
+        assert_eq!(safe_file_name("..\\..\\"), "download");
+        assert_eq!(safe_file_name("\u{200b}"), "download");
+        let json = printable_json(&serde_json::json!({"label": "a\u{202e}b"}).to_string());
+        assert_eq!(json, r#"{"label":"a\u202eb"}"#);
+        let back: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
+        assert_eq!(back["label"], "a\u{202e}b");
+    }
 }

@@ -141,6 +141,9 @@ pub struct UpdateSecret {
     /// New client-sealed envelope for the same id (the client re-keys).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ciphertext: Option<String>,
+    /// With `ciphertext`: the verifier of the new key (base64url of `SHA-256(P)`), required.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verifier: Option<String>,
 }
 
 /// Query of `list_seecrets` / `GET /v1/secrets`.

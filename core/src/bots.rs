@@ -214,6 +214,7 @@ impl Backend for Embedded {
         let req = CreateSecret {
             ciphertext: Some(crypto::b64encode(&envelope)),
             id: Some(id),
+            verifier: Some(crypto::RevealProof::of_key(&key).verifier().to_base64url()),
             expiration: Some(share.expiration),
             views: Some(share.views),
             passphrase: share.passphrase,

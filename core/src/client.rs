@@ -9,10 +9,10 @@ use serde::de::DeserializeOwned;
 use zeroize::Zeroizing;
 
 use crate::api::{
-    AccountInfo, CreateSecret, Deleted, ErrorBody, ListQuery, RevealRequest, Revealed, SecretList,
-    UpdateSecret,
+    AccountInfo, CreateSecret, Deleted, ErrorBody, ListQuery, PublicStatus, RevealRequest,
+    Revealed, SecretList, StatusRequest, UpdateSecret,
 };
-use crate::crypto::{self, SecretBytes, SecretKey};
+use crate::crypto::{self, RevealProof, SecretBytes, SecretKey};
 use crate::filestream::{self, Decryptor, Encryptor, FileMeta};
 use crate::model::{Expiration, Link, SecretId, SecretInfo};
 use futures::StreamExt;
@@ -185,6 +185,7 @@ impl Client {
         let req = CreateSecret {
             ciphertext: Some(crypto::b64encode(&envelope)),
             id: Some(id),
+            verifier: Some(RevealProof::of_key(&key).verifier().to_base64url()),
             expiration: opts.expiration,
             views: opts.views,
             passphrase: opts.passphrase,
@@ -243,15 +244,17 @@ impl Client {
         self.call::<(), _>(Method::GET, "/v1/account", None).await
     }
 
-    /// Uses one view and returns the ciphertext (the key is never sent).
+    /// Uses one view and returns the ciphertext. Only the reveal proof derived from `key` is
+    /// sent, never the key.
     pub async fn reveal_ciphertext(
         &self,
         id: SecretId,
+        key: &SecretKey,
         passphrase: Option<SecretBytes>,
     ) -> Result<Revealed, ClientError> {
         let req = RevealRequest {
             key: None,
-            proof: None,
+            proof: Some(proof_of(key)),
             passphrase,
         };
         self.call(
@@ -262,13 +265,30 @@ impl Client {
         .await
     }
 
+    /// What a link's secret looks like now (status, kind, passphrase, views left), using no
+    /// view: proves the key with the reveal proof, never sends it.
+    pub async fn status_link(link: &Link) -> Result<PublicStatus, ClientError> {
+        let client = Self::new(&link.base, None)?;
+        client
+            .call(
+                Method::POST,
+                &format!("/v1/secrets/{}/status", link.id),
+                Some(&StatusRequest {
+                    proof: proof_of(&link.key),
+                }),
+            )
+            .await
+    }
+
     /// Reveals a link: uses one view, decrypts here with the key from the fragment.
     pub async fn reveal_link(
         link: &Link,
         passphrase: Option<SecretBytes>,
     ) -> Result<SecretBytes, ClientError> {
         let client = Self::new(&link.base, None)?;
-        let revealed = client.reveal_ciphertext(link.id, passphrase).await?;
+        let revealed = client
+            .reveal_ciphertext(link.id, &link.key, passphrase)
+            .await?;
         let ct = revealed
             .ciphertext
             .ok_or_else(|| ClientError::Transport("the server sent no ciphertext".into()))?;
@@ -351,6 +371,10 @@ impl Client {
         .mime_str("application/octet-stream")?;
         let mut form = reqwest::multipart::Form::new()
             .text("id", id.to_string())
+            .text(
+                "verifier",
+                RevealProof::of_key(&key).verifier().to_base64url(),
+            )
             .text("size", size.to_string());
         if let Some(e) = opts.expiration {
             form = form.text("expiration", e.to_string());
@@ -414,7 +438,7 @@ impl Client {
             .header("accept", "application/octet-stream, application/json")
             .json(&RevealRequest {
                 key: None,
-                proof: None,
+                proof: Some(proof_of(&link.key)),
                 passphrase,
             })
             .send()
@@ -491,6 +515,11 @@ impl Client {
             }
         }
     }
+}
+
+/// The wire form of the reveal proof of `key` (DESIGN §7.1).
+fn proof_of(key: &SecretKey) -> SecretBytes {
+    SecretBytes::new(RevealProof::of_key(key).to_base64url().as_bytes().to_vec())
 }
 
 fn api_error(status: StatusCode, body: &[u8]) -> ClientError {

@@ -20,7 +20,7 @@ use crate::api::{
     Revealed, RotatedWebhookSecret, SecretList, UpdateAccount, UpdateSecret,
 };
 use crate::blob::{BlobStore, UploadError};
-use crate::crypto::{self, ApiToken, SecretBytes, SecretKey, WebhookSecret};
+use crate::crypto::{self, ApiToken, RevealProof, SecretBytes, SecretKey, Verifier, WebhookSecret};
 use crate::error::{Error, GoneReason, Result};
 use crate::filestream::{self, Decryptor, Encryptor, FileMeta};
 use crate::limits::{Limiter, RateLimiter, RedisLimiter};
@@ -414,17 +414,23 @@ impl Engine {
             }
             n => n,
         };
-        let (id, envelope, key) = match (req.content, req.ciphertext, req.id) {
+        let client_verifier = req.verifier.take();
+        let (id, envelope, key, verifier) = match (req.content, req.ciphertext, req.id) {
+            (Some(_), None, None) if client_verifier.is_some() => {
+                return Err(verifier_with_plaintext());
+            }
             (Some(content), None, None) => {
                 self.check_text_size(content.len())?;
                 let id = SecretId::new();
                 let key = SecretKey::generate();
                 let envelope = crypto::seal(&key, &id, content.expose())?;
-                (id, envelope, Some(key))
+                let verifier = RevealProof::of_key(&key).verifier();
+                (id, envelope, Some(key), verifier)
             }
             (None, Some(ct), Some(id)) => {
                 let id = SecretId::parse_client_chosen(&id.to_string())?;
-                (id, self.check_envelope(&ct)?, None)
+                let verifier = client_verifier_of(client_verifier)?;
+                (id, self.check_envelope(&ct)?, None, verifier)
             }
             (None, Some(_), None) => {
                 return Err(Error::invalid(
@@ -448,7 +454,8 @@ impl Engine {
                 return Err(Error::invalid("content", "content is required"));
             }
         };
-        let record = draft.record(id, account, Kind::Text, Some(envelope), None, None);
+        let mut record = draft.record(id, account, Kind::Text, Some(envelope), None, None);
+        record.verifier = Some(verifier);
         self.store.insert_secret(&record).await?;
         self.created(account, &record, key.as_ref()).await
     }
@@ -556,6 +563,7 @@ impl Engine {
                     "give either content or ciphertext, not both",
                 ));
             }
+            (Some(_), None) if req.verifier.is_some() => return Err(verifier_with_plaintext()),
             (Some(content), None) => {
                 if content.is_empty() {
                     return Err(Error::invalid("content", "content must not be empty"));
@@ -563,10 +571,12 @@ impl Engine {
                 self.check_text_size(content.len())?;
                 let key = SecretKey::generate();
                 patch.envelope = Some(crypto::seal(&key, &id, content.expose())?);
+                patch.verifier = Some(RevealProof::of_key(&key).verifier());
                 Some(key)
             }
             (None, Some(ct)) => {
                 patch.envelope = Some(self.check_envelope(&ct)?);
+                patch.verifier = Some(client_verifier_of(req.verifier)?);
                 None
             }
             (None, None) => None,
@@ -614,9 +624,12 @@ impl Engine {
         })
     }
 
-    /// What the reveal page may show without using a view.
-    pub async fn peek(&self, id: SecretId) -> Result<PublicStatus> {
+    /// What the reveal page may show without using a view, to a caller holding the reveal proof
+    /// (DESIGN §7.1): without it, the same [`Error::NotFound`] as an unknown id.
+    #[instrument(skip_all, fields(%id))]
+    pub async fn status(&self, id: SecretId, proof: &SecretBytes) -> Result<PublicStatus> {
         let r = self.store.secret(id).await?.ok_or(Error::NotFound)?;
+        check_proof(&r, None, Some(proof))?;
         let now = now();
         Ok(PublicStatus {
             id,
@@ -635,6 +648,8 @@ impl Engine {
     #[instrument(skip_all, fields(%id))]
     pub async fn reveal(&self, id: SecretId, req: RevealRequest, viewer: Viewer) -> Result<Reveal> {
         let record = self.store.secret(id).await?.ok_or(Error::NotFound)?;
+        // Before anything else (status, geo, passphrase, view, events): the id alone is nothing.
+        check_proof(&record, req.key.as_ref(), req.proof.as_ref())?;
         let now = now();
         if let Some(reason) = gone_reason(&record, now) {
             return Err(Error::Gone(reason));
@@ -750,6 +765,12 @@ impl Engine {
                 "send either content or a file, not both",
             ));
         }
+        // Checked before a byte is stored: a client-sealed file needs the client's verifier.
+        let client_verifier = match (&source, req.verifier.take()) {
+            (FileSource::Sealed { .. }, v) => Some(client_verifier_of(v)?),
+            (FileSource::Plain { .. }, None) => None,
+            (FileSource::Plain { .. }, Some(_)) => return Err(verifier_with_plaintext()),
+        };
         let max_file = self.cfg.max_file_bytes;
         let too_large = || Error::TooLarge {
             message: format!("the file is larger than this server's limit of {max_file} bytes"),
@@ -824,7 +845,7 @@ impl Engine {
                 "the upload is not a Seecret file stream",
             ));
         }
-        let record = draft.record(
+        let mut record = draft.record(
             id,
             account,
             Kind::File,
@@ -832,6 +853,11 @@ impl Engine {
             Some((id.to_string(), size)),
             file_name,
         );
+        record.verifier = match (client_verifier, &key) {
+            (Some(w), _) => Some(w),
+            (None, Some(k)) => Some(RevealProof::of_key(k).verifier()),
+            (None, None) => return Err(Error::Internal("a file without a verifier".into())),
+        };
         if let Err(e) = self.store.insert_secret(&record).await {
             self.drop_blob(id, &id.to_string()).await;
             return Err(e);
@@ -1172,6 +1198,60 @@ impl Engine {
             })?;
         Ok(envelope)
     }
+}
+
+/// The client's `verifier` for content it sealed itself: required, since without it nobody could
+/// ever prove the right to reveal.
+fn client_verifier_of(given: Option<String>) -> Result<Verifier> {
+    match given.as_deref().map(str::trim) {
+        None | Some("") => Err(Error::invalid(
+            "verifier",
+            "verifier is required with client-sealed content: base64url of SHA-256 of the \
+             reveal proof (docs/format.md)",
+        )),
+        Some(v) => Verifier::from_base64url(v),
+    }
+}
+
+fn verifier_with_plaintext() -> Error {
+    Error::invalid(
+        "verifier",
+        "verifier is only for client-sealed content: the server derives it when it seals",
+    )
+}
+
+/// Checks that a reveal or status call holds the secret's key or reveal proof (DESIGN §7.1),
+/// in constant time against the stored verifier. Every failure is [`Error::NotFound`], the
+/// answer for an unknown id, so the id alone tells nothing. A `key` stands for the proof derived
+/// from it; a key that does not even parse proves nothing either. Secrets stored before
+/// verifiers existed accept a key (checked later by decrypting) and refuse a bare proof.
+fn check_proof(
+    record: &SecretRecord,
+    key: Option<&SecretBytes>,
+    proof: Option<&SecretBytes>,
+) -> Result<()> {
+    let derived = key.map(|k| {
+        k.as_str()
+            .and_then(|s| SecretKey::from_base64url(s).ok())
+            .map(|k| RevealProof::of_key(&k))
+    });
+    let given = proof.map(|p| p.as_str().and_then(|s| RevealProof::from_base64url(s).ok()));
+    let proofs = [derived, given];
+    if proofs.iter().all(Option::is_none) {
+        return Err(Error::NotFound);
+    }
+    let Some(verifier) = &record.verifier else {
+        return match (key.is_some(), &proofs[0]) {
+            (true, Some(Some(_))) => Ok(()),
+            _ => Err(Error::NotFound),
+        };
+    };
+    // Every proof the caller gave must hold: a right key with a wrong proof is refused too.
+    let mut ok = true;
+    for p in proofs.iter().flatten() {
+        ok &= p.as_ref().is_some_and(|p| verifier.accepts(p));
+    }
+    if ok { Ok(()) } else { Err(Error::NotFound) }
 }
 
 fn info_of(r: &SecretRecord) -> SecretInfo {
@@ -1516,6 +1596,7 @@ impl Draft {
             last_viewed_at: None,
             pp_fail_count: 0,
             pp_fail_window: DateTime::<Utc>::UNIX_EPOCH,
+            verifier: None,
         }
     }
 }

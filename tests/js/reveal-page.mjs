@@ -1,5 +1,7 @@
 // Drives the reveal page in headless Chromium like a person would.
 //   node reveal-page.mjs <link> <mode>
+// The page is the same for every id; its script asks the status endpoint (with the proof derived
+// from the fragment) and then sets <body data-state>: waiting, gone, notfound, nokey or error.
 // mode "load":   open the page, do not click; print the page's lead text.
 // mode "reveal": open, type the passphrase from $PASSPHRASE if asked, click Reveal, wait for the
 //                secret; print JSON {content, status} on stdout.
@@ -22,12 +24,14 @@ try {
   page.on('pageerror', (e) => errors.push(String(e)));
   page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
   const resp = await page.goto(link, { waitUntil: 'load' });
+  await page.waitForSelector('body[data-state]', { timeout: 15000 });
+  const state = await page.getAttribute('body', 'data-state');
   if (mode === 'load') {
     await shot(page, 'waiting');
-    console.log(JSON.stringify({ http: resp.status(), lead: await page.textContent('#lead') }));
+    console.log(JSON.stringify({ http: resp.status(), state, lead: await page.textContent('#lead') }));
   } else if (mode === 'gone') {
     await shot(page, 'gone');
-    console.log(JSON.stringify({ http: resp.status(), gone: await page.textContent('#gone') }));
+    console.log(JSON.stringify({ http: resp.status(), state, gone: await page.textContent('#gone') }));
   } else if (mode === 'reveal') {
     if (process.env.PASSPHRASE !== undefined) await page.fill('#passphrase', process.env.PASSPHRASE);
     await page.click('#reveal');

@@ -60,7 +60,8 @@ async fn every_rpc_operation_works_and_answers_flat_objects() {
         json!({"operation": "reveal_seecret", "id": id, "key": old_key}),
     )
     .await;
-    assert_eq!((s, b["error"]["code"].as_str()), (400, Some("invalid_key")));
+    // The old key no longer matches the verifier: as unknown as a missing id (DESIGN §7.1).
+    assert_eq!((s, b["error"]["code"].as_str()), (404, Some("not_found")));
     let new_key = new_url.split('#').nth(1).unwrap();
     let (s, _, b) = rpc(
         base,
@@ -187,10 +188,14 @@ async fn the_v1_resources_and_openapi_document() {
         .unwrap();
     assert_eq!(patched.label.as_deref(), Some("patched"));
     let key = created["url"].as_str().unwrap().split('#').nth(1).unwrap();
-    // Without the key the server hands over ciphertext only.
+    // With the reveal proof instead of the key the server hands over ciphertext only.
+    let proof = seecret_core::crypto::RevealProof::of_key(
+        &seecret_core::crypto::SecretKey::from_base64url(key).unwrap(),
+    )
+    .to_base64url();
     let r: serde_json::Value = c
         .post(format!("{}/v1/secrets/{id}/reveal", server.base))
-        .json(&json!({}))
+        .json(&json!({ "proof": proof.as_str() }))
         .send()
         .await
         .unwrap()

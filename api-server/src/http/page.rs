@@ -1,15 +1,14 @@
-//! The reveal page. `GET /s/{id}` only shows whether a secret is waiting: link-preview bots
-//! (Slack, Discord, mail scanners) fetch it and must not burn anything. The person clicks Reveal;
-//! the script takes the key from the fragment, which browsers never send, calls the reveal
-//! endpoint and decrypts in the browser with WebCrypto.
+//! The reveal page. `GET /s/{id}` is one static page for every id (DESIGN §7.1): link-preview
+//! bots (Slack, Discord, mail scanners) fetch it and must neither burn anything nor learn whether
+//! the id exists. The script takes the key from the fragment, which browsers never send, derives
+//! the reveal proof from it, asks the status endpoint what to show, reveals with the proof when
+//! the person clicks, and decrypts in the browser with WebCrypto.
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use seecret_core::Error;
-use seecret_core::model::{Kind, SecretId, Status};
 
 use super::{AppState, ClientAddr, limit_address};
 
@@ -50,40 +49,13 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
         .into_response()
 }
 
-async fn page(State(state): State<AppState>, addr: ClientAddr, Path(id): Path<String>) -> Response {
+async fn page(State(state): State<AppState>, addr: ClientAddr) -> Response {
     if let Err(e) = limit_address(&state, &addr).await {
         return e.into_response();
     }
-    let peeked = match id.parse::<SecretId>() {
-        Ok(id) => state.engine.peek(id).await,
-        Err(_) => Err(Error::NotFound),
-    };
-    let (status, body) = match peeked {
-        Ok(p) if p.status == Status::Active => (
-            StatusCode::OK,
-            waiting(&p.id.to_string(), p.passphrase_protected, p.kind),
-        ),
-        Ok(p) => (
-            StatusCode::GONE,
-            gone(match p.status {
-                Status::Consumed => "This secret was already viewed. It has been destroyed.",
-                Status::Expired => "This secret has expired. It has been destroyed.",
-                _ => "This secret was deleted by its sender.",
-            }),
-        ),
-        Err(Error::NotFound) => (
-            StatusCode::NOT_FOUND,
-            gone("This link does not match any secret: it may be mistyped, or it ended long ago."),
-        ),
-        Err(e) => {
-            tracing::error!(error = %e, "reveal page failed");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                gone("Something went wrong. Try again later."),
-            )
-        }
-    };
-    let mut resp = (status, Html(body)).into_response();
+    // The same bytes for every id, known or not: the page asks the status endpoint with the
+    // proof it derives from the fragment, so the id alone learns nothing here.
+    let mut resp = Html(PAGE_HTML).into_response();
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_SECURITY_POLICY,
@@ -98,9 +70,9 @@ async fn page(State(state): State<AppState>, addr: ClientAddr, Path(id): Path<St
     resp
 }
 
-fn shell(main: &str, body_attrs: &str) -> String {
-    format!(
-        r#"<!doctype html>
+/// The one reveal page. Every state the script can show is in it, hidden until the status call
+/// says which one applies.
+const PAGE_HTML: &str = r#"<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -110,57 +82,28 @@ fn shell(main: &str, body_attrs: &str) -> String {
 <title>Seecret: a secret was shared with you</title>
 <link rel="stylesheet" href="../assets/style.css">
 </head>
-<body{body_attrs}>
+<body>
 <main>
 <h1>Seecret</h1>
-{main}
-</main>
-<footer>Decrypted in your browser: the key is the part of the link after <code>#</code>, which is never sent to the server.</footer>
-</body>
-</html>
-"#
-    )
-}
-
-fn waiting(id: &str, passphrase: bool, kind: Kind) -> String {
-    let pass = if passphrase {
-        r#"<label for="passphrase">Passphrase</label>
-<input id="passphrase" type="password" autocomplete="off" spellcheck="false">"#
-    } else {
-        ""
-    };
-    shell(
-        &format!(
-            r#"<section id="waiting">
-<p id="lead">Someone shared {what} with you. Revealing it uses one of its views; after the last one it is destroyed.</p>
-{pass}
-<button id="reveal" type="button">{button}</button>
+<section id="waiting" hidden>
+<p id="lead"></p>
+<div id="passphrase-box" hidden>
+<label for="passphrase">Passphrase</label>
+<input id="passphrase" type="password" autocomplete="off" spellcheck="false">
+</div>
+<button id="reveal" type="button">Reveal secret</button>
 </section>
-<p id="status" role="status" aria-live="polite"></p>
+<p id="gone" hidden></p>
+<p id="status" role="status" aria-live="polite">Checking the link…</p>
 <section id="result" hidden>
 <pre id="content"></pre>
 <button id="copy" type="button">Copy to clipboard</button>
 </section>
+<noscript><p>This page needs JavaScript: the secret is decrypted in your browser.</p></noscript>
 <script src="../assets/stream.js"></script>
-<script src="../assets/reveal.js"></script>"#,
-            what = if kind == Kind::File {
-                "a file"
-            } else {
-                "a secret"
-            },
-            button = if kind == Kind::File {
-                "Reveal and download"
-            } else {
-                "Reveal secret"
-            },
-        ),
-        &format!(
-            r#" data-id="{id}" data-passphrase="{passphrase}" data-kind="{}""#,
-            kind.as_str()
-        ),
-    )
-}
-
-fn gone(message: &str) -> String {
-    shell(&format!(r#"<p id="gone">{message}</p>"#), "")
-}
+<script src="../assets/reveal.js"></script>
+</main>
+<footer>Decrypted in your browser: the key is the part of the link after <code>#</code>, which is never sent to the server.</footer>
+</body>
+</html>
+"#;

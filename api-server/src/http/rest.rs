@@ -7,8 +7,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use seecret_core::api::{
-    AccountInfo, CreateSecret, Deleted, ErrorBody, ListQuery, RevealRequest, Revealed,
-    RotatedWebhookSecret, SecretList, UpdateAccount, UpdateSecret,
+    AccountInfo, CreateSecret, Deleted, ErrorBody, ListQuery, PublicStatus, RevealRequest,
+    Revealed, RotatedWebhookSecret, SecretList, StatusRequest, UpdateAccount, UpdateSecret,
 };
 use seecret_core::model::{SecretId, SecretInfo};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -36,6 +36,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
     Router::new()
         .merge(owner)
         .route("/v1/secrets/{id}/reveal", post(reveal))
+        .route("/v1/secrets/{id}/status", post(status))
         .route("/v1/openapi.json", get(openapi))
 }
 
@@ -199,8 +200,10 @@ async fn redeliver(
     ))
 }
 
-/// Reveal a secret, using one view. No token: the link is the credential. With `key` the answer
-/// carries `content`; without, `ciphertext` for the client to decrypt.
+/// Reveal a secret, using one view. No token: the link's key is the credential. With `key` the
+/// answer carries `content`; with `proof` instead, `ciphertext` for the client to decrypt.
+/// Without a valid `key` or `proof` the answer is 404, as for an unknown id, and nothing is
+/// recorded.
 #[utoipa::path(post, path = "/v1/secrets/{id}/reveal", tag = "reveal",
     params(("id" = String, Path)), request_body = RevealRequest,
     responses((status = 200, body = Revealed, description = "text; a file answers its bytes \
@@ -221,6 +224,24 @@ async fn reveal(
         .reveal(secret_id(&id)?, req, addr.viewer())
         .await?;
     Ok(super::reveal_response(out))
+}
+
+/// What the reveal page shows before anything is used: needs the reveal `proof` (404 without a
+/// valid one, as for an unknown id). Uses no view and records nothing.
+#[utoipa::path(post, path = "/v1/secrets/{id}/status", tag = "reveal",
+    params(("id" = String, Path)), request_body = StatusRequest,
+    responses((status = 200, body = PublicStatus), (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)))]
+async fn status(
+    State(state): State<AppState>,
+    addr: ClientAddr,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<StatusRequest>,
+) -> Result<Json<PublicStatus>, ApiError> {
+    limit_address(&state, &addr).await?;
+    Ok(Json(
+        state.engine.status(secret_id(&id)?, &req.proof).await?,
+    ))
 }
 
 async fn openapi() -> Response {
@@ -249,7 +270,7 @@ impl Modify for BearerAuth {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Seecret API", description = "One-time secret links: create, share, reveal once."),
-    paths(create, list, get_one, update, delete, account, update_account, rotate_webhook_secret, redeliver, reveal, super::rpc::rpc),
+    paths(create, list, get_one, update, delete, account, update_account, rotate_webhook_secret, redeliver, reveal, status, super::rpc::rpc),
     modifiers(&BearerAuth),
     tags((name = "secrets", description = "Owner operations (Bearer token)"),
         (name = "reveal", description = "Recipient operations (no token)"),

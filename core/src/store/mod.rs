@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::api::{Usage, WebhookDelivery};
-use crate::crypto::WebhookSecret;
+use crate::crypto::{Verifier, WebhookSecret};
 use crate::error::Result;
 use crate::model::{AccountId, Kind, SecretId, Status, ViewEntry};
 
@@ -78,6 +78,9 @@ pub struct SecretRecord {
     pub pp_fail_count: u32,
     /// Start of the current wrong-passphrase window.
     pub pp_fail_window: DateTime<Utc>,
+    /// `SHA-256` of the reveal proof (DESIGN §7.1); `None` only for secrets stored before
+    /// verifiers existed.
+    pub verifier: Option<Verifier>,
 }
 
 impl std::fmt::Debug for SecretRecord {
@@ -109,6 +112,8 @@ pub struct SecretPatch {
     pub webhook_url: Option<Option<String>>,
     /// New sealed content.
     pub envelope: Option<Vec<u8>>,
+    /// The verifier of the new content's key (set together with `envelope`).
+    pub verifier: Option<Verifier>,
 }
 
 impl SecretPatch {
@@ -121,6 +126,7 @@ impl SecretPatch {
             && self.allowed_countries.is_none()
             && self.webhook_url.is_none()
             && self.envelope.is_none()
+            && self.verifier.is_none()
     }
 }
 

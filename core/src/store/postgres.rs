@@ -21,7 +21,7 @@ use super::{
     from_millis, join_countries, millis, split_countries,
 };
 use crate::api::{Usage, WebhookDelivery};
-use crate::crypto::WebhookSecret;
+use crate::crypto::{Verifier, WebhookSecret};
 use crate::error::{Error, Result};
 use crate::model::{AccountId, Kind, SecretId, Status, ViewEntry};
 use crate::webhook::{EventFacts, NewEvent, event_type, events};
@@ -139,6 +139,13 @@ fn secret(row: &PgRow) -> Result<SecretRecord> {
             .map(from_millis),
         pp_fail_count: to_u32(row.try_get("pp_fail_count")?, "pp_fail_count")?,
         pp_fail_window: from_millis(row.try_get("pp_fail_window")?),
+        verifier: row
+            .try_get::<Option<Vec<u8>>, _>("verifier")?
+            .map(|w| {
+                Verifier::from_bytes(&w)
+                    .ok_or_else(|| Error::Internal("stored verifier is malformed".into()))
+            })
+            .transpose()?,
     })
 }
 
@@ -389,8 +396,9 @@ impl Store for PostgresStore {
         let res = sqlx::query(
             "INSERT INTO secrets (id, account_id, kind, envelope, blob_key, size, file_name, label,
                 passphrase_hash, allowed_countries, webhook_url, notify, views_total, views_used, status,
-                created_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 0, 'active', $14, $15)",
+                created_at, expires_at, verifier)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 0, 'active', $14, $15,
+                $16)",
         )
         .bind(s.id.to_string())
         .bind(s.account_id.to_string())
@@ -407,6 +415,7 @@ impl Store for PostgresStore {
         .bind(to_i32(s.views_total, "views")?)
         .bind(millis(s.created_at))
         .bind(millis(s.expires_at))
+        .bind(s.verifier.as_ref().map(|w| w.as_bytes().to_vec()))
         .execute(&self.pool)
         .await;
         match res {
@@ -465,6 +474,10 @@ impl Store for PostgresStore {
         if let Some(e) = &p.envelope {
             set.push("envelope = ").push_bind_unseparated(e.clone());
         }
+        if let Some(w) = &p.verifier {
+            set.push("verifier = ")
+                .push_bind_unseparated(w.as_bytes().to_vec());
+        }
         q.push(" WHERE id = ")
             .push_bind(id.to_string())
             .push(" AND account_id = ")
@@ -492,7 +505,7 @@ impl Store for PostgresStore {
             "SELECT id, account_id, kind, NULL::BYTEA AS envelope, blob_key, size, file_name,
                 label, passphrase_hash,
                 allowed_countries, webhook_url, notify, views_total, views_used, status, created_at,
-                expires_at, last_viewed_at, pp_fail_count, pp_fail_window
+                expires_at, last_viewed_at, pp_fail_count, pp_fail_window, verifier
              FROM secrets WHERE account_id = ",
         );
         q.push_bind(account.to_string());

@@ -20,7 +20,7 @@ use super::{
     from_millis, join_countries, millis, split_countries,
 };
 use crate::api::{Usage, WebhookDelivery};
-use crate::crypto::WebhookSecret;
+use crate::crypto::{Verifier, WebhookSecret};
 use crate::error::{Error, Result};
 use crate::model::{AccountId, Kind, SecretId, Status, ViewEntry};
 use crate::webhook::{EventFacts, NewEvent, event_type, events};
@@ -117,6 +117,13 @@ fn secret(row: &SqliteRow) -> Result<SecretRecord> {
             .map(from_millis),
         pp_fail_count: row.try_get("pp_fail_count")?,
         pp_fail_window: from_millis(row.try_get("pp_fail_window")?),
+        verifier: row
+            .try_get::<Option<Vec<u8>>, _>("verifier")?
+            .map(|w| {
+                Verifier::from_bytes(&w)
+                    .ok_or_else(|| Error::Internal("stored verifier is malformed".into()))
+            })
+            .transpose()?,
     })
 }
 
@@ -361,8 +368,8 @@ impl Store for SqliteStore {
         let res = sqlx::query(
             "INSERT INTO secrets (id, account_id, kind, envelope, blob_key, size, file_name, label,
                 passphrase_hash, allowed_countries, webhook_url, notify, views_total, views_used, status,
-                created_at, expires_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 'active', ?, ?)",
+                created_at, expires_at, verifier)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 'active', ?, ?, ?)",
         )
         .bind(s.id.to_string())
         .bind(s.account_id.to_string())
@@ -379,6 +386,7 @@ impl Store for SqliteStore {
         .bind(s.views_total)
         .bind(millis(s.created_at))
         .bind(millis(s.expires_at))
+        .bind(s.verifier.as_ref().map(|w| w.as_bytes().to_vec()))
         .execute(&self.writer)
         .await;
         match res {
@@ -436,6 +444,10 @@ impl Store for SqliteStore {
         if let Some(e) = &p.envelope {
             set.push("envelope = ").push_bind_unseparated(e.clone());
         }
+        if let Some(w) = &p.verifier {
+            set.push("verifier = ")
+                .push_bind_unseparated(w.as_bytes().to_vec());
+        }
         q.push(" WHERE id = ")
             .push_bind(id.to_string())
             .push(" AND account_id = ")
@@ -461,7 +473,7 @@ impl Store for SqliteStore {
             "SELECT id, account_id, kind, NULL AS envelope, blob_key, size, file_name, label,
                 passphrase_hash,
                 allowed_countries, webhook_url, notify, views_total, views_used, status, created_at,
-                expires_at, last_viewed_at, pp_fail_count, pp_fail_window
+                expires_at, last_viewed_at, pp_fail_count, pp_fail_window, verifier
              FROM secrets WHERE account_id = ",
         );
         q.push_bind(account.to_string());
