@@ -380,24 +380,25 @@ async fn each_error_status_of_the_contract_through_http() {
     )
     .await;
     let id = created["id"].as_str().unwrap();
+    let key = created["url"].as_str().unwrap().split('#').nth(1).unwrap();
     let (s, _, b) = rpc(
         base,
         None,
-        json!({"operation": "reveal_seecret", "id": id, "passphrase": "q"}),
+        json!({"operation": "reveal_seecret", "id": id, "key": key, "passphrase": "q"}),
     )
     .await;
     assert_eq!((s, code(&b)), (403, "passphrase_invalid".to_string()));
     let (s, _, _) = rpc(
         base,
         None,
-        json!({"operation": "reveal_seecret", "id": id, "passphrase": "p"}),
+        json!({"operation": "reveal_seecret", "id": id, "key": key, "passphrase": "p"}),
     )
     .await;
     assert_eq!(s, 200);
     let (s, _, b) = rpc(
         base,
         None,
-        json!({"operation": "reveal_seecret", "id": id, "passphrase": "p"}),
+        json!({"operation": "reveal_seecret", "id": id, "key": key, "passphrase": "p"}),
     )
     .await;
     assert_eq!((s, code(&b)), (410, "consumed".to_string()));

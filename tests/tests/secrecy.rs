@@ -56,7 +56,8 @@ async fn no_plaintext_key_token_or_passphrase_reaches_the_database_or_the_log() 
             &server.base,
             None,
             json!({"operation": "reveal_seecret",
-            "id": link.id.to_string(), "passphrase": "wrong-guess"}),
+            "id": link.id.to_string(), "key": url.split('#').nth(1).unwrap(),
+            "passphrase": "wrong-guess"}),
         )
         .await;
         assert_eq!(s, 403);
