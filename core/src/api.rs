@@ -193,8 +193,9 @@ pub struct Deleted {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RevealRequest {
-    /// The key from the link's fragment, for clients that want the server to decrypt. Without
-    /// it the answer carries the ciphertext for the client to decrypt.
+    /// The key from the link's fragment, for clients that want the server to decrypt (it stands
+    /// for the proof derived from it). With neither `key` nor a valid `proof` the answer is the
+    /// unknown-id 404 and nothing is recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub key: Option<SecretBytes>,

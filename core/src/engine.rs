@@ -642,9 +642,11 @@ impl Engine {
         })
     }
 
-    /// Reveals a secret, using one view. Text comes back whole: decrypted with a key, else as
-    /// the envelope for the client to open. A file comes back as a stream: decrypted with a key,
-    /// else the sealed blob. A wrong key or passphrase uses no view.
+    /// Reveals a secret, using one view. The caller must hold the key or the reveal proof
+    /// (DESIGN §7.1), checked before anything else: otherwise [`Error::NotFound`], with nothing
+    /// recorded. Text comes back whole: decrypted with a key, else as the envelope for the client
+    /// to open. A file comes back as a stream: decrypted with a key, else the sealed blob. A wrong
+    /// key or passphrase uses no view.
     #[instrument(skip_all, fields(%id))]
     pub async fn reveal(&self, id: SecretId, req: RevealRequest, viewer: Viewer) -> Result<Reveal> {
         let record = self.store.secret(id).await?.ok_or(Error::NotFound)?;

@@ -287,3 +287,72 @@ async fn the_cli_never_prints_control_characters_from_a_sealed_file_name() {
     assert_eq!(names, vec!["evil[31mgpj.exe".to_string()]);
     assert!(!dir.path().join("evil[31mgpj.exe").exists());
 }
+
+/// Makes a secret look as if it was stored before verifiers existed.
+fn forget_verifier(server: &Server, id: &str) {
+    let sql = format!("UPDATE secrets SET verifier = NULL WHERE id = '{id}'");
+    let (code, _, err) = match &server.database_url {
+        Some(url) => run(
+            Command::new("psql")
+                .arg(url)
+                .arg("-v")
+                .arg("ON_ERROR_STOP=1")
+                .arg("-qAtc")
+                .arg(&sql),
+            Duration::from_secs(30),
+        ),
+        None => run(
+            Command::new("python3")
+                .arg("-c")
+                .arg(format!(
+                    "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(\"{sql}\"); c.commit()"
+                ))
+                .arg(server.db_path()),
+            Duration::from_secs(30),
+        ),
+    };
+    assert_eq!(code, 0, "{err}");
+}
+
+#[tokio::test]
+async fn a_secret_stored_before_verifiers_reveals_with_its_key_only() {
+    let server = Server::start();
+    let link = text_secret(&server, json!({})).await;
+    let id = link.id.to_string();
+    forget_verifier(&server, &id);
+    let unknown = unknown_id_answer(&server).await;
+    let reveal = format!("/v1/secrets/{id}/reveal");
+    // A bare proof cannot be checked without a verifier, so it proves nothing.
+    let got = post(&server, &reveal, json!({"proof": proof(&link.key)})).await;
+    assert_eq!(got, unknown);
+    let got = post(
+        &server,
+        &format!("/v1/secrets/{id}/status"),
+        json!({"proof": proof(&link.key)}),
+    )
+    .await;
+    assert_eq!(got.0, 404);
+    let got = post(&server, &reveal, json!({})).await;
+    assert_eq!(got, unknown);
+    assert_eq!(owner_view(&server, &link).await, (2, 0));
+    // The key still works, checked by decrypting: a wrong one uses no view.
+    let (s, b) = post(
+        &server,
+        &reveal,
+        json!({"key": SecretKey::generate().to_base64url().as_str()}),
+    )
+    .await;
+    assert_eq!((s, b["error"]["code"].as_str()), (400, Some("invalid_key")));
+    let (s, b) = post(
+        &server,
+        &reveal,
+        json!({"key": link.key.to_base64url().as_str()}),
+    )
+    .await;
+    assert_eq!(
+        (s, b["content"].as_str()),
+        (200, Some("the real secret")),
+        "{b}"
+    );
+    assert_eq!(owner_view(&server, &link).await, (1, 1));
+}
