@@ -382,7 +382,10 @@ mod tests {
             "oWyQAJs3gFFZH3fB78-UWZh3kniUc96l2_01RpasZtQ"
         );
         let w = proof.verifier();
-        assert_eq!(w.to_base64url(), "QgGH1qo-JX3oEdnUwG6YSz62j57aT1KrhNS6FMqZANk");
+        assert_eq!(
+            w.to_base64url(),
+            "QgGH1qo-JX3oEdnUwG6YSz62j57aT1KrhNS6FMqZANk"
+        );
         assert!(w.accepts(&proof));
         assert!(!w.accepts(&RevealProof::derive(&[0u8; 32])));
         let parsed = RevealProof::from_base64url(&proof.to_base64url()).map(|p| w.accepts(&p));

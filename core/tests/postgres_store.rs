@@ -528,6 +528,7 @@ async fn scenario(url: String) {
             last_viewed_at: None,
             pp_fail_count: 0,
             pp_fail_window: chrono::DateTime::UNIX_EPOCH,
+            content_version: 0,
         })
         .await
         .unwrap();
