@@ -85,6 +85,9 @@ pub struct ServeArgs {
     /// Requests per minute per client address on reveal endpoints and pages (0: unlimited).
     #[arg(long, env = "SEECRET_REVEAL_RATE_LIMIT_PER_MINUTE")]
     pub reveal_rate_limit_per_minute: Option<u32>,
+    /// Passphrase hashes and checks (Argon2) running at once; more answer 503 (default: cores).
+    #[arg(long, env = "SEECRET_ARGON2_CONCURRENCY")]
+    pub argon2_concurrency: Option<usize>,
     /// Longest expiration accepted (e.g. 30d).
     #[arg(long, env = "SEECRET_MAX_EXPIRATION")]
     pub max_expiration: Option<Expiration>,
@@ -229,6 +232,7 @@ pub const KNOWN_ENV: &[&str] = &[
     "SEECRET_PUBLIC_URL",
     "SEECRET_RATE_LIMIT_PER_MINUTE",
     "SEECRET_REVEAL_RATE_LIMIT_PER_MINUTE",
+    "SEECRET_ARGON2_CONCURRENCY",
     "SEECRET_MAX_EXPIRATION",
     "SEECRET_MIN_EXPIRATION",
     "SEECRET_MAX_VIEWS",
@@ -407,6 +411,11 @@ impl ServeArgs {
                     ..w
                 }
                 .with_lease_from_timeout()
+            },
+            argon2_concurrency: match self.argon2_concurrency {
+                Some(0) => bail!("SEECRET_ARGON2_CONCURRENCY must be at least 1"),
+                Some(n) => n,
+                None => d.argon2_concurrency,
             },
             geo_available: self.geoip_db.is_some()
                 || file.geoip_db.is_some()

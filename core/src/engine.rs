@@ -12,7 +12,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::stream::BoxStream;
 use futures::{Stream, StreamExt};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tracing::{info, instrument, warn};
 
 use crate::api::{
@@ -25,7 +25,7 @@ use crate::error::{Error, GoneReason, Result};
 use crate::filestream::{self, Decryptor, Encryptor, FileMeta};
 use crate::limits::{Limiter, RateLimiter, RedisLimiter};
 use crate::model::{AccountId, Expiration, Kind, Link, SecretId, SecretInfo, Status};
-use crate::store::{AccountRecord, SecretPatch, SecretRecord, Store, ViewClaim};
+use crate::store::{AccountRecord, AttemptClaim, SecretPatch, SecretRecord, Store, ViewClaim};
 use crate::webhook::{self, WebhookConfig};
 
 /// The engine's settings. `Default` is what `seecret serve` uses with no configuration.
@@ -51,8 +51,11 @@ pub struct EngineConfig {
     pub rate_limit_per_minute: u32,
     /// Requests per minute per client address on unauthenticated endpoints (0: unlimited).
     pub reveal_rate_limit_per_minute: u32,
-    /// Wrong passphrases per secret per minute before it answers 429.
+    /// Passphrase attempts (right or wrong) evaluated per secret per minute; past them, 429.
     pub passphrase_attempts_per_minute: u32,
+    /// Argon2 computations (passphrase hashing and checking) running at once; a request that
+    /// needs one more is answered 503 at once instead of queueing.
+    pub argon2_concurrency: usize,
     /// Webhook checks and delivery.
     pub webhooks: WebhookConfig,
     /// Whether a country source (GeoIP database or trusted header) is configured: without one,
@@ -74,6 +77,7 @@ impl Default for EngineConfig {
             rate_limit_per_minute: 1000,
             reveal_rate_limit_per_minute: 600,
             passphrase_attempts_per_minute: 5,
+            argon2_concurrency: std::thread::available_parallelism().map_or(1, usize::from),
             webhooks: WebhookConfig::default(),
             geo_available: false,
         }
@@ -105,6 +109,7 @@ pub struct Engine {
     address_limiter: RateLimiter,
     wake: Arc<Notify>,
     blobs: Option<BlobStore>,
+    argon2: Arc<Semaphore>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -132,6 +137,7 @@ impl Engine {
             address_limiter: RateLimiter::Local(Limiter::per_minute(
                 cfg.reveal_rate_limit_per_minute,
             )),
+            argon2: Arc::new(Semaphore::new(cfg.argon2_concurrency.max(1))),
             store,
             cfg,
             tokens: RwLock::new(HashMap::new()),
@@ -541,7 +547,7 @@ impl Engine {
             patch.passphrase_hash = Some(if p.is_empty() {
                 None
             } else {
-                Some(hash_passphrase(p).await?)
+                Some(self.hash_passphrase(p).await?)
             });
         }
         if let Some(l) = req.label {
@@ -690,38 +696,58 @@ impl Engine {
                     .and_then(SecretKey::from_base64url)
             })
             .transpose()?;
-        // Check the key before using a view: a typo must not burn the secret.
-        if let Some(key) = &key {
-            match (&record.envelope, &record.blob_key) {
-                (Some(envelope), _) => {
-                    crypto::open(key, &id, envelope)?;
+        let mut record = record;
+        let mut rounds = 0;
+        let (envelope, blob, views_remaining, status) = loop {
+            // Check the key before using a view: a typo must not burn the secret.
+            if let Some(key) = &key {
+                let checked = match (&record.envelope, &record.blob_key) {
+                    (Some(envelope), _) => crypto::open(key, &id, envelope).map(drop),
+                    (None, Some(blob)) => self.check_file_key(key, &id, blob).await,
+                    (None, None) => Ok(()),
+                };
+                match checked {
+                    // The key opened the content this reveal started with: the owner replaced
+                    // it meanwhile, which is not the recipient's typo.
+                    Err(Error::InvalidKey) if rounds > 0 => return Err(Error::ContentChanged),
+                    other => other?,
                 }
-                (None, Some(blob)) => self.check_file_key(key, &id, blob).await?,
-                (None, None) => {}
             }
-        }
-        let (envelope, blob, views_remaining, status) = match self
-            .store
-            .claim_view(id, now, viewer.country.as_deref())
-            .await?
-        {
-            ViewClaim::Granted {
-                envelope,
-                blob_key,
-                views_remaining,
-                status,
-                events,
-            } => {
-                if events > 0 {
-                    self.wake.notify_one();
+            // The claim holds only for the content version just checked, so an update landing
+            // between the check and the claim uses no view (issue 12, owner races).
+            match self
+                .store
+                .claim_view(id, now, viewer.country.as_deref(), record.content_version)
+                .await?
+            {
+                ViewClaim::Granted {
+                    envelope,
+                    blob_key,
+                    views_remaining,
+                    status,
+                    events,
+                } => {
+                    if events > 0 {
+                        self.wake.notify_one();
+                    }
+                    break (envelope, blob_key, views_remaining, status);
                 }
-                (envelope, blob_key, views_remaining, status)
-            }
-            ViewClaim::Refused => {
-                let latest = self.store.secret(id).await?.ok_or(Error::NotFound)?;
-                return Err(Error::Gone(
-                    gone_reason(&latest, now).unwrap_or(GoneReason::Consumed),
-                ));
+                ViewClaim::Refused => {
+                    let latest = self.store.secret(id).await?.ok_or(Error::NotFound)?;
+                    if let Some(reason) = gone_reason(&latest, now) {
+                        return Err(Error::Gone(reason));
+                    }
+                    if latest.content_version == record.content_version {
+                        return Err(Error::Gone(GoneReason::Consumed));
+                    }
+                    // New content: check the key against it and try again, a few times at
+                    // most so an owner updating in a loop cannot keep a reveal spinning.
+                    rounds += 1;
+                    if rounds > 3 {
+                        return Err(Error::ContentChanged);
+                    }
+                    record = latest;
+                }
             }
         };
         if let Some(blob) = blob {
@@ -906,6 +932,7 @@ impl Engine {
     ) -> Result<FileDownload> {
         let blobs = self.blobs()?.clone();
         let (blob_len, stream) = blobs.get(&blob).await?;
+        let stream = cut_on_delete(stream, self.store.clone(), id);
         // The last permitted download deletes the blob when it ends, finished or abandoned.
         let guard = (status == Status::Consumed).then(|| BlobGuard {
             blobs: Some(blobs.clone()),
@@ -1022,33 +1049,86 @@ impl Engine {
         given: Option<SecretBytes>,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        let window_end = record.pp_fail_window + chrono::Duration::seconds(60);
         let max = self.cfg.passphrase_attempts_per_minute;
-        if record.pp_fail_count >= max && window_end > now {
-            self.store
-                .record_access_denied(record.id, "rate", None, now)
-                .await?;
-            self.wake.notify_one();
-            return Err(Error::RateLimited {
-                retry_after: (window_end - now).to_std().unwrap_or_default(),
-            });
-        }
         let Some(given) = given.filter(|p| !p.is_empty()) else {
+            // Nothing to evaluate, so nothing is counted; a locked secret still says so, so
+            // the client does not prompt for a passphrase it would refuse.
+            let window_end = record.pp_fail_window + chrono::Duration::seconds(60);
+            if record.pp_fail_count >= max && window_end > now {
+                return self.refuse_attempt(record.id, window_end, now).await;
+            }
             return Err(Error::PassphraseRequired);
         };
-        if verify_passphrase(given, hash.to_string()).await? {
+        // Admission before the claim: a request turned away for lack of capacity must not use
+        // one of the window's attempts.
+        let permit = self.argon2_permit()?;
+        // The attempt is counted before Argon2 runs, in one statement that also checks the
+        // window, so concurrent requests (on any instance) cannot all pass a check made on a
+        // stale count. A right passphrase keeps its slot: successes do not reopen the window.
+        if let AttemptClaim::Refused { window_end } = self
+            .store
+            .claim_passphrase_attempt(record.id, max, now)
+            .await?
+        {
+            drop(permit);
+            return self.refuse_attempt(record.id, window_end, now).await;
+        }
+        if verify_passphrase(permit, given, hash.to_string()).await? {
             return Ok(());
         }
-        let (count, window) = self.store.record_passphrase_failure(record.id, now).await?;
+        self.store
+            .record_access_denied(record.id, "passphrase", None, now)
+            .await?;
         self.wake.notify_one();
-        warn!(id = %record.id, failures = count, "wrong passphrase");
-        if count > max {
-            let window_end = window + chrono::Duration::seconds(60);
-            return Err(Error::RateLimited {
-                retry_after: (window_end - now).to_std().unwrap_or_default(),
-            });
-        }
+        warn!(id = %record.id, "wrong passphrase");
         Err(Error::PassphraseInvalid)
+    }
+
+    /// The answer to an attempt past the window's limit, with its `rate` event.
+    async fn refuse_attempt(
+        &self,
+        id: SecretId,
+        window_end: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.store
+            .record_access_denied(id, "rate", None, now)
+            .await?;
+        self.wake.notify_one();
+        Err(Error::RateLimited {
+            retry_after: (window_end - now).to_std().unwrap_or_default(),
+        })
+    }
+
+    /// A slot for one Argon2 computation, or `Busy` at once: Argon2 costs ~19 MiB and a core for
+    /// a noticeable time, so waiting requests would pile up blocking threads and memory.
+    fn argon2_permit(&self) -> Result<OwnedSemaphorePermit> {
+        self.argon2
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| Error::Busy {
+                retry_after: Duration::from_secs(1),
+            })
+    }
+
+    async fn hash_passphrase(&self, p: SecretBytes) -> Result<String> {
+        if p.len() > 1024 {
+            return Err(Error::invalid(
+                "passphrase",
+                "passphrase must be at most 1024 bytes",
+            ));
+        }
+        let permit = self.argon2_permit()?;
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let salt = SaltString::generate(&mut OsRng);
+            Argon2::default()
+                .hash_password(p.expose(), &salt)
+                .map(|h| h.to_string())
+                .map_err(|_| Error::Internal("passphrase hashing failed".into()))
+        })
+        .await
+        .map_err(|_| Error::Internal("passphrase hashing task failed".into()))?
     }
 
     /// Checks the settings every new secret has, text or file; takes them out of `req`.
@@ -1064,7 +1144,7 @@ impl Engine {
             label: check_label(req.label.take())?,
             webhook_url: self.check_webhook_url(req.webhook_url.take()).await?,
             passphrase_hash: match req.passphrase.take() {
-                Some(p) if !p.is_empty() => Some(hash_passphrase(p).await?),
+                Some(p) if !p.is_empty() => Some(self.hash_passphrase(p).await?),
                 _ => None,
             },
             notify: None,
@@ -1320,26 +1400,14 @@ fn check_label(label: Option<String>) -> Result<Option<String>> {
     Ok(Some(label))
 }
 
-async fn hash_passphrase(p: SecretBytes) -> Result<String> {
-    if p.len() > 1024 {
-        return Err(Error::invalid(
-            "passphrase",
-            "passphrase must be at most 1024 bytes",
-        ));
-    }
+/// Checks a passphrase on a blocking thread, holding `permit` until Argon2 is done.
+async fn verify_passphrase(
+    permit: OwnedSemaphorePermit,
+    p: SecretBytes,
+    hash: String,
+) -> Result<bool> {
     tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut OsRng);
-        Argon2::default()
-            .hash_password(p.expose(), &salt)
-            .map(|h| h.to_string())
-            .map_err(|_| Error::Internal("passphrase hashing failed".into()))
-    })
-    .await
-    .map_err(|_| Error::Internal("passphrase hashing task failed".into()))?
-}
-
-async fn verify_passphrase(p: SecretBytes, hash: String) -> Result<bool> {
-    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
         let parsed = PasswordHash::new(&hash)
             .map_err(|_| Error::Internal("stored passphrase hash is malformed".into()))?;
         Ok(Argon2::default()
@@ -1504,6 +1572,43 @@ where
     )
 }
 
+/// Bytes a download streams between two checks that its secret was not deleted.
+const LIVENESS_EVERY: u64 = 1024 * 1024;
+
+/// Ends `source` with an error once its secret is deleted (or forgotten), checked every
+/// [`LIVENESS_EVERY`] bytes against the store, so an owner's delete stops downloads in flight on
+/// every instance. Deleting the blob alone would not: an open file keeps its bytes readable.
+fn cut_on_delete(
+    source: BoxStream<'static, Result<Bytes>>,
+    store: Arc<dyn Store>,
+    id: SecretId,
+) -> BoxStream<'static, Result<Bytes>> {
+    futures::stream::unfold((Some(source), 0u64), move |(source, mut since)| {
+        let store = store.clone();
+        async move {
+            let mut source = source?;
+            if since >= LIVENESS_EVERY {
+                since = 0;
+                match store.secret(id).await {
+                    Ok(Some(r)) if r.status != Status::Deleted => {}
+                    Ok(_) => {
+                        info!(%id, "secret deleted during its download: download cut");
+                        return Some((Err(Error::Gone(GoneReason::Deleted)), (None, 0)));
+                    }
+                    Err(e) => return Some((Err(e), (None, 0))),
+                }
+            }
+            let item = source.next().await?;
+            match &item {
+                Ok(bytes) => since += bytes.len() as u64,
+                Err(_) => return Some((item, (None, 0))),
+            }
+            Some((item, (Some(source), since)))
+        }
+    })
+    .boxed()
+}
+
 /// Opens a sealed blob stream; a damaged chunk ends it with an error.
 fn open_stream(
     source: BoxStream<'static, Result<Bytes>>,
@@ -1599,6 +1704,7 @@ impl Draft {
             pp_fail_count: 0,
             pp_fail_window: DateTime::<Utc>::UNIX_EPOCH,
             verifier: None,
+            content_version: 0,
         }
     }
 }

@@ -56,6 +56,13 @@ pub enum Error {
     /// Too many requests; try again after `retry_after`.
     #[error("rate limit exceeded, retry in {} s", .retry_after.as_secs().max(1))]
     RateLimited { retry_after: Duration },
+    /// The server is at its limit of concurrent passphrase work; nothing was counted or used.
+    /// Try again after `retry_after`.
+    #[error("the server is busy, retry in {} s", .retry_after.as_secs().max(1))]
+    Busy { retry_after: Duration },
+    /// The owner replaced the content while this reveal was checking the key; no view was used.
+    #[error("the secret's content was changed by its owner during this reveal; no view was used")]
+    ContentChanged,
     /// The storage backend failed. The cause is logged by the server, never shown to clients.
     #[error("storage error: {0}")]
     Storage(String),
@@ -96,6 +103,8 @@ impl Error {
             Self::Gone(GoneReason::Deleted) => "deleted",
             Self::TooLarge { .. } => "too_large",
             Self::RateLimited { .. } => "rate_limited",
+            Self::Busy { .. } => "busy",
+            Self::ContentChanged => "content_changed",
             Self::Storage(_) | Self::Internal(_) => "internal",
         }
     }

@@ -529,6 +529,7 @@ async fn scenario(url: String) {
             pp_fail_count: 0,
             pp_fail_window: chrono::DateTime::UNIX_EPOCH,
             verifier: None,
+            content_version: 0,
         })
         .await
         .unwrap();

@@ -99,6 +99,12 @@ impl From<Error> for ApiError {
             Error::RateLimited { retry_after } => {
                 return Self::rate_limited(retry_after.as_secs_f64().ceil().max(1.0) as u64);
             }
+            Error::ContentChanged => StatusCode::CONFLICT,
+            Error::Busy { retry_after } => {
+                let mut busy = Self::new(StatusCode::SERVICE_UNAVAILABLE, e.code(), e.to_string());
+                busy.retry_after = Some(retry_after.as_secs_f64().ceil().max(1.0) as u64);
+                return busy;
+            }
             Error::Storage(_) | Error::Internal(_) => {
                 // The cause may name tables or files; it goes to the log, not the client.
                 tracing::error!(error = %e, "request failed");

@@ -74,13 +74,16 @@ pub struct SecretRecord {
     pub expires_at: DateTime<Utc>,
     /// Last reveal.
     pub last_viewed_at: Option<DateTime<Utc>>,
-    /// Wrong passphrases in the window starting at `pp_fail_window`.
+    /// Passphrase attempts (right or wrong) claimed in the window starting at `pp_fail_window`.
     pub pp_fail_count: u32,
-    /// Start of the current wrong-passphrase window.
+    /// Start of the current passphrase-attempt window.
     pub pp_fail_window: DateTime<Utc>,
     /// `SHA-256` of the reveal proof (DESIGN §7.1); `None` only for secrets stored before
     /// verifiers existed.
     pub verifier: Option<Verifier>,
+    /// Bumped whenever an update replaces the sealed content; a view is only claimed for the
+    /// version whose key the reveal checked.
+    pub content_version: i64,
 }
 
 impl std::fmt::Debug for SecretRecord {
@@ -146,8 +149,21 @@ pub enum ViewClaim {
         /// Outbox events written with the view (0 when no webhook is set).
         events: usize,
     },
-    /// No view was used: the secret is not active (or does not exist).
+    /// No view was used: the secret is not active (or does not exist), or its content is no
+    /// longer the version the caller checked.
     Refused,
+}
+
+/// The result of trying to claim one passphrase attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttemptClaim {
+    /// The attempt is counted; the caller may now evaluate the passphrase.
+    Granted,
+    /// The window's attempts are used up (or the secret is gone); nothing was counted.
+    Refused {
+        /// When the current window ends.
+        window_end: DateTime<Utc>,
+    },
 }
 
 impl std::fmt::Debug for ViewClaim {
@@ -286,23 +302,28 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         id: SecretId,
         now: DateTime<Utc>,
     ) -> Result<Option<Option<String>>>;
-    /// Uses one view of an active, unexpired secret, atomically: of N concurrent callers on a
-    /// secret with k views left, exactly k get [`ViewClaim::Granted`]. The last view erases the
-    /// content in the same transaction.
+    /// Uses one view of an active, unexpired secret whose content is still `content_version`,
+    /// atomically: of N concurrent callers on a secret with k views left, exactly k get
+    /// [`ViewClaim::Granted`]. The last view erases the content in the same transaction.
     async fn claim_view(
         &self,
         id: SecretId,
         now: DateTime<Utc>,
         country: Option<&str>,
+        content_version: i64,
     ) -> Result<ViewClaim>;
-    /// Counts a wrong passphrase and enqueues `seecret.access_denied` (reason `passphrase`);
-    /// returns the count and start of the current one-minute window.
-    async fn record_passphrase_failure(
+    /// Claims one passphrase attempt of an active secret in one statement: granted while fewer
+    /// than `max` attempts were claimed in the current one-minute window (a new window starts
+    /// when the last one ended). Callers claim before evaluating the passphrase, so across
+    /// instances at most `max` evaluations happen per window; a right passphrase keeps its slot.
+    async fn claim_passphrase_attempt(
         &self,
         id: SecretId,
+        max: u32,
         now: DateTime<Utc>,
-    ) -> Result<(u32, DateTime<Utc>)>;
-    /// Enqueues `seecret.access_denied` with `reason` (country, rate) for a refused reveal.
+    ) -> Result<AttemptClaim>;
+    /// Enqueues `seecret.access_denied` with `reason` (passphrase, country, rate) for a refused
+    /// reveal.
     async fn record_access_denied(
         &self,
         id: SecretId,

@@ -17,8 +17,8 @@ use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, QueryBuilder, Row};
 
 use super::{
-    AccountRecord, Attempt, OutboxRow, SecretPatch, SecretRecord, Store, ViewClaim, WebhookSecrets,
-    from_millis, join_countries, millis, split_countries,
+    AccountRecord, Attempt, AttemptClaim, OutboxRow, SecretPatch, SecretRecord, Store, ViewClaim,
+    WebhookSecrets, from_millis, join_countries, millis, split_countries,
 };
 use crate::api::{Usage, WebhookDelivery};
 use crate::crypto::{Verifier, WebhookSecret};
@@ -146,6 +146,7 @@ fn secret(row: &PgRow) -> Result<SecretRecord> {
                     .ok_or_else(|| Error::Internal("stored verifier is malformed".into()))
             })
             .transpose()?,
+        content_version: row.try_get("content_version")?,
     })
 }
 
@@ -473,6 +474,9 @@ impl Store for PostgresStore {
         }
         if let Some(e) = &p.envelope {
             set.push("envelope = ").push_bind_unseparated(e.clone());
+            // A reveal that checked its key against the old content must not claim a view of
+            // the new one (see `claim_view`).
+            set.push("content_version = content_version + 1");
         }
         if let Some(w) = &p.verifier {
             set.push("verifier = ")
@@ -505,7 +509,7 @@ impl Store for PostgresStore {
             "SELECT id, account_id, kind, NULL::BYTEA AS envelope, blob_key, size, file_name,
                 label, passphrase_hash,
                 allowed_countries, webhook_url, notify, views_total, views_used, status, created_at,
-                expires_at, last_viewed_at, pp_fail_count, pp_fail_window, verifier
+                expires_at, last_viewed_at, pp_fail_count, pp_fail_window, verifier, content_version
              FROM secrets WHERE account_id = ",
         );
         q.push_bind(account.to_string());
@@ -558,13 +562,16 @@ impl Store for PostgresStore {
         id: SecretId,
         now: DateTime<Utc>,
         country: Option<&str>,
+        content_version: i64,
     ) -> Result<ViewClaim> {
         let now_ms = millis(now);
         let mut tx = self.pool.begin().await?;
         // One conditional UPDATE decides who gets a view. Concurrent reveals of the same secret,
         // from any instance, queue on its row lock; each one that was waiting re-checks the WHERE
         // clause against the row the previous one committed, so of N callers on a secret with k
-        // views left exactly k match. RETURNING gives the new row; this statement does not touch
+        // views left exactly k match. The same re-check covers the content version: an owner's
+        // update that replaced the content after the caller checked its key (on any instance)
+        // makes this match nothing, so no view is burnt for content the key does not open. RETURNING gives the new row; this statement does not touch
         // the envelope, so that is still the content to hand back.
         let row = sqlx::query(
             "UPDATE secrets SET
@@ -574,11 +581,13 @@ impl Store for PostgresStore {
                 ended_at = CASE WHEN views_used + 1 >= views_total THEN $1 ELSE NULL END
              WHERE id = $2 AND status = 'active' AND expires_at > $1
                AND views_used < views_total AND (envelope IS NOT NULL OR blob_key IS NOT NULL)
+               AND content_version = $3
              RETURNING envelope, blob_key, status, account_id, label, views_total, views_used,
                 webhook_url, notify",
         )
         .bind(now_ms)
         .bind(id.to_string())
+        .bind(content_version)
         .fetch_optional(&mut *tx)
         .await?;
         let Some(row) = row else {
@@ -620,44 +629,41 @@ impl Store for PostgresStore {
         })
     }
 
-    async fn record_passphrase_failure(
+    async fn claim_passphrase_attempt(
         &self,
         id: SecretId,
+        max: u32,
         now: DateTime<Utc>,
-    ) -> Result<(u32, DateTime<Utc>)> {
-        let mut tx = self.pool.begin().await?;
-        // Concurrent failures serialise on the row lock and each computes from the committed
-        // count, so none is lost.
-        let row = sqlx::query(
+    ) -> Result<AttemptClaim> {
+        let window_start = millis(now) - 60_000;
+        // Check and count in one statement, before any passphrase is evaluated. Concurrent
+        // attempts from any instance queue on the row lock and each re-evaluates the WHERE clause
+        // against the count the previous one committed, so at most `max` evaluations get into
+        // one window.
+        let claimed = sqlx::query(
             "UPDATE secrets SET
                 pp_fail_count = CASE WHEN pp_fail_window > $1 THEN pp_fail_count + 1 ELSE 1 END,
                 pp_fail_window = CASE WHEN pp_fail_window > $1 THEN pp_fail_window ELSE $2 END
-             WHERE id = $3
-             RETURNING pp_fail_count, pp_fail_window, account_id, label, views_total, views_used,
-                webhook_url, notify",
+             WHERE id = $3 AND (pp_fail_window <= $1 OR pp_fail_count < $4)
+             RETURNING pp_fail_count",
         )
-        .bind(millis(now) - 60_000)
+        .bind(window_start)
         .bind(millis(now))
         .bind(id.to_string())
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(Error::NotFound)?;
-        let evs = facts_events(
-            &mut tx,
-            id,
-            &row,
-            &[event_type::ACCESS_DENIED],
-            Some("passphrase"),
-            None,
-            now,
-        )
+        .bind(to_i32(max, "passphrase_attempts_per_minute")?)
+        .fetch_optional(&self.pool)
         .await?;
-        insert_events(&mut tx, &evs).await?;
-        tx.commit().await?;
-        Ok((
-            to_u32(row.try_get("pp_fail_count")?, "pp_fail_count")?,
-            from_millis(row.try_get("pp_fail_window")?),
-        ))
+        if claimed.is_some() {
+            return Ok(AttemptClaim::Granted);
+        }
+        let window: i64 = sqlx::query_scalar("SELECT pp_fail_window FROM secrets WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(Error::NotFound)?;
+        Ok(AttemptClaim::Refused {
+            window_end: from_millis(window + 60_000),
+        })
     }
 
     async fn record_access_denied(

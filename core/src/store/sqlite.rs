@@ -16,8 +16,8 @@ use sqlx::sqlite::{
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
 use super::{
-    AccountRecord, Attempt, OutboxRow, SecretPatch, SecretRecord, Store, ViewClaim, WebhookSecrets,
-    from_millis, join_countries, millis, split_countries,
+    AccountRecord, Attempt, AttemptClaim, OutboxRow, SecretPatch, SecretRecord, Store, ViewClaim,
+    WebhookSecrets, from_millis, join_countries, millis, split_countries,
 };
 use crate::api::{Usage, WebhookDelivery};
 use crate::crypto::{Verifier, WebhookSecret};
@@ -124,6 +124,7 @@ fn secret(row: &SqliteRow) -> Result<SecretRecord> {
                     .ok_or_else(|| Error::Internal("stored verifier is malformed".into()))
             })
             .transpose()?,
+        content_version: row.try_get("content_version")?,
     })
 }
 
@@ -443,6 +444,9 @@ impl Store for SqliteStore {
         }
         if let Some(e) = &p.envelope {
             set.push("envelope = ").push_bind_unseparated(e.clone());
+            // A reveal that checked its key against the old content must not claim a view of
+            // the new one (see `claim_view`).
+            set.push("content_version = content_version + 1");
         }
         if let Some(w) = &p.verifier {
             set.push("verifier = ")
@@ -473,7 +477,7 @@ impl Store for SqliteStore {
             "SELECT id, account_id, kind, NULL AS envelope, blob_key, size, file_name, label,
                 passphrase_hash,
                 allowed_countries, webhook_url, notify, views_total, views_used, status, created_at,
-                expires_at, last_viewed_at, pp_fail_count, pp_fail_window, verifier
+                expires_at, last_viewed_at, pp_fail_count, pp_fail_window, verifier, content_version
              FROM secrets WHERE account_id = ",
         );
         q.push_bind(account.to_string());
@@ -524,13 +528,16 @@ impl Store for SqliteStore {
         id: SecretId,
         now: DateTime<Utc>,
         country: Option<&str>,
+        content_version: i64,
     ) -> Result<ViewClaim> {
         let now_ms = millis(now);
         let mut tx = self.writer.begin().await?;
         // One conditional UPDATE decides who gets a view: the WHERE clause re-checks status,
         // expiry and remaining views under the write lock, so two concurrent reveals of a
-        // 1-view secret cannot both match. RETURNING hands back the envelope as it was, since
-        // this statement does not touch it.
+        // 1-view secret cannot both match. It also re-checks the content version: an owner's
+        // update that replaced the content after the caller checked its key makes this match
+        // nothing, so no view is burnt for content the key does not open. RETURNING hands back
+        // the envelope as it was, since this statement does not touch it.
         let row = sqlx::query(
             "UPDATE secrets SET
                 views_used = views_used + 1,
@@ -539,11 +546,13 @@ impl Store for SqliteStore {
                 ended_at = CASE WHEN views_used + 1 >= views_total THEN ?1 ELSE NULL END
              WHERE id = ?2 AND status = 'active' AND expires_at > ?1
                AND views_used < views_total AND (envelope IS NOT NULL OR blob_key IS NOT NULL)
+               AND content_version = ?3
              RETURNING envelope, blob_key, status, account_id, label, views_total, views_used,
                 webhook_url, notify",
         )
         .bind(now_ms)
         .bind(id.to_string())
+        .bind(content_version)
         .fetch_optional(&mut *tx)
         .await?;
         let Some(row) = row else {
@@ -585,42 +594,40 @@ impl Store for SqliteStore {
         })
     }
 
-    async fn record_passphrase_failure(
+    async fn claim_passphrase_attempt(
         &self,
         id: SecretId,
+        max: u32,
         now: DateTime<Utc>,
-    ) -> Result<(u32, DateTime<Utc>)> {
-        let mut tx = self.writer.begin().await?;
-        let row = sqlx::query(
+    ) -> Result<AttemptClaim> {
+        let window_start = millis(now) - 60_000;
+        // Check and count in one statement, before any passphrase is evaluated: the single
+        // writer serialises concurrent attempts, each sees the count the previous one left, so
+        // a burst cannot get more than `max` evaluations into one window.
+        let claimed = sqlx::query(
             "UPDATE secrets SET
                 pp_fail_count = CASE WHEN pp_fail_window > ?1 THEN pp_fail_count + 1 ELSE 1 END,
                 pp_fail_window = CASE WHEN pp_fail_window > ?1 THEN pp_fail_window ELSE ?2 END
-             WHERE id = ?3
-             RETURNING pp_fail_count, pp_fail_window, account_id, label, views_total, views_used,
-                webhook_url, notify",
+             WHERE id = ?3 AND (pp_fail_window <= ?1 OR pp_fail_count < ?4)
+             RETURNING pp_fail_count",
         )
-        .bind(millis(now) - 60_000)
+        .bind(window_start)
         .bind(millis(now))
         .bind(id.to_string())
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(Error::NotFound)?;
-        let evs = facts_events(
-            &mut tx,
-            id,
-            &row,
-            &[event_type::ACCESS_DENIED],
-            Some("passphrase"),
-            None,
-            now,
-        )
+        .bind(max)
+        .fetch_optional(&self.writer)
         .await?;
-        insert_events(&mut tx, &evs).await?;
-        tx.commit().await?;
-        Ok((
-            row.try_get("pp_fail_count")?,
-            from_millis(row.try_get("pp_fail_window")?),
-        ))
+        if claimed.is_some() {
+            return Ok(AttemptClaim::Granted);
+        }
+        let window: i64 = sqlx::query_scalar("SELECT pp_fail_window FROM secrets WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&self.writer)
+            .await?
+            .ok_or(Error::NotFound)?;
+        Ok(AttemptClaim::Refused {
+            window_end: from_millis(window + 60_000),
+        })
     }
 
     async fn record_access_denied(
