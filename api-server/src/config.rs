@@ -112,6 +112,10 @@ pub struct ServeArgs {
     /// How often expired secrets are swept (e.g. 60s, 500ms).
     #[arg(long, env = "SEECRET_SWEEP_INTERVAL", value_parser = humantime::parse_duration)]
     pub sweep_interval: Option<Duration>,
+    /// Age past which the sweeper removes blobs no secret names and leftovers of interrupted
+    /// uploads (default 1h; longer than any upload takes).
+    #[arg(long, env = "SEECRET_LEFTOVER_AGE", value_parser = humantime::parse_duration)]
+    pub leftover_age: Option<Duration>,
     /// Tracing filter (e.g. info, seecret=debug).
     #[arg(long, env = "SEECRET_LOG")]
     pub log: Option<String>,
@@ -169,6 +173,8 @@ struct FileConfig {
     retention: Option<Expiration>,
     #[serde(default, with = "humantime_serde_opt")]
     sweep_interval: Option<Duration>,
+    #[serde(default, with = "humantime_serde_opt")]
+    leftover_age: Option<Duration>,
     log: Option<String>,
     redis_url: Option<Hidden>,
     redis_fail: Option<String>,
@@ -241,6 +247,7 @@ pub const KNOWN_ENV: &[&str] = &[
     "SEECRET_BLOB_STORE",
     "SEECRET_RETENTION",
     "SEECRET_SWEEP_INTERVAL",
+    "SEECRET_LEFTOVER_AGE",
     "SEECRET_LOG",
     "SEECRET_REDIS_URL",
     "SEECRET_REDIS_URL_FILE",
@@ -353,6 +360,10 @@ impl ServeArgs {
                 .max_expiration
                 .or(file.max_expiration)
                 .unwrap_or(d.max_expiration),
+            leftover_age: self
+                .leftover_age
+                .or(file.leftover_age)
+                .unwrap_or(d.leftover_age),
             min_expiration: self
                 .min_expiration
                 .or(file.min_expiration)
@@ -501,6 +512,7 @@ max_file_size = {}
 # blob_store = "s3://bucket/prefix"   # default: <data_dir>/blobs; S3 uses the AWS_* variables
 retention = "{}"
 sweep_interval = "60s"
+leftover_age = "1h"
 log = "info"
 webhook_allow_private = false
 webhook_retry_schedule = "5s,30s,2m,10m,1h,6h"

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use seecret_core::blob::BlobStore;
-use seecret_core::engine::{Engine, EngineConfig};
+use seecret_core::engine::{Engine, EngineConfig, SweepReport};
 use seecret_core::webhook::Deliverer;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -160,8 +160,14 @@ async fn sweep_loop(
             _ = stop.changed() => return,
         }
         match engine.sweep().await {
-            Ok(r) if r.expired > 0 || r.purged > 0 => {
-                info!(expired = r.expired, purged = r.purged, "sweep");
+            Ok(r) if r != SweepReport::default() => {
+                info!(
+                    expired = r.expired,
+                    purged = r.purged,
+                    orphan_blobs = r.orphan_blobs,
+                    stale_uploads = r.stale_uploads,
+                    "sweep"
+                );
             }
             Ok(_) => {}
             Err(e) => error!(error = %e, "sweep failed; will retry"),

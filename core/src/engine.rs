@@ -45,6 +45,8 @@ pub struct EngineConfig {
     pub max_file_bytes: u64,
     /// How long metadata of ended secrets is kept for their owner.
     pub retention: Duration,
+    /// Age past which blobs no secret names and leftovers of interrupted uploads are removed.
+    pub leftover_age: Duration,
     /// How long a token lookup is cached.
     pub token_cache_ttl: Duration,
     /// Requests per minute per account (0: unlimited).
@@ -73,6 +75,7 @@ impl Default for EngineConfig {
             max_text_bytes: 1024 * 1024,
             max_file_bytes: 100 * 1024 * 1024,
             retention: Duration::from_secs(30 * 86_400),
+            leftover_age: Duration::from_secs(3600),
             token_cache_ttl: Duration::from_secs(2),
             rate_limit_per_minute: 1000,
             reveal_rate_limit_per_minute: 600,
@@ -98,6 +101,10 @@ pub struct SweepReport {
     pub expired: usize,
     /// Ended secrets whose metadata passed the retention period and was forgotten.
     pub purged: u64,
+    /// Blobs no secret names (a crash between an upload and its row), past the leftover age.
+    pub orphan_blobs: usize,
+    /// Leftovers of interrupted uploads (staging files, incomplete multipart uploads).
+    pub stale_uploads: usize,
 }
 
 /// The Seecret engine. Cheap to share: wrap it in an `Arc`.
@@ -190,6 +197,16 @@ impl Engine {
     /// Deletes a blob and forgets it; a failure is logged and left to the sweeper.
     async fn drop_blob(&self, id: SecretId, key: &str) {
         drop_blob(self.blobs.clone(), self.store.clone(), id, key.to_string()).await;
+    }
+
+    /// Deletes the blob of an upload no row links to (its create failed). Only that upload's own
+    /// random key is touched; a failure leaves an orphan for the sweeper.
+    async fn discard_upload(&self, key: &str) {
+        if let Some(blobs) = &self.blobs
+            && let Err(e) = blobs.delete(key).await
+        {
+            warn!(error = %e, "deleting a refused upload failed; the sweeper will remove it");
+        }
     }
 
     /// Notified whenever committed changes wrote outbox events: the webhook worker waits on it.
@@ -786,7 +803,7 @@ impl Engine {
         let blobs = self.blobs()?;
         let mut req = req;
         let draft = self.draft(&mut req).await?;
-        let file_name = check_label(req.file_name.take())?;
+        let file_name = check_name("file_name", req.file_name.take())?;
         if req.content.is_some() || req.ciphertext.is_some() {
             return Err(Error::invalid(
                 "file",
@@ -803,6 +820,9 @@ impl Engine {
         let too_large = || Error::TooLarge {
             message: format!("the file is larger than this server's limit of {max_file} bytes"),
         };
+        // A fresh random key per upload, never the id: an upload can only ever write its own
+        // blob, so a create that loses (taken id, bad stream) cannot touch anyone's file.
+        let blob_key = BlobStore::new_key();
         let (id, key, size, stored) = match source {
             FileSource::Plain {
                 name,
@@ -830,11 +850,7 @@ impl Engine {
                     counted.clone(),
                 );
                 let stored = blobs
-                    .put(
-                        &id.to_string(),
-                        sealed,
-                        filestream::max_sealed_len(max_file),
-                    )
+                    .put(&blob_key, sealed, filestream::max_sealed_len(max_file))
                     .await;
                 let size = counted.load(std::sync::atomic::Ordering::Relaxed);
                 (id, Some(key), Some(size), stored)
@@ -844,13 +860,14 @@ impl Engine {
                     Error::invalid("id", "id is required with a client-sealed file")
                 })?;
                 let id = SecretId::parse_client_chosen(&id.to_string())?;
+                // Refuse a taken id before storing a byte. The row insert below stays the
+                // arbiter: two uploads racing for one free id both pass here, one insert wins.
+                if self.store.secret(id).await?.is_some() {
+                    return Err(Error::IdTaken);
+                }
                 let stream = stream.map(|r| r.map_err(UploadError::Source));
                 let stored = blobs
-                    .put(
-                        &id.to_string(),
-                        stream,
-                        filestream::max_sealed_len(max_file),
-                    )
+                    .put(&blob_key, stream, filestream::max_sealed_len(max_file))
                     .await;
                 (id, None, req.size, stored)
             }
@@ -867,7 +884,7 @@ impl Engine {
             Err(UploadError::Store(e)) => return Err(Error::Storage(format!("blob store: {e}"))),
         };
         if key.is_none() && filestream::payload_len(blob_len).is_none() {
-            self.drop_blob(id, &id.to_string()).await;
+            self.discard_upload(&blob_key).await;
             return Err(Error::invalid(
                 "ciphertext",
                 "the upload is not a Seecret file stream",
@@ -878,7 +895,7 @@ impl Engine {
             account,
             Kind::File,
             None,
-            Some((id.to_string(), size)),
+            Some((blob_key.clone(), size)),
             file_name,
         );
         record.verifier = match (client_verifier, &key) {
@@ -886,8 +903,10 @@ impl Engine {
             (None, Some(k)) => Some(RevealProof::of_key(k).verifier()),
             (None, None) => return Err(Error::Internal("a file without a verifier".into())),
         };
+        // Inserting the row is what links the staged blob to the secret; until then it is this
+        // upload's alone (and an orphan the sweeper removes if the process dies here).
         if let Err(e) = self.store.insert_secret(&record).await {
-            self.drop_blob(id, &id.to_string()).await;
+            self.discard_upload(&blob_key).await;
             return Err(e);
         }
         self.created(account, &record, key.as_ref()).await
@@ -1023,6 +1042,23 @@ impl Engine {
             .store
             .purge_ended(now - to_chrono(self.cfg.retention))
             .await?;
+        if let Some(blobs) = &self.blobs {
+            // An hour (the default) is far longer than any upload takes between its last byte
+            // and its row, or from its first part to its last.
+            let cutoff = now - to_chrono(self.cfg.leftover_age);
+            // A blob store failure must not stop the rest of the sweep (the WAL checkpoint).
+            match self.remove_orphan_blobs(blobs, cutoff).await {
+                Ok(n) => report.orphan_blobs = n,
+                Err(e) => warn!(error = %e, "removing orphan blobs failed; will retry"),
+            }
+            match blobs.remove_stale_uploads(cutoff).await {
+                Ok(n) => report.stale_uploads = n,
+                Err(e) => warn!(error = %e, "removing interrupted uploads failed; will retry"),
+            }
+        }
+        // Last, so the erasures of this sweep (and every reveal and delete since the previous
+        // one) leave no copy in the write-ahead log.
+        self.store.flush_erasures().await?;
         if let Ok(mut cache) = self.tokens.write() {
             let ttl = self.cfg.token_cache_ttl;
             cache.retain(|_, (_, at)| at.elapsed() < ttl);
@@ -1030,6 +1066,23 @@ impl Engine {
         self.account_limiter.prune();
         self.address_limiter.prune();
         Ok(report)
+    }
+
+    /// Deletes the blobs last written before `cutoff` that no secret names.
+    async fn remove_orphan_blobs(&self, blobs: &BlobStore, cutoff: DateTime<Utc>) -> Result<usize> {
+        let old = blobs.keys_older_than(cutoff).await?;
+        let mut removed = 0;
+        for chunk in old.chunks(500) {
+            let named = self.store.referenced_blobs(chunk).await?;
+            for key in chunk.iter().filter(|k| !named.contains(*k)) {
+                blobs.delete(key).await?;
+                removed += 1;
+            }
+        }
+        if removed > 0 {
+            info!(removed, "orphan blobs removed");
+        }
+        Ok(removed)
     }
 
     // ---- helpers -------------------------------------------------------------------------
@@ -1385,19 +1438,33 @@ fn gone_reason(r: &SecretRecord, now: DateTime<Utc>) -> Option<GoneReason> {
 }
 
 fn check_label(label: Option<String>) -> Result<Option<String>> {
-    let Some(label) = label
-        .map(|l| l.trim().to_string())
-        .filter(|l| !l.is_empty())
-    else {
+    check_name("label", label)
+}
+
+/// A name the owner chose and others will read (label, clear-text file name): at most 200
+/// characters, refused with a 400 naming `field` if it holds control or format characters, since
+/// bidi overrides and invisible characters make a name read as something else.
+fn check_name(field: &'static str, name: Option<String>) -> Result<Option<String>> {
+    let Some(name) = name.map(|l| l.trim().to_string()).filter(|l| !l.is_empty()) else {
         return Ok(None);
     };
-    if label.chars().count() > 200 || label.chars().any(char::is_control) {
+    if name.chars().count() > 200 {
         return Err(Error::invalid(
-            "label",
-            "label must be at most 200 characters, without control characters",
+            field,
+            format!("{field} must be at most 200 characters"),
         ));
     }
-    Ok(Some(label))
+    if let Some(c) = name.chars().find(|c| crate::text::is_hidden_char(*c)) {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "{field} must not contain control characters or invisible formatting characters \
+                 such as bidi overrides (found U+{:04X})",
+                c as u32
+            ),
+        ));
+    }
+    Ok(Some(name))
 }
 
 /// Checks a passphrase on a blocking thread, holding `permit` until Argon2 is done.
@@ -1635,10 +1702,16 @@ fn open_stream(
     .boxed()
 }
 
-/// A file name without directories or control characters, at most 255 characters.
+/// A file name without directories, control or format characters, at most 255 characters.
 fn clean_file_name(name: &str) -> String {
     let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
-    let cleaned: String = base.chars().filter(|c| !c.is_control()).take(255).collect();
+    // Nobody checks a name sealed inside the stream but its recipient: strip what would make it
+    // display as another name.
+    let cleaned: String = base
+        .chars()
+        .filter(|c| !crate::text::is_hidden_char(*c))
+        .take(255)
+        .collect();
     if cleaned.trim().is_empty() || cleaned == "." || cleaned == ".." {
         "file".into()
     } else {

@@ -47,6 +47,9 @@ pub enum Error {
     /// No secret (or account) with that id belongs to the caller.
     #[error("no such secret")]
     NotFound,
+    /// A create chose an id that a secret (of any account) already has; nothing was changed.
+    #[error("a secret with this id already exists: choose a new random id")]
+    IdTaken,
     /// The secret existed but can no longer be revealed or changed.
     #[error("{}", gone_message(*.0))]
     Gone(GoneReason),
@@ -98,6 +101,7 @@ impl Error {
             Self::InvalidKey => "invalid_key",
             Self::Forbidden { code, .. } | Self::Rejected { code, .. } => code,
             Self::NotFound => "not_found",
+            Self::IdTaken => "id_taken",
             Self::Gone(GoneReason::Consumed) => "consumed",
             Self::Gone(GoneReason::Expired) => "expired",
             Self::Gone(GoneReason::Deleted) => "deleted",

@@ -12,6 +12,7 @@ pub mod filestream;
 #[cfg(feature = "engine")]
 pub mod geo;
 pub mod model;
+pub mod text;
 
 #[cfg(feature = "engine")]
 pub mod blob;

@@ -75,15 +75,23 @@ async fn the_documented_cluster_shares_through_one_instance_and_reveals_through_
     );
     assert_eq!(code, 0, "{err}");
     let link = link.trim().replace(a, b);
-    let id = link
-        .split("/s/")
-        .nth(1)
+    // Blob keys are random, not the id: the bucket's one object under the prefix is the blob.
+    let (bucket, prefix) = c.get("SEECRET_CLUSTER_S3").rsplit_once('/').unwrap();
+    let listing = http()
+        .get(format!("{bucket}?list-type=2&prefix={prefix}/"))
+        .send()
+        .await
         .unwrap()
-        .split('#')
-        .next()
-        .unwrap()
-        .to_string();
-    let object = format!("{}/{id}", c.get("SEECRET_CLUSTER_S3"));
+        .text()
+        .await
+        .unwrap();
+    let keys: Vec<&str> = listing
+        .split("<Key>")
+        .skip(1)
+        .filter_map(|k| k.split("</Key>").next())
+        .collect();
+    assert_eq!(keys.len(), 1, "{listing}");
+    let object = format!("{bucket}/{}", keys[0]);
     assert_eq!(
         http().head(&object).send().await.unwrap().status(),
         200,

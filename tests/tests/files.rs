@@ -207,15 +207,30 @@ async fn the_same_round_trip_on_an_s3_compatible_server() {
     let (path, sha) = random_file(dir.path(), "backup.zip", 100 * 1000 * 1000);
     let (status, created) = upload(&server, &path, 1).await;
     assert_eq!(status, 200, "{created}");
-    let key = format!(
-        "{endpoint}/seecret-test/blobs/{}",
-        created["id"].as_str().unwrap()
+    // Blob keys are random, not the id: the bucket's one object under the prefix is the blob.
+    let objects = || async {
+        let listing = http()
+            .get(format!("{endpoint}/seecret-test?list-type=2&prefix=blobs/"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        listing
+            .split("<Key>")
+            .skip(1)
+            .filter_map(|k| k.split("</Key>").next().map(str::to_string))
+            .collect::<Vec<String>>()
+    };
+    let stored = objects().await;
+    assert_eq!(stored.len(), 1, "the blob is in the bucket: {stored:?}");
+    assert!(
+        !stored[0].contains(created["id"].as_str().unwrap()),
+        "the blob key is not the id"
     );
-    assert_eq!(
-        http().head(&key).send().await.unwrap().status(),
-        200,
-        "the blob is in the bucket"
-    );
+    let key = format!("{endpoint}/seecret-test/{}", stored[0]);
+    assert_eq!(http().head(&key).send().await.unwrap().status(), 200);
     assert!(blob_files(&server).is_empty(), "nothing on local disk");
     let (status, got, _) = download(&server, &created).await;
     assert_eq!((status, got.as_deref()), (200, Some(sha.as_str())));
@@ -299,6 +314,7 @@ async fn a_tampered_or_truncated_blob_fails_loudly_never_silently_short() {
         )
     };
     for damage in ["flip", "truncate"] {
+        let before = blob_files(&server);
         let (code, link, err) = cli(&["share", path.to_str().unwrap(), "--views", "3"]);
         assert_eq!(code, 0, "{err}");
         let link = link.trim().to_string();
@@ -310,7 +326,13 @@ async fn a_tampered_or_truncated_blob_fails_loudly_never_silently_short() {
             .next()
             .unwrap()
             .to_string();
-        let blob = server.data_dir.join("blobs").join(&id);
+        // Blob keys are random, not the id: the blob is the one this share added.
+        let added: Vec<PathBuf> = blob_files(&server)
+            .into_iter()
+            .filter(|p| !before.contains(p))
+            .collect();
+        assert_eq!(added.len(), 1, "{added:?}");
+        let blob = added[0].clone();
         let mut bytes = std::fs::read(&blob).unwrap();
         if damage == "flip" {
             bytes[17 + 65_552 * 2 + 100] ^= 0x01; // inside the third chunk

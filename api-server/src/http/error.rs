@@ -94,6 +94,7 @@ impl From<Error> for ApiError {
                 StatusCode::FORBIDDEN
             }
             Error::NotFound => StatusCode::NOT_FOUND,
+            Error::IdTaken => StatusCode::CONFLICT,
             Error::Gone(_) => StatusCode::GONE,
             Error::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::RateLimited { retry_after } => {

@@ -2,6 +2,8 @@
 //! Every method that changes a secret's lifecycle is a single transaction; the comments on the
 //! backends name the races each statement closes.
 
+use std::collections::HashSet;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
@@ -349,6 +351,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<Vec<(SecretId, String)>>;
     /// Forgets a blob once it is deleted from the blob store.
     async fn clear_blob(&self, id: SecretId, blob_key: &str) -> Result<()>;
+    /// Which of `keys` a secret's row still names as its blob (the rest are orphans).
+    async fn referenced_blobs(&self, keys: &[String]) -> Result<HashSet<String>>;
+    /// Moves erased content out of any log it may linger in (SQLite: checkpoints and truncates
+    /// the WAL, whose old frames still hold pages as they were before an erasure). PostgreSQL
+    /// has no such file to clean: a no-op.
+    async fn flush_erasures(&self) -> Result<()> {
+        Ok(())
+    }
     /// Forgets secrets that ended before `cutoff` (metadata, view log, finished events).
     async fn purge_ended(&self, cutoff: DateTime<Utc>) -> Result<u64>;
 

@@ -9,6 +9,7 @@
 //! Unlike SQLite's `secure_delete`, PostgreSQL leaves an erased envelope in the dead row version
 //! until VACUUM reclaims it; autovacuum does, and operators who need it sooner run VACUUM.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -420,9 +421,8 @@ impl Store for PostgresStore {
         .execute(&self.pool)
         .await;
         match res {
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                Err(Error::invalid("id", "a secret with this id already exists"))
-            }
+            // The primary key is the only unique constraint here: the id is someone's already.
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(Error::IdTaken),
             other => other.map(drop).map_err(Error::from),
         }
     }
@@ -784,6 +784,16 @@ impl Store for PostgresStore {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    async fn referenced_blobs(&self, keys: &[String]) -> Result<HashSet<String>> {
+        let rows = sqlx::query("SELECT blob_key FROM secrets WHERE blob_key = ANY($1)")
+            .bind(keys)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok(r.try_get::<String, _>(0)?))
+            .collect()
     }
 
     async fn claim_due_events(

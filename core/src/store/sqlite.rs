@@ -4,6 +4,7 @@
 //! All writes go through a single connection: SQLite has one writer anyway, and queueing in the
 //! pool is cheaper and fairer than `SQLITE_BUSY` retries. Reads use their own small pool.
 
+use std::collections::HashSet;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -70,9 +71,14 @@ impl SqliteStore {
     /// Moves the WAL's content into the database file and truncates it, so erased envelopes do
     /// not linger in old WAL frames.
     pub async fn checkpoint(&self) -> Result<()> {
-        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-            .execute(&self.writer)
+        // On the writer: no write can slip in between. Readers still on an old snapshot make it
+        // stop short (busy = 1); the next sweep's checkpoint finishes the job.
+        let row = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .fetch_one(&self.writer)
             .await?;
+        if row.try_get::<i64, _>(0)? != 0 {
+            tracing::debug!("WAL checkpoint blocked by a reader; retried at the next sweep");
+        }
         Ok(())
     }
 }
@@ -391,9 +397,8 @@ impl Store for SqliteStore {
         .execute(&self.writer)
         .await;
         match res {
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                Err(Error::invalid("id", "a secret with this id already exists"))
-            }
+            // The primary key is the only unique constraint here: the id is someone's already.
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(Error::IdTaken),
             other => other.map(drop).map_err(Error::from),
         }
     }
@@ -744,6 +749,27 @@ impl Store for SqliteStore {
             .execute(&self.writer)
             .await?;
         Ok(())
+    }
+
+    async fn referenced_blobs(&self, keys: &[String]) -> Result<HashSet<String>> {
+        let mut found = HashSet::new();
+        for chunk in keys.chunks(500) {
+            let mut q: QueryBuilder<Sqlite> =
+                QueryBuilder::new("SELECT blob_key FROM secrets WHERE blob_key IN (");
+            let mut list = q.separated(", ");
+            for k in chunk {
+                list.push_bind(k);
+            }
+            q.push(")");
+            for row in q.build().fetch_all(&self.reader).await? {
+                found.insert(row.try_get::<String, _>(0)?);
+            }
+        }
+        Ok(found)
+    }
+
+    async fn flush_erasures(&self) -> Result<()> {
+        self.checkpoint().await
     }
 
     async fn claim_due_events(
