@@ -173,12 +173,20 @@ pub fn is_multipart(headers: &HeaderMap) -> bool {
 }
 
 /// Parses JSON; an empty body counts as `{}` so bodiless calls (delete, reveal) just work.
+/// Bodies are objects: serde would also read a struct from an array of its fields in order.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
         b"{}"
     } else {
         bytes
     };
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "the request body must be a JSON object",
+        ));
+    }
     serde_json::from_slice(bytes).map_err(|e| ApiError::bad_json(&e))
 }
 

@@ -32,6 +32,21 @@ pub fn document(cfg: &EngineConfig) -> Result<Value, serde_json::Error> {
     constrain_schemas(&mut doc, cfg);
     rpc_body(&mut doc);
     statuses(&mut doc);
+    // An empty body reads as `{}`: bodiless updates, reveals and rotations work. Only a create
+    // (and `/api.php`, which needs `operation`) requires one.
+    if let Some(Value::Object(paths)) = doc.get_mut("paths") {
+        for (path, item) in paths.iter_mut() {
+            let Some(item) = item.as_object_mut() else {
+                continue;
+            };
+            for (method, op) in item.iter_mut() {
+                let creates = (path == "/v1/secrets" && method == "post") || path == "/api.php";
+                if !creates && let Some(body) = op.get_mut("requestBody") {
+                    body["required"] = json!(false);
+                }
+            }
+        }
+    }
     // A file secret answers its bytes.
     if let Some(content) =
         doc.pointer_mut("/paths/~1v1~1secrets~1{id}~1reveal/post/responses/200/content")
@@ -133,12 +148,8 @@ fn constrain_schemas(doc: &mut Value, cfg: &EngineConfig) {
         s.insert(
             "oneOf".into(),
             json!([
-                {"required": ["content"],
-                 "properties": {"content": {"type": "string"}},
-                 "not": {"anyOf": [{"required": ["ciphertext"]}, {"required": ["id"]}]}},
-                {"required": ["ciphertext", "id"],
-                 "properties": {"ciphertext": {"type": "string"}, "id": {"type": "string"}},
-                 "not": {"required": ["content"]}}
+                {"required": ["content"], "properties": {"ciphertext": false, "id": false}},
+                {"required": ["ciphertext", "id"], "properties": {"content": false}}
             ]),
         );
     }
@@ -156,7 +167,11 @@ fn constrain_schemas(doc: &mut Value, cfg: &EngineConfig) {
         set_prop(doc, "UpdateSecret", prop, nullable(value));
     }
     if let Some(s) = schema_mut(doc, "UpdateSecret") {
-        s.insert("not".into(), json!({"required": ["content", "ciphertext"]}));
+        // New content comes as plaintext or as an envelope, not both.
+        s.insert(
+            "anyOf".into(),
+            json!([{"properties": {"content": false}}, {"properties": {"ciphertext": false}}]),
+        );
     }
     for (prop, value) in [
         ("key", b64.clone()),
@@ -177,7 +192,7 @@ fn constrain_schemas(doc: &mut Value, cfg: &EngineConfig) {
         doc,
         "ListQuery",
         "cursor",
-        nullable(json!({"type": "string", "format": "uuid"})),
+        json!({"anyOf": [cursor(), {"type": "null"}]}),
     );
     // Request bodies refuse unknown fields.
     for name in [
@@ -192,14 +207,20 @@ fn constrain_schemas(doc: &mut Value, cfg: &EngineConfig) {
             s.insert("additionalProperties".into(), json!(false));
         }
     }
-    // The list query's parameters carry the same constraints.
+    // The list query's parameters carry the same constraints, and are optional query
+    // parameters (the derive would call them required path parameters).
     if let Some(Value::Array(params)) = doc.pointer_mut("/paths/~1v1~1secrets/get/parameters") {
         for p in params.iter_mut() {
+            p["in"] = json!("query");
+            p["required"] = json!(false);
+            if p.get("name") == Some(&json!("status")) {
+                p["schema"] = json!({"$ref": "#/components/schemas/Status"});
+            }
             match p.get("name").and_then(Value::as_str) {
                 Some("limit") => {
                     p["schema"] = json!({"type": "integer", "minimum": 1, "maximum": 100});
                 }
-                Some("cursor") => p["schema"] = json!({"type": "string", "format": "uuid"}),
+                Some("cursor") => p["schema"] = cursor(),
                 _ => {}
             }
         }
@@ -225,6 +246,11 @@ fn constrain_schemas(doc: &mut Value, cfg: &EngineConfig) {
     }
 }
 
+/// A list cursor: a `next_cursor` the server gave, or empty for the first page.
+fn cursor() -> Value {
+    json!({"anyOf": [{"type": "string", "format": "uuid"}, {"type": "string", "maxLength": 0}]})
+}
+
 /// `/api.php` takes one object per operation: `operation` names it, the other fields are the
 /// matching `/v1` body (plus `id` where one secret is meant).
 fn rpc_body(doc: &mut Value) {
@@ -233,10 +259,19 @@ fn rpc_body(doc: &mut Value) {
         .cloned()
         .unwrap_or_else(|| json!({}));
     let id = json!({"type": "string", "format": "uuid"});
+    // Bodies no `/v1` route references are not among the components.
+    let fallback = |name: &str| match name {
+        "Redeliver" => json!({"properties": {"event_id": {"type": "string"}},
+            "required": ["event_id"]}),
+        "ListQuery" => json!({"properties": {
+            "status": {"oneOf": [{"$ref": "#/components/schemas/Status"}, {"type": "null"}]},
+            "limit": {"type": ["integer", "null"], "minimum": 1, "maximum": 100},
+            "cursor": {"anyOf": [cursor(), {"type": "null"}]}}}),
+        _ => json!({}),
+    };
     let variant = |op: &str, body: Option<&str>, with_id: bool| -> Value {
         let base = body
-            .and_then(|b| schemas.get(b))
-            .cloned()
+            .map(|b| schemas.get(b).cloned().unwrap_or_else(|| fallback(b)))
             .unwrap_or_else(|| json!({}));
         let mut props = base
             .get("properties")
@@ -256,7 +291,7 @@ fn rpc_body(doc: &mut Value) {
         }
         let mut v = json!({"type": "object", "title": op, "properties": props,
             "required": required, "additionalProperties": false});
-        for k in ["oneOf", "not"] {
+        for k in ["oneOf", "anyOf"] {
             if let Some(extra) = base.get(k) {
                 v[k] = extra.clone();
             }
