@@ -152,6 +152,21 @@ pub struct ServeArgs {
     /// How long the previous webhook secret still signs after a rotation (e.g. 24h).
     #[arg(long, env = "SEECRET_WEBHOOK_SECRET_OVERLAP", value_parser = humantime::parse_duration)]
     pub webhook_secret_overlap: Option<Duration>,
+    /// Time a client has to send a request's headers before its connection is closed (e.g. 10s).
+    #[arg(long, env = "SEECRET_HEADER_TIMEOUT", value_parser = humantime::parse_duration)]
+    pub header_timeout: Option<Duration>,
+    /// Deadline of a request, except authenticated file uploads (e.g. 60s).
+    #[arg(long, env = "SEECRET_REQUEST_TIMEOUT", value_parser = humantime::parse_duration)]
+    pub request_timeout: Option<Duration>,
+    /// Deadline of an authenticated file upload (e.g. 15m).
+    #[arg(long, env = "SEECRET_UPLOAD_TIMEOUT", value_parser = humantime::parse_duration)]
+    pub upload_timeout: Option<Duration>,
+    /// Requests handled at once; past it the server answers 503 with Retry-After.
+    #[arg(long, env = "SEECRET_MAX_IN_FLIGHT")]
+    pub max_in_flight: Option<usize>,
+    /// Failed authentications a minute per client address before 429 (0: unlimited).
+    #[arg(long, env = "SEECRET_AUTH_FAILURES_PER_MINUTE")]
+    pub auth_failures_per_minute: Option<u32>,
 }
 
 /// The TOML file: the same settings as the flags, snake_case.
@@ -189,6 +204,14 @@ struct FileConfig {
     webhook_concurrency: Option<usize>,
     #[serde(default, with = "humantime_serde_opt")]
     webhook_secret_overlap: Option<Duration>,
+    #[serde(default, with = "humantime_serde_opt")]
+    header_timeout: Option<Duration>,
+    #[serde(default, with = "humantime_serde_opt")]
+    request_timeout: Option<Duration>,
+    #[serde(default, with = "humantime_serde_opt")]
+    upload_timeout: Option<Duration>,
+    max_in_flight: Option<usize>,
+    auth_failures_per_minute: Option<u32>,
 }
 
 mod humantime_serde_opt {
@@ -226,6 +249,10 @@ pub struct Settings {
     pub sweep_interval: Duration,
     pub log: String,
     pub engine: EngineConfig,
+    /// Time a client has to send a request's headers.
+    pub header_timeout: Duration,
+    /// Deadlines, in-flight cap, failed-authentication limit.
+    pub http: crate::http::HttpLimits,
 }
 
 /// Every `SEECRET_*` variable the server or CLI reads; others get a warning (likely a typo).
@@ -261,6 +288,11 @@ pub const KNOWN_ENV: &[&str] = &[
     "SEECRET_WEBHOOK_TIMEOUT",
     "SEECRET_WEBHOOK_CONCURRENCY",
     "SEECRET_WEBHOOK_SECRET_OVERLAP",
+    "SEECRET_HEADER_TIMEOUT",
+    "SEECRET_REQUEST_TIMEOUT",
+    "SEECRET_UPLOAD_TIMEOUT",
+    "SEECRET_MAX_IN_FLIGHT",
+    "SEECRET_AUTH_FAILURES_PER_MINUTE",
     "SEECRET_SQLITE_SYNCHRONOUS",
     "SEECRET_SERVER",
     "SEECRET_TOKEN",
@@ -440,6 +472,40 @@ impl ServeArgs {
         if engine.max_views == 0 {
             bail!("SEECRET_MAX_VIEWS must be at least 1");
         }
+        let h = crate::http::HttpLimits::default();
+        let http = crate::http::HttpLimits {
+            request_timeout: self
+                .request_timeout
+                .or(file.request_timeout)
+                .unwrap_or(h.request_timeout),
+            upload_timeout: self
+                .upload_timeout
+                .or(file.upload_timeout)
+                .unwrap_or(h.upload_timeout),
+            max_in_flight: self
+                .max_in_flight
+                .or(file.max_in_flight)
+                .unwrap_or(h.max_in_flight),
+            auth_failures_per_minute: self
+                .auth_failures_per_minute
+                .or(file.auth_failures_per_minute)
+                .unwrap_or(h.auth_failures_per_minute),
+        };
+        let header_timeout = self
+            .header_timeout
+            .or(file.header_timeout)
+            .unwrap_or(Duration::from_secs(10));
+        if header_timeout.is_zero()
+            || http.request_timeout.is_zero()
+            || http.upload_timeout.is_zero()
+        {
+            bail!(
+                "SEECRET_HEADER_TIMEOUT, SEECRET_REQUEST_TIMEOUT and SEECRET_UPLOAD_TIMEOUT must be above 0"
+            );
+        }
+        if http.max_in_flight == 0 {
+            bail!("SEECRET_MAX_IN_FLIGHT must be at least 1");
+        }
         Ok(Settings {
             bind,
             public_url_set,
@@ -489,6 +555,8 @@ impl ServeArgs {
                 .or(file.log)
                 .unwrap_or_else(|| "info".into()),
             engine,
+            header_timeout,
+            http,
         })
     }
 }
@@ -519,6 +587,11 @@ webhook_retry_schedule = "5s,30s,2m,10m,1h,6h"
 webhook_timeout = "10s"
 webhook_concurrency = 16
 webhook_secret_overlap = "24h"
+header_timeout = "10s"
+request_timeout = "60s"
+upload_timeout = "15m"
+max_in_flight = 1024
+auth_failures_per_minute = 30
 "#,
         d.rate_limit_per_minute,
         d.reveal_rate_limit_per_minute,

@@ -1,7 +1,6 @@
 //! Running the server: storage, engine, background sweeper, HTTP, graceful shutdown.
 
 use std::io::IsTerminal;
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -15,7 +14,7 @@ use tracing::{error, info, warn};
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{Settings, unknown_env_vars};
-use crate::http::{AppState, router};
+use crate::http::{AppState, app};
 
 /// Logs to stderr with the given filter (`SEECRET_LOG` syntax).
 pub fn init_logging(filter: &str) {
@@ -132,18 +131,88 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
         trusted: settings.trusted_proxies.clone(),
         geo,
     });
-    let app = router(AppState { engine, net }).merge(bot_routes);
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .context("serving HTTP")?;
+    let guards = Arc::new(crate::http::Guards::new(settings.http.clone()));
+    let app = app(
+        AppState {
+            engine,
+            net,
+            guards,
+        },
+        bot_routes,
+    );
+    serve_http(listener, app, settings.header_timeout)
+        .await
+        .context("serving HTTP")?;
     let _ = stop_tx.send(true);
     let _ = sweeper.await;
     let _ = delivering.await;
     info!("stopped cleanly");
+    Ok(())
+}
+
+/// Serves HTTP/1.1 with hyper directly: `axum::serve` sets no timer, so a client could take
+/// forever to send its headers. Each connection must deliver a request's headers within
+/// `header_timeout` or is closed. On SIGTERM/SIGINT no new connection is taken and the open
+/// ones finish their requests.
+async fn serve_http(
+    listener: TcpListener,
+    app: axum::Router,
+    header_timeout: std::time::Duration,
+) -> std::io::Result<()> {
+    use hyper::server::conn::http1;
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt;
+
+    let (stop_tx, stop_rx) = watch::channel(());
+    // Every connection holds a receiver; `closed()` resolves when the last one is done.
+    let (done_tx, done_rx) = watch::channel(());
+    let stopping = shutdown_signal();
+    tokio::pin!(stopping);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait a little instead of spinning.
+                    warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut stopping => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let service = hyper::service::service_fn(
+            move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                req.extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                app.clone().oneshot(req.map(axum::body::Body::new))
+            },
+        );
+        let mut stop = stop_rx.clone();
+        let done = done_rx.clone();
+        tokio::spawn(async move {
+            let conn = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout)
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades();
+            tokio::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = stop.changed() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.as_mut().await;
+                }
+            }
+            drop(done);
+        });
+    }
+    drop(listener);
+    let _ = stop_tx.send(());
+    drop(done_rx);
+    done_tx.closed().await;
     Ok(())
 }
 

@@ -22,7 +22,8 @@ impl<'de> Deserialize<'de> for SecretBytes {
     }
 }
 
-/// Accepts `3` or `"3"`: form posts and some HTTP clients send numbers as strings.
+/// Accepts `3`, `3.0` or `"3"`: form posts and some HTTP clients send numbers as strings, and
+/// JSON (like JSON Schema) does not distinguish `3.0` from `3`.
 fn lenient<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
 where
     D: Deserializer<'de>,
@@ -32,11 +33,19 @@ where
     #[serde(untagged)]
     enum Raw<T> {
         N(T),
+        F(f64),
         S(String),
     }
     match Option::<Raw<T>>::deserialize(d)? {
         None => Ok(None),
         Some(Raw::N(n)) => Ok(Some(n)),
+        Some(Raw::F(f)) if f.fract() == 0.0 && (0.0..=u64::MAX as f64).contains(&f) => {
+            format!("{f:.0}")
+                .parse()
+                .map(Some)
+                .map_err(|_| serde::de::Error::custom("expected a whole number"))
+        }
+        Some(Raw::F(_)) => Err(serde::de::Error::custom("expected a whole number")),
         Some(Raw::S(s)) => s
             .trim()
             .parse()

@@ -39,6 +39,12 @@ impl ApiError {
         self
     }
 
+    /// Adds `Retry-After` (seconds), e.g. to a 503 when the server is busy.
+    pub fn with_retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs);
+        self
+    }
+
     /// 400 for an `operation` that does not exist, listing those that do.
     pub fn unknown_operation(given: Option<&str>, valid: &[&str]) -> Self {
         let message = match given {

@@ -17,6 +17,10 @@ use super::{ApiError, AppState};
 
 /// Metadata fields are small; a bigger one is a mistake (or an attack on memory).
 const MAX_FIELD: usize = 64 * 1024;
+/// Metadata fields before the file, and their total size: bounds what one upload holds in
+/// memory before the file part, however many small fields it sends.
+const MAX_FIELDS: usize = 32;
+const MAX_METADATA: usize = 128 * 1024;
 
 fn bad(message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", message)
@@ -31,6 +35,12 @@ pub async fn create_from_multipart(
     account: &AccountRecord,
     req: Request,
 ) -> Result<SecretInfo, ApiError> {
+    // The caller has authenticated the account on an upload route: only now may the request
+    // take as long as a large file needs.
+    if let Some(deadline) = req.extensions().get::<super::Deadline>() {
+        deadline.extend_for_upload();
+    }
+    let mut metadata = 0usize;
     let mut multipart = Multipart::from_request(req, state)
         .await
         .map_err(|e| bad(format!("invalid multipart body: {e}")))?;
@@ -63,6 +73,13 @@ pub async fn create_from_multipart(
                 return Ok(info);
             }
             _ => {
+                if fields.len() >= MAX_FIELDS {
+                    return Err(ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "too_large",
+                        format!("more than {MAX_FIELDS} metadata fields"),
+                    ));
+                }
                 let mut value = Vec::new();
                 while let Some(chunk) = field
                     .chunk()
@@ -70,6 +87,14 @@ pub async fn create_from_multipart(
                     .map_err(|e| bad(format!("invalid multipart body: {e}")))?
                 {
                     value.extend_from_slice(&chunk);
+                    metadata += chunk.len();
+                    if metadata > MAX_METADATA {
+                        return Err(ApiError::new(
+                            StatusCode::PAYLOAD_TOO_LARGE,
+                            "too_large",
+                            format!("metadata fields are larger than {MAX_METADATA} bytes in all"),
+                        ));
+                    }
                     if value.len() > MAX_FIELD {
                         return Err(ApiError::new(
                             StatusCode::PAYLOAD_TOO_LARGE,

@@ -1,9 +1,8 @@
-//! The HTTP transport: thin handlers over the engine. `router` builds the whole app so tests can
+//! The HTTP transport: thin handlers over the engine. `app` builds the whole app so tests can
 //! drive it in-process; `main` serves it on a socket.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -24,11 +23,14 @@ use tower_http::trace::TraceLayer;
 
 mod error;
 mod files;
+mod guard;
+mod openapi;
 mod page;
 mod rest;
 mod rpc;
 
 pub use error::ApiError;
+pub use guard::{Deadline, Guards, HttpLimits};
 
 /// What every handler can reach.
 #[derive(Clone, Debug)]
@@ -37,6 +39,8 @@ pub struct AppState {
     pub engine: Arc<Engine>,
     /// How to tell who and where a client is.
     pub net: Arc<Net>,
+    /// In-flight cap, deadlines and the failed-authentication limit.
+    pub guards: Arc<Guards>,
 }
 
 /// Client address and country sources.
@@ -48,8 +52,9 @@ pub struct Net {
     pub geo: Geo,
 }
 
-/// The whole application.
-pub fn router(state: AppState) -> Router {
+/// The whole application with the chat bots' routes (`/slack/*`, `/discord/*`) inside the same
+/// middleware as ours: deadline, in-flight cap, tracing and the security headers.
+pub fn app(state: AppState, bots: Router) -> Router {
     Router::new()
         .merge(rpc::routes())
         .merge(rest::routes(state.clone()))
@@ -57,9 +62,20 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
+        .with_state(state.clone())
+        .merge(bots)
         // Bodies are limited where they are read: JSON by `read_body`, files while streaming.
         .layer(DefaultBodyLimit::disable())
         .layer(middleware::from_fn(body_limit_as_json))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            guard::limit_auth_failures,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            guard::request_deadline,
+        ))
+        .layer(middleware::from_fn_with_state(state, guard::cap_in_flight))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
@@ -76,31 +92,9 @@ pub fn router(state: AppState) -> Router {
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
         ))
-        .layer(middleware::from_fn(request_deadline))
         // Spans carry method and path only: paths hold ids, never keys (those stay in the
         // fragment) and bodies are never logged.
         .layer(TraceLayer::new_for_http())
-        .with_state(state)
-}
-
-/// A whole-request deadline: 60 s, except multipart file uploads, which stream up to 100 MB and
-/// may need far longer on a slow link (15 min; the engine aborts the upload cleanly).
-async fn request_deadline(req: Request, next: Next) -> Response {
-    let upload = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|c| c.trim_start().starts_with("multipart/"));
-    let limit = Duration::from_secs(if upload { 15 * 60 } else { 60 });
-    match tokio::time::timeout(limit, next.run(req)).await {
-        Ok(r) => r,
-        Err(_) => ApiError::new(
-            StatusCode::REQUEST_TIMEOUT,
-            "timeout",
-            "the request took too long",
-        )
-        .into_response(),
-    }
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
@@ -179,12 +173,20 @@ pub fn is_multipart(headers: &HeaderMap) -> bool {
 }
 
 /// Parses JSON; an empty body counts as `{}` so bodiless calls (delete, reveal) just work.
+/// Bodies are objects: serde would also read a struct from an array of its fields in order.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
         b"{}"
     } else {
         bytes
     };
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "the request body must be a JSON object",
+        ));
+    }
     serde_json::from_slice(bytes).map_err(|e| ApiError::bad_json(&e))
 }
 
@@ -200,32 +202,63 @@ impl FromRequestParts<AppState> for ClientAddr {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip())
-            .unwrap_or(IpAddr::from([127, 0, 0, 1]));
-        let all = |name: &str| -> Vec<&str> {
-            parts
-                .headers
-                .get_all(name)
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .collect()
-        };
         let net = &state.net;
-        let ip = net
-            .trusted
-            .client(peer, &all("x-forwarded-for"), &all("forwarded"));
-        // A country header counts only when a trusted proxy set it.
-        let header = net
+        let ip = client_ip(&parts.headers, &parts.extensions, net);
+        let country = match net
             .geo
             .header()
-            .filter(|_| net.trusted.contains(peer))
-            .and_then(|h| parts.headers.get(h))
-            .and_then(|v| v.to_str().ok());
-        let country = net.geo.country(ip, header);
+            .filter(|_| net.trusted.contains(peer(&parts.extensions)))
+        {
+            // A country header counts only when a trusted proxy set it.
+            Some(name) => match trusted_country(&parts.headers, name) {
+                Ok(value) => net.geo.country(ip, value),
+                // Two values mean a proxy appended to what the client sent instead of
+                // overwriting it; either could be forged, so the country is unknown.
+                Err(()) => {
+                    tracing::warn!(
+                        header = name,
+                        "several values in the country header: ignored (the proxy must overwrite it)"
+                    );
+                    None
+                }
+            },
+            None => net.geo.country(ip, None),
+        };
         Ok(Self(ip, country))
+    }
+}
+
+fn peer(ext: &axum::http::Extensions) -> IpAddr {
+    ext.get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(IpAddr::from([127, 0, 0, 1]))
+}
+
+/// The client's address: the socket peer, or behind a trusted proxy the forwarded one.
+pub fn client_ip(headers: &HeaderMap, ext: &axum::http::Extensions, net: &Net) -> IpAddr {
+    let all = |name: &str| -> Vec<&str> {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect()
+    };
+    net.trusted
+        .client(peer(ext), &all("x-forwarded-for"), &all("forwarded"))
+}
+
+/// The one value of the trusted country header (`None` when absent or not text); `Err` when it
+/// has several (more than one header line, or a comma-separated list).
+fn trusted_country<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, ()> {
+    let mut values = headers.get_all(name).iter();
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(());
+    }
+    match first.map(HeaderValue::to_str) {
+        Some(Ok(v)) if v.contains(',') => Err(()),
+        Some(Ok(v)) => Ok(Some(v)),
+        _ => Ok(None),
     }
 }
 

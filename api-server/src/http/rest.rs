@@ -67,6 +67,7 @@ fn secret_id(raw: &str) -> Result<SecretId, ApiError> {
     security(("bearer" = [])),
     responses((status = 201, body = SecretInfo, description = "Created; `url` is the link to share"),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "`id_taken`: a secret with this id exists"),
         (status = 413, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn create(
     State(state): State<AppState>,
@@ -100,7 +101,8 @@ async fn list(
 /// A secret's metadata and view log (never its content).
 #[utoipa::path(get, path = "/v1/secrets/{id}", tag = "secrets", params(("id" = String, Path)),
     security(("bearer" = [])),
-    responses((status = 200, body = SecretInfo), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = SecretInfo), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
 async fn get_one(
     State(state): State<AppState>,
     Extension(a): Extension<Authed>,
@@ -115,7 +117,8 @@ async fn get_one(
 #[utoipa::path(patch, path = "/v1/secrets/{id}", tag = "secrets", params(("id" = String, Path)),
     request_body = UpdateSecret, security(("bearer" = [])),
     responses((status = 200, body = SecretInfo), (status = 400, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 410, body = ErrorBody)))]
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 410, body = ErrorBody, description = "the secret has ended")))]
 async fn update(
     State(state): State<AppState>,
     Extension(a): Extension<Authed>,
@@ -133,7 +136,8 @@ async fn update(
 /// Delete a secret: its content is erased now.
 #[utoipa::path(delete, path = "/v1/secrets/{id}", tag = "secrets", params(("id" = String, Path)),
     security(("bearer" = [])),
-    responses((status = 200, body = Deleted), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Deleted), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
 async fn delete(
     State(state): State<AppState>,
     Extension(a): Extension<Authed>,
@@ -173,7 +177,8 @@ async fn update_account(
 
 /// Replace the webhook signing secret; the previous one keeps signing during the overlap.
 #[utoipa::path(post, path = "/v1/account/rotate-webhook-secret", tag = "account",
-    security(("bearer" = [])), responses((status = 200, body = RotatedWebhookSecret)))]
+    security(("bearer" = [])), responses((status = 200, body = RotatedWebhookSecret),
+        (status = 401, body = ErrorBody)))]
 async fn rotate_webhook_secret(
     State(state): State<AppState>,
     Extension(a): Extension<Authed>,
@@ -184,7 +189,8 @@ async fn rotate_webhook_secret(
 /// Queue a webhook event again.
 #[utoipa::path(post, path = "/v1/webhooks/{event_id}/redeliver", tag = "account",
     params(("event_id" = String, Path)), security(("bearer" = [])),
-    responses((status = 202, description = "queued"), (status = 404, body = ErrorBody)))]
+    responses((status = 202, description = "queued"), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
 async fn redeliver(
     State(state): State<AppState>,
     Extension(a): Extension<Authed>,
@@ -210,15 +216,18 @@ async fn redeliver(
         (application/octet-stream: the sealed stream, or the decrypted file when `key` was sent)"),
         (status = 403, body = ErrorBody,
         description = "passphrase required or wrong; no view used"),
+        (status = 400, body = ErrorBody, description = "malformed key, proof or passphrase"),
         (status = 404, body = ErrorBody), (status = 410, body = ErrorBody),
-        (status = 429, body = ErrorBody)))]
+        (status = 413, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn reveal(
     State(state): State<AppState>,
     addr: ClientAddr,
     Path(id): Path<String>,
-    JsonBody(req): JsonBody<RevealRequest>,
+    req: Request,
 ) -> Result<Response, ApiError> {
+    // Counted before the body is read: an address over its limit costs no body read.
     limit_address(&state, &addr).await?;
+    let JsonBody(req) = JsonBody::<RevealRequest>::from_request(req, &state).await?;
     let out = state
         .engine
         .reveal(secret_id(&id)?, req, addr.viewer())
@@ -244,8 +253,10 @@ async fn status(
     ))
 }
 
-async fn openapi() -> Response {
-    Json(ApiDoc::openapi()).into_response()
+async fn openapi(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    super::openapi::document(state.engine.config())
+        .map(Json)
+        .map_err(|e| seecret_core::Error::Internal(format!("openapi document: {e}")).into())
 }
 
 struct BearerAuth;

@@ -57,9 +57,17 @@ fn fields<T: DeserializeOwned>(map: Map<String, Value>) -> Result<T, ApiError> {
 /// reveal_seecret (no token). The other fields are those of the matching `/v1` operation, plus
 /// `id` where one secret is meant. Answers are the same flat objects as `/v1`.
 #[utoipa::path(post, path = "/api.php", tag = "rpc",
+    security((), ("bearer" = [])),
     request_body(content = Object, description = "`{\"operation\": \"create_seecret\", \"content\": \"…\", \"expiration\": \"24h\", \"views\": 1}`"),
     responses((status = 200, description = "The operation's answer, a flat JSON object"),
-        (status = 400, body = seecret_core::api::ErrorBody, description = "bad input or unknown operation")))]
+        (status = 400, body = seecret_core::api::ErrorBody, description = "bad input or unknown operation"),
+        (status = 401, body = seecret_core::api::ErrorBody, description = "owner operations: missing or unknown token"),
+        (status = 403, body = seecret_core::api::ErrorBody, description = "passphrase required or wrong, or geo-blocked"),
+        (status = 404, body = seecret_core::api::ErrorBody, description = "unknown id"),
+        (status = 409, body = seecret_core::api::ErrorBody, description = "`id_taken`: a secret with this id exists"),
+        (status = 410, body = seecret_core::api::ErrorBody, description = "the secret has ended"),
+        (status = 413, body = seecret_core::api::ErrorBody, description = "body or content too large"),
+        (status = 429, body = seecret_core::api::ErrorBody, description = "rate limited")))]
 pub async fn rpc(State(state): State<AppState>, addr: ClientAddr, req: Request) -> Response {
     let headers = req.headers().clone();
     match dispatch(&state, addr, &headers, req).await {
@@ -83,6 +91,14 @@ async fn dispatch(
             .unwrap_or_else(IntoResponse::into_response);
         return Ok(with_rate_headers(&authed.decision, resp));
     }
+    // Nothing is read before the caller is known: a token is checked first, and a caller
+    // without one (a recipient) is counted against its address first.
+    let authed = if headers.contains_key(axum::http::header::AUTHORIZATION) {
+        Some(authenticate(state, headers).await?)
+    } else {
+        limit_address(state, &addr).await?;
+        None
+    };
     let body = read_body(req, state).await?;
     let mut map: Map<String, Value> = super::parse_json(&body)?;
     let op = match map.remove("operation") {
@@ -90,8 +106,11 @@ async fn dispatch(
         _ => return Err(ApiError::unknown_operation(None, OPERATIONS)),
     };
     if op == "reveal_seecret" {
-        // Recipients reveal without an account; the per-address limit guards it.
-        limit_address(state, &addr).await?;
+        // Recipients reveal without an account; the per-address limit guards it (an owner
+        // revealing with a token is counted against the address too).
+        if authed.is_some() {
+            limit_address(state, &addr).await?;
+        }
         let id = take_id(&mut map)?;
         let r: RevealRequest = fields(map)?;
         let out = state.engine.reveal(id, r, addr.viewer()).await?;
@@ -100,7 +119,10 @@ async fn dispatch(
     if !OPERATIONS.contains(&op.as_str()) {
         return Err(ApiError::unknown_operation(Some(&op), OPERATIONS));
     }
-    let authed = authenticate(state, headers).await?;
+    let authed = match authed {
+        Some(a) => a,
+        None => authenticate(state, headers).await?,
+    };
     let resp = owner_operation(state, &authed.account, &op, map)
         .await
         .unwrap_or_else(IntoResponse::into_response);
