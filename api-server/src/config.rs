@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use seecret_core::engine::EngineConfig;
 use seecret_core::model::Expiration;
-use seecret_core::webhook::WebhookConfig;
+use seecret_core::webhook::{PrivateAllowList, WebhookConfig};
 use serde::Deserialize;
 
 /// A setting that may carry a secret (a token, a passphrase, a URL with a password): zeroed on
@@ -137,9 +137,10 @@ pub struct ServeArgs {
     /// Prefix of the rate-limit keys in Redis.
     #[arg(long, env = "SEECRET_REDIS_PREFIX")]
     pub redis_prefix: Option<String>,
-    /// Allow webhooks to loopback/private addresses (tests, private deployments).
+    /// Private CIDRs and host names webhooks may reach anyway, comma-separated
+    /// (e.g. 10.0.0.0/8,hooks.internal; 0.0.0.0/0,::/0 for every address).
     #[arg(long, env = "SEECRET_WEBHOOK_ALLOW_PRIVATE")]
-    pub webhook_allow_private: Option<bool>,
+    pub webhook_allow_private: Option<String>,
     /// Delays between webhook attempts, e.g. 5s,30s,2m,10m,1h,6h.
     #[arg(long, env = "SEECRET_WEBHOOK_RETRY_SCHEDULE")]
     pub webhook_retry_schedule: Option<String>,
@@ -149,6 +150,9 @@ pub struct ServeArgs {
     /// Webhook deliveries in flight at once.
     #[arg(long, env = "SEECRET_WEBHOOK_CONCURRENCY")]
     pub webhook_concurrency: Option<usize>,
+    /// Webhook deliveries of one account in flight at once, across instances.
+    #[arg(long, env = "SEECRET_WEBHOOK_ACCOUNT_CONCURRENCY")]
+    pub webhook_account_concurrency: Option<usize>,
     /// How long the previous webhook secret still signs after a rotation (e.g. 24h).
     #[arg(long, env = "SEECRET_WEBHOOK_SECRET_OVERLAP", value_parser = humantime::parse_duration)]
     pub webhook_secret_overlap: Option<Duration>,
@@ -197,11 +201,13 @@ struct FileConfig {
     trusted_proxies: Option<String>,
     geoip_db: Option<PathBuf>,
     country_header: Option<String>,
-    webhook_allow_private: Option<bool>,
+    #[serde(default, deserialize_with = "list_or_bool")]
+    webhook_allow_private: Option<String>,
     webhook_retry_schedule: Option<String>,
     #[serde(default, with = "humantime_serde_opt")]
     webhook_timeout: Option<Duration>,
     webhook_concurrency: Option<usize>,
+    webhook_account_concurrency: Option<usize>,
     #[serde(default, with = "humantime_serde_opt")]
     webhook_secret_overlap: Option<Duration>,
     #[serde(default, with = "humantime_serde_opt")]
@@ -212,6 +218,21 @@ struct FileConfig {
     upload_timeout: Option<Duration>,
     max_in_flight: Option<usize>,
     auth_failures_per_minute: Option<u32>,
+}
+
+/// The allow list as text; a TOML boolean (the former form) becomes `"true"`/`"false"` so that
+/// parsing it gives the same answer as the environment variable would.
+fn list_or_bool<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum ListOrBool {
+        Bool(bool),
+        List(String),
+    }
+    Ok(Option::<ListOrBool>::deserialize(d)?.map(|v| match v {
+        ListOrBool::Bool(b) => b.to_string(),
+        ListOrBool::List(s) => s,
+    }))
 }
 
 mod humantime_serde_opt {
@@ -287,6 +308,7 @@ pub const KNOWN_ENV: &[&str] = &[
     "SEECRET_WEBHOOK_RETRY_SCHEDULE",
     "SEECRET_WEBHOOK_TIMEOUT",
     "SEECRET_WEBHOOK_CONCURRENCY",
+    "SEECRET_WEBHOOK_ACCOUNT_CONCURRENCY",
     "SEECRET_WEBHOOK_SECRET_OVERLAP",
     "SEECRET_HEADER_TIMEOUT",
     "SEECRET_REQUEST_TIMEOUT",
@@ -425,10 +447,16 @@ impl ServeArgs {
             webhooks: {
                 let w = d.webhooks.clone();
                 WebhookConfig {
-                    allow_private: self
+                    allow_private: match self
                         .webhook_allow_private
+                        .clone()
                         .or(file.webhook_allow_private)
-                        .unwrap_or(w.allow_private),
+                    {
+                        Some(list) => list
+                            .parse::<PrivateAllowList>()
+                            .context("SEECRET_WEBHOOK_ALLOW_PRIVATE")?,
+                        None => w.allow_private.clone(),
+                    },
                     retry_schedule: match self
                         .webhook_retry_schedule
                         .clone()
@@ -447,6 +475,10 @@ impl ServeArgs {
                         .or(file.webhook_concurrency)
                         .unwrap_or(w.concurrency)
                         .max(1),
+                    per_account: self
+                        .webhook_account_concurrency
+                        .or(file.webhook_account_concurrency)
+                        .unwrap_or(w.per_account),
                     secret_overlap: self
                         .webhook_secret_overlap
                         .or(file.webhook_secret_overlap)
@@ -505,6 +537,9 @@ impl ServeArgs {
         }
         if http.max_in_flight == 0 {
             bail!("SEECRET_MAX_IN_FLIGHT must be at least 1");
+        }
+        if engine.webhooks.per_account == 0 {
+            bail!("SEECRET_WEBHOOK_ACCOUNT_CONCURRENCY must be at least 1");
         }
         Ok(Settings {
             bind,
@@ -582,10 +617,11 @@ retention = "{}"
 sweep_interval = "60s"
 leftover_age = "1h"
 log = "info"
-webhook_allow_private = false
+webhook_allow_private = ""   # CIDRs and host names, e.g. "10.0.0.0/8,hooks.internal"
 webhook_retry_schedule = "5s,30s,2m,10m,1h,6h"
 webhook_timeout = "10s"
 webhook_concurrency = 16
+webhook_account_concurrency = 4
 webhook_secret_overlap = "24h"
 header_timeout = "10s"
 request_timeout = "60s"

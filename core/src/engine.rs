@@ -1254,7 +1254,7 @@ impl Engine {
         match url.map(|u| u.trim().to_string()) {
             None => Ok(None),
             Some(u) if u.is_empty() => Ok(None),
-            Some(u) => webhook::check_url(&u, self.cfg.webhooks.allow_private)
+            Some(u) => webhook::check_url(&u, &self.cfg.webhooks.allow_private)
                 .await
                 .map(Some),
         }

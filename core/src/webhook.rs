@@ -203,9 +203,21 @@ pub fn events(
 
 // ---- SSRF guard ----------------------------------------------------------------------------
 
+/// The one answer to every refused webhook target, whatever the reason (scheme, credentials,
+/// port, a name that does not resolve, a private address): distinct texts would let an account
+/// probe which internal names exist and where they point.
+pub const REFUSED_TARGET: &str = "webhook_url is not an allowed target: it must be an http(s) URL \
+     without credentials, on port 80, 443 or 1024 and above, whose host resolves only to public \
+     addresses";
+
+/// How long a webhook host may take to resolve when a URL is set; past it the URL is refused.
+const RESOLVE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Whether an address must never receive a webhook: loopback, private, link-local (cloud
-/// metadata included), unique-local, CGNAT, multicast, unspecified, documentation and reserved
-/// ranges, and IPv4 embedded in IPv6 (mapped, compatible, NAT64) pointing at any of those.
+/// metadata included), unique-local, site-local, CGNAT, multicast, unspecified, broadcast,
+/// documentation, benchmarking and reserved ranges, and every IPv6 form that embeds or
+/// translates to an IPv4 address (mapped, compatible, translated, NAT64, 6to4, Teredo) unless
+/// the embedded address is itself public (mapped, well-known NAT64 and 6to4 only).
 pub fn is_forbidden(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => forbidden_v4(v4),
@@ -218,105 +230,221 @@ fn forbidden_v4(ip: Ipv4Addr) -> bool {
     ip.is_unspecified()
         || ip.is_loopback()
         || ip.is_private()
-        || ip.is_link_local()
+        || ip.is_link_local() // 169.254/16: cloud metadata
         || ip.is_multicast()
         || ip.is_broadcast()
         || ip.is_documentation()
-        || o[0] == 0
+        || o[0] == 0 // "this network" 0/8
         || (o[0] == 100 && (64..128).contains(&o[1])) // CGNAT 100.64/10
-        || (o[0] == 192 && o[1] == 0 && o[2] == 0) // IETF 192.0.0/24
+        || (o[0] == 192 && o[1] == 0 && o[2] == 0) // IETF protocol assignments 192.0.0/24
+        || (o[0] == 192 && o[1] == 88 && o[2] == 99) // 6to4 relay anycast 192.88.99/24
         || (o[0] == 198 && (18..20).contains(&o[1])) // benchmarking 198.18/15
-        || o[0] >= 240 // reserved 240/4
+        || o[0] >= 240 // reserved 240/4 and broadcast
+}
+
+fn embedded_v4(hi: u16, lo: u16) -> Ipv4Addr {
+    let [a, b] = hi.to_be_bytes();
+    let [c, d] = lo.to_be_bytes();
+    Ipv4Addr::new(a, b, c, d)
 }
 
 fn forbidden_v6(ip: Ipv6Addr) -> bool {
+    let s = ip.segments();
+    // IPv4-mapped ::ffff:a.b.c.d is how a dual-stack socket reaches that IPv4 address.
     if let Some(v4) = ip.to_ipv4_mapped() {
         return forbidden_v4(v4);
     }
-    let s = ip.segments();
-    // IPv4-compatible (::a.b.c.d) and NAT64 (64:ff9b::/96) carry an IPv4 address.
-    if (s[..6] == [0, 0, 0, 0, 0, 0] && !ip.is_unspecified() && !ip.is_loopback())
-        || s[..6] == [0x64, 0xff9b, 0, 0, 0, 0]
-    {
-        let v4 = Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
-        return forbidden_v4(v4);
+    // Well-known NAT64 64:ff9b::/96 reaches the embedded IPv4 address through the translator.
+    if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+        return forbidden_v4(embedded_v4(s[6], s[7]));
     }
-    ip.is_unspecified()
-        || ip.is_loopback()
-        || ip.is_multicast()
-        || (s[0] & 0xfe00) == 0xfc00 // unique local fc00::/7
-        || (s[0] & 0xffc0) == 0xfe80 // link local fe80::/10
-        || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
-        || (s[0] == 0x0100 && s[1..4] == [0, 0, 0]) // discard 100::/64
+    // 6to4 2002:a.b.c.d::/48 is routed to the embedded IPv4 address.
+    if s[0] == 0x2002 {
+        return forbidden_v4(embedded_v4(s[1], s[2]));
+    }
+    // Only global unicast 2000::/3 is reachable on the Internet. Everything else is refused
+    // whole: ::/96 IPv4-compatible, ::ffff:0:a.b.c.d IPv4-translated, 64:ff9b:1::/48 local
+    // NAT64, 100::/64 discard, 5f00::/16 SRv6, fc00::/7 unique local, fe80::/10 link local,
+    // fec0::/10 site local, ff00::/8 multicast, ::, ::1.
+    if (s[0] & 0xe000) != 0x2000 {
+        return true;
+    }
+    (s[0] == 0x2001 && s[1] < 0x0200) // IETF protocol assignments 2001::/23 (Teredo 2001::/32, benchmarking 2001:2::/48, ORCHID)
+        || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation 2001:db8::/32
+        || (s[0] & 0xfff0) == 0x3ff0 // 3ff0::/12, unallocated: documentation 3fff::/20, ex-6bone 3ffe::/16
 }
 
-fn forbidden(message: impl Into<String>) -> Error {
+/// Private targets the operator lets webhooks reach (`SEECRET_WEBHOOK_ALLOW_PRIVATE`): a
+/// comma-separated list of CIDRs (a bare address is a /32 or /128) and exact host names. A
+/// listed CIDR admits exactly its own addresses; a listed host name may resolve to any address.
+/// `0.0.0.0/0,::/0` lifts the guard entirely (tests, private deployments).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PrivateAllowList {
+    nets: Vec<ipnet::IpNet>,
+    hosts: Vec<String>,
+}
+
+impl PrivateAllowList {
+    /// Parses `127.0.0.1/32, 10.0.0.0/8, hooks.internal`. The former boolean is refused with a
+    /// message naming the list form (`false` still means "nothing", which is the same thing).
+    pub fn parse(list: &str) -> Result<Self> {
+        let invalid = |m: String| Error::invalid("webhook_allow_private", m);
+        let list = list.trim();
+        if list.eq_ignore_ascii_case("false") {
+            return Ok(Self::default());
+        }
+        if list.eq_ignore_ascii_case("true") {
+            return Err(invalid(
+                "webhook_allow_private takes a comma-separated list of CIDRs and host names, not \
+                 true: e.g. 127.0.0.1/32,10.0.0.0/8,hooks.internal (0.0.0.0/0,::/0 allows every \
+                 address)"
+                    .into(),
+            ));
+        }
+        let mut out = Self::default();
+        for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            if let Ok(net) = entry.parse::<ipnet::IpNet>() {
+                out.nets.push(net.trunc());
+            } else if let Ok(ip) = entry.parse::<IpAddr>() {
+                out.nets.push(ipnet::IpNet::from(ip));
+            } else if let Some(host) = host_name(entry) {
+                out.hosts.push(host);
+            } else {
+                return Err(invalid(format!(
+                    "{entry:?} is neither a CIDR nor a host name"
+                )));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether `ip` is inside a listed CIDR.
+    pub fn admits_ip(&self, ip: IpAddr) -> bool {
+        self.nets.iter().any(|n| n.contains(&ip))
+    }
+
+    /// Whether `host` (a DNS name) is listed.
+    pub fn admits_host(&self, host: &str) -> bool {
+        let host = host.trim_end_matches('.');
+        self.hosts.iter().any(|h| h.eq_ignore_ascii_case(host))
+    }
+
+    /// Whether a webhook may connect to `ip`.
+    fn permits(&self, ip: IpAddr) -> bool {
+        !is_forbidden(ip) || self.admits_ip(ip)
+    }
+}
+
+/// A host name as listed: lower case, LDH labels, without a trailing dot.
+fn host_name(entry: &str) -> Option<String> {
+    let host = entry.trim_end_matches('.').to_ascii_lowercase();
+    let ok = !host.is_empty()
+        && host.len() <= 253
+        && host.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        });
+    ok.then_some(host)
+}
+
+impl std::str::FromStr for PrivateAllowList {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Self::parse(s)
+    }
+}
+
+fn refused() -> Error {
     Error::Rejected {
         code: "webhook_url_forbidden",
-        message: message.into(),
+        message: REFUSED_TARGET.into(),
     }
 }
 
-/// Validates a webhook URL: http(s), no credentials, and (unless `allow_private`) a host whose
-/// every address is public. Returns the normalised URL.
-pub async fn check_url(raw: &str, allow_private: bool) -> Result<String> {
-    let url = url::Url::parse(raw.trim())
-        .map_err(|_| Error::invalid("webhook_url", "webhook_url is not a valid URL"))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(forbidden("webhook_url must be http or https"));
+/// Whether a URL has an acceptable form before any address is looked at: http(s), no
+/// credentials, and port 80, 443 or unprivileged (no SMTP, SSH, … even on a public address),
+/// unless the operator listed the host name or the literal address.
+fn acceptable_form(url: &url::Url, allow: &PrivateAllowList) -> bool {
+    let listed = match url.host() {
+        Some(url::Host::Domain(d)) => allow.admits_host(d),
+        Some(_) => literal_ip(url).is_some_and(|ip| allow.admits_ip(ip)),
+        None => return false,
+    };
+    matches!(url.scheme(), "http" | "https")
+        && url.username().is_empty()
+        && url.password().is_none()
+        && (listed
+            || url
+                .port_or_known_default()
+                .is_some_and(|p| p == 80 || p == 443 || p >= 1024))
+}
+
+/// The IP address written in a URL's host, if it is one.
+fn literal_ip(url: &url::Url) -> Option<IpAddr> {
+    match url.host() {
+        Some(url::Host::Ipv4(v4)) => Some(IpAddr::V4(v4)),
+        Some(url::Host::Ipv6(v6)) => Some(IpAddr::V6(v6)),
+        _ => None,
     }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(forbidden("webhook_url must not carry credentials"));
-    }
-    let host = url
-        .host()
-        .ok_or_else(|| Error::invalid("webhook_url", "webhook_url has no host"))?;
+}
+
+/// Validates a webhook URL: http(s), no credentials, an acceptable port, and a host whose every
+/// address is public or admitted by `allow`. Every refusal carries [`REFUSED_TARGET`]; only a
+/// string that is not a URL at all (or is too long) gets its own `invalid_request`. Returns the
+/// normalised URL.
+pub async fn check_url(raw: &str, allow: &PrivateAllowList) -> Result<String> {
     if raw.len() > 2048 {
         return Err(Error::invalid(
             "webhook_url",
             "webhook_url is longer than 2048 characters",
         ));
     }
-    if !allow_private {
-        let port = url.port_or_known_default().unwrap_or(443);
-        let addrs: Vec<IpAddr> = match host {
-            url::Host::Ipv4(v4) => vec![IpAddr::V4(v4)],
-            url::Host::Ipv6(v6) => vec![IpAddr::V6(v6)],
-            url::Host::Domain(d) => tokio::net::lookup_host((d, port))
-                .await
-                .map_err(|_| {
-                    Error::invalid(
-                        "webhook_url",
-                        format!("webhook host {d:?} does not resolve"),
-                    )
-                })?
-                .map(|a| a.ip())
-                .collect(),
-        };
-        if addrs.is_empty() || addrs.iter().any(|a| is_forbidden(*a)) {
-            return Err(forbidden(
-                "webhook_url points to a loopback, private, link-local or reserved address",
-            ));
+    let url = url::Url::parse(raw.trim())
+        .map_err(|_| Error::invalid("webhook_url", "webhook_url is not a valid URL"))?;
+    if !acceptable_form(&url, allow) {
+        return Err(refused());
+    }
+    let port = url.port_or_known_default().unwrap_or(443);
+    let addrs: Vec<IpAddr> = match url.host() {
+        Some(url::Host::Ipv4(v4)) => vec![IpAddr::V4(v4)],
+        Some(url::Host::Ipv6(v6)) => vec![IpAddr::V6(v6)],
+        Some(url::Host::Domain(d)) if allow.admits_host(d) => return Ok(url.to_string()),
+        Some(url::Host::Domain(d)) => {
+            match tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host((d, port))).await {
+                Ok(Ok(found)) => found.map(|a| a.ip()).collect(),
+                _ => return Err(refused()),
+            }
         }
+        None => return Err(refused()),
+    };
+    if addrs.is_empty() || !addrs.iter().all(|a| allow.permits(*a)) {
+        return Err(refused());
     }
     Ok(url.to_string())
 }
 
-/// Resolves names for delivery and drops forbidden addresses, so the connection goes only to an
-/// address that was checked: a DNS answer that changes between check and connect (rebinding)
-/// cannot smuggle in a private one.
+/// Resolves names for delivery and drops addresses the guard refuses, so the connection goes
+/// only to an address that was checked: a DNS answer that changes between check and connect
+/// (rebinding) cannot smuggle in a private one.
 #[derive(Debug)]
-struct GuardedResolver;
+struct GuardedResolver {
+    allow: PrivateAllowList,
+}
 
 impl reqwest::dns::Resolve for GuardedResolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let allow = self.allow.clone();
         Box::pin(async move {
+            let host_listed = allow.admits_host(name.as_str());
             let addrs: Vec<SocketAddr> = tokio::net::lookup_host((name.as_str(), 0))
                 .await?
-                .filter(|a| !is_forbidden(a.ip()))
+                .filter(|a| host_listed || allow.permits(a.ip()))
                 .collect();
             if addrs.is_empty() {
-                return Err("webhook host resolves only to forbidden addresses".into());
+                return Err(REFUSED_TARGET.into());
             }
             Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
         })
@@ -328,14 +456,17 @@ impl reqwest::dns::Resolve for GuardedResolver {
 /// Webhook delivery settings.
 #[derive(Clone, Debug)]
 pub struct WebhookConfig {
-    /// Lift the address check (tests, private deployments).
-    pub allow_private: bool,
+    /// Private addresses and hosts webhooks may reach anyway (tests, private deployments).
+    pub allow_private: PrivateAllowList,
     /// Delays before the 2nd, 3rd… attempts; after the last one the event is marked failed.
     pub retry_schedule: Vec<Duration>,
     /// Timeout of one attempt.
     pub timeout: Duration,
     /// Deliveries in flight at once, per instance.
     pub concurrency: usize,
+    /// Deliveries of one account in flight at once, across all instances: a slow receiver holds
+    /// at most this many of the slots, so the other accounts' events keep flowing.
+    pub per_account: usize,
     /// How long a claimed event is reserved for this instance's worker.
     pub lease: Duration,
     /// How long the previous secret keeps signing after a rotation.
@@ -345,13 +476,14 @@ pub struct WebhookConfig {
 impl Default for WebhookConfig {
     fn default() -> Self {
         Self {
-            allow_private: false,
+            allow_private: PrivateAllowList::default(),
             retry_schedule: [5, 30, 120, 600, 3600, 6 * 3600]
                 .into_iter()
                 .map(Duration::from_secs)
                 .collect(),
             timeout: Duration::from_secs(10),
             concurrency: 16,
+            per_account: 4,
             lease: Duration::from_secs(20),
             secret_overlap: Duration::from_secs(24 * 3600),
         }
@@ -442,16 +574,15 @@ impl Deliverer {
     /// A deliverer over `store`; `wake` is notified when new events are committed.
     pub fn new(store: Arc<dyn Store>, cfg: WebhookConfig, wake: Arc<Notify>) -> Result<Self> {
         crate::init_crypto();
-        let mut builder = reqwest::Client::builder()
+        let http = reqwest::Client::builder()
             .user_agent(concat!("Seecret-Webhooks/", env!("CARGO_PKG_VERSION")))
             .timeout(cfg.timeout)
             .connect_timeout(cfg.timeout)
             .redirect(reqwest::redirect::Policy::none())
-            .no_proxy();
-        if !cfg.allow_private {
-            builder = builder.dns_resolver(Arc::new(GuardedResolver));
-        }
-        let http = builder
+            .no_proxy()
+            .dns_resolver(Arc::new(GuardedResolver {
+                allow: cfg.allow_private.clone(),
+            }))
             .build()
             .map_err(|e| Error::Internal(format!("webhook client: {e}")))?;
         Ok(Self {
@@ -501,33 +632,48 @@ impl Deliverer {
     /// Runs until `stop` turns true.
     pub async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
         let slots = Arc::new(Semaphore::new(self.cfg.concurrency.max(1)));
+        let freed = Arc::new(Notify::new());
+        let per_account = self.cfg.per_account.clamp(1, self.cfg.concurrency.max(1)) as u32;
         loop {
-            let batch = self.cfg.concurrency.max(1) as u32;
-            let now = Utc::now();
-            let lease_until = now + chrono::Duration::from_std(self.cfg.lease).unwrap_or_default();
-            let claimed = match self.store.claim_due_events(now, lease_until, batch).await {
-                Ok(rows) => rows,
-                Err(e) => {
-                    warn!(error = %e, "claiming webhook events failed");
-                    Vec::new()
-                }
-            };
-            let full = claimed.len() as u32 == batch;
-            for row in claimed {
-                let Ok(permit) = slots.clone().acquire_owned().await else {
-                    return;
+            // Claim only what can start now: a claimed row waiting for a slot would hold its
+            // lease, and its account's share of the cap, while doing nothing.
+            let free = slots.available_permits();
+            if free > 0 {
+                let now = Utc::now();
+                let lease_until =
+                    now + chrono::Duration::from_std(self.cfg.lease).unwrap_or_default();
+                let claimed = match self
+                    .store
+                    .claim_due_events(now, lease_until, free as u32, per_account)
+                    .await
+                {
+                    Ok(rows) => rows,
+                    Err(e) => {
+                        warn!(error = %e, "claiming webhook events failed");
+                        Vec::new()
+                    }
                 };
-                let me = self.clone();
-                tokio::spawn(async move {
-                    me.deliver(row).await;
-                    drop(permit);
-                });
-            }
-            if full {
-                continue;
+                let full = claimed.len() == free;
+                for row in claimed {
+                    // Only this loop takes slots, so one is free for every claimed row.
+                    let Ok(permit) = slots.clone().acquire_owned().await else {
+                        return;
+                    };
+                    let me = self.clone();
+                    let freed = freed.clone();
+                    tokio::spawn(async move {
+                        me.deliver(row).await;
+                        drop(permit);
+                        freed.notify_one();
+                    });
+                }
+                if full {
+                    continue;
+                }
             }
             tokio::select! {
                 _ = self.wake.notified() => {}
+                _ = freed.notified() => {}
                 _ = tokio::time::sleep(Duration::from_millis(500)) => {}
                 _ = stop.changed() => return,
             }
@@ -606,22 +752,19 @@ impl Deliverer {
         current: &WebhookSecret,
         previous: Option<&WebhookSecret>,
     ) -> Outcome {
-        if !self.cfg.allow_private {
-            // reqwest does not resolve IP-literal hosts, so the resolver cannot guard them.
-            let literal = url::Url::parse(&row.target_url)
-                .ok()
-                .and_then(|u| match u.host() {
-                    Some(url::Host::Ipv4(v4)) => Some(IpAddr::V4(v4)),
-                    Some(url::Host::Ipv6(v6)) => Some(IpAddr::V6(v6)),
-                    _ => None,
-                });
-            if literal.is_some_and(is_forbidden) {
-                return Outcome::Retry {
-                    status: None,
-                    error: "webhook_url points to a forbidden address".into(),
-                    after: Some(Duration::from_secs(3600)),
-                };
-            }
+        // Checked again at every attempt: the rules or the allow list may have tightened since
+        // the URL was stored. reqwest does not resolve IP-literal hosts, so the resolver cannot
+        // guard those: they are checked here.
+        let target_ok = url::Url::parse(&row.target_url).is_ok_and(|u| {
+            acceptable_form(&u, &self.cfg.allow_private)
+                && literal_ip(&u).is_none_or(|ip| self.cfg.allow_private.permits(ip))
+        });
+        if !target_ok {
+            return Outcome::Retry {
+                status: None,
+                error: REFUSED_TARGET.into(),
+                after: Some(Duration::from_secs(3600)),
+            };
         }
         let ts = Utc::now().timestamp();
         let body = row.payload.as_bytes();
@@ -728,6 +871,34 @@ mod tests {
             "64:ff9b::a9fe:a9fe",
             "::127.0.0.1",
             "ff02::1",
+            // The issue's examples: local NAT64, 6to4 and IPv4-translated metadata, site local.
+            "64:ff9b:1::a9fe:a9fe",
+            "2002:a9fe:a9fe::",
+            "::ffff:0:a9fe:a9fe",
+            "fec0::1",
+            "::8.8.8.8",
+            "2002:7f00:1::1",
+            "2002:c0a8:101::",
+            "64:ff9b::7f00:1",
+            "2001::1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "2001:2::1",
+            "2001:db8::1",
+            "3fff::1",
+            "100::1",
+            "5f00::1",
+            "fc00::1",
+            "fd00:ec2::254",
+            "fe80::a9fe:a9fe",
+            "ff0e::1",
+            "192.0.0.8",
+            "192.0.2.1",
+            "192.88.99.1",
+            "198.18.0.1",
+            "198.51.100.1",
+            "203.0.113.1",
+            "240.0.0.1",
+            "0.1.2.3",
         ] {
             assert!(
                 is_forbidden(ip.parse().unwrap()),
@@ -739,29 +910,78 @@ mod tests {
             "8.8.8.8",
             "2606:4700:4700::1111",
             "::ffff:8.8.8.8",
+            "64:ff9b::808:808",
+            "2002:808:808::1",
+            "2a00:1450:4001:82a::200e",
         ] {
             assert!(!is_forbidden(ip.parse().unwrap()), "{ip} should be allowed");
         }
     }
 
     #[tokio::test]
-    async fn urls_to_our_own_network_are_refused_before_any_connection() {
+    async fn urls_to_our_own_network_are_refused_with_one_message() {
+        let none = PrivateAllowList::default();
         for url in [
             "http://127.0.0.1:9/",
             "http://10.0.0.1/",
             "http://169.254.169.254/latest/meta-data",
             "http://[::1]/",
             "http://[::ffff:127.0.0.1]/",
+            "http://[64:ff9b:1::a9fe:a9fe]/",
+            "http://[2002:a9fe:a9fe::]/",
+            "http://[::ffff:0:a9fe:a9fe]/",
+            "http://[fec0::1]/",
             "http://localhost:9/",
             "http://2130706433/",
             "http://0x7f.1/",
             "ftp://example.com/",
             "http://user:pw@example.com/",
+            "http://8.8.8.8:25/",
+            "http://does-not-exist.invalid/",
         ] {
-            let err = check_url(url, false).await.unwrap_err();
-            assert_eq!(err.code(), "webhook_url_forbidden", "{url}: {err}");
+            let err = check_url(url, &none).await.unwrap_err();
+            assert_eq!(
+                (err.code(), err.to_string().as_str()),
+                ("webhook_url_forbidden", REFUSED_TARGET),
+                "{url}"
+            );
         }
-        assert!(check_url("http://127.0.0.1:9/", true).await.is_ok());
+        assert_eq!(
+            check_url("http://8.8.8.8:8443/x", &none).await.unwrap(),
+            "http://8.8.8.8:8443/x"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_allow_list_admits_exactly_what_it_lists() {
+        let allow = PrivateAllowList::parse("127.0.0.1/32, 10.1.0.0/16,Hooks.Internal.").unwrap();
+        for ok in [
+            "http://127.0.0.1:9/",
+            "http://10.1.2.3/",
+            "http://hooks.internal:25/",
+        ] {
+            assert!(check_url(ok, &allow).await.is_ok(), "{ok}");
+        }
+        for refused in [
+            "http://127.0.0.2/",
+            "http://10.2.0.1/",
+            "http://[::1]/",
+            "http://[::ffff:127.0.0.1]/",
+            "http://other.internal/",
+        ] {
+            assert!(check_url(refused, &allow).await.is_err(), "{refused}");
+        }
+        let all = PrivateAllowList::parse("0.0.0.0/0,::/0").unwrap();
+        assert!(check_url("http://[fec0::1]:9/", &all).await.is_ok());
+        assert_eq!(PrivateAllowList::parse("false").unwrap(), none_list());
+        assert_eq!(PrivateAllowList::parse("").unwrap(), none_list());
+        let err = PrivateAllowList::parse("true").unwrap_err().to_string();
+        assert!(err.contains("127.0.0.1/32"), "{err}");
+        assert!(PrivateAllowList::parse("10.0.0.0/8,not a host").is_err());
+    }
+
+    fn none_list() -> PrivateAllowList {
+        PrivateAllowList::default()
     }
 
     #[test]

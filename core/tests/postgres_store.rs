@@ -73,7 +73,7 @@ async fn postgres_store_behaves_like_sqlite() {
 fn config() -> EngineConfig {
     EngineConfig {
         webhooks: WebhookConfig {
-            allow_private: true,
+            allow_private: seecret_core::webhook::PrivateAllowList::parse("127.0.0.1/32").unwrap(),
             ..Default::default()
         },
         ..Default::default()
@@ -421,7 +421,7 @@ async fn scenario(url: String) {
                 loop {
                     let now = Utc::now();
                     let rows = s
-                        .claim_due_events(now, now + Duration::seconds(60), 2)
+                        .claim_due_events(now, now + Duration::seconds(60), 2, u32::MAX)
                         .await
                         .unwrap();
                     if rows.is_empty() {
@@ -441,7 +441,7 @@ async fn scenario(url: String) {
     assert_eq!(claimed.len(), expected_events);
     let now = Utc::now();
     assert!(
-        a.claim_due_events(now, now + Duration::seconds(60), 100)
+        a.claim_due_events(now, now + Duration::seconds(60), 100, u32::MAX)
             .await
             .unwrap()
             .is_empty(),
@@ -473,7 +473,7 @@ async fn scenario(url: String) {
     .unwrap();
     let now = Utc::now();
     let again = b
-        .claim_due_events(now, now + Duration::seconds(60), 100)
+        .claim_due_events(now, now + Duration::seconds(60), 100, u32::MAX)
         .await
         .unwrap();
     assert_eq!(again.len(), 1);

@@ -696,7 +696,9 @@ async fn slow_delivery_is_deferred_within_three_seconds_and_finished_by_editing_
 async fn standalone_bot_against_a_remote_server_hears_reads_through_webhooks() {
     // A plain server (no Discord settings); webhooks to loopback allowed for the test.
     let server = tokio::task::spawn_blocking(|| {
-        Server::start_with(ServerOptions::default().env("SEECRET_WEBHOOK_ALLOW_PRIVATE", "true"))
+        Server::start_with(
+            ServerOptions::default().env("SEECRET_WEBHOOK_ALLOW_PRIVATE", "127.0.0.1/32"),
+        )
     })
     .await
     .unwrap();

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 fn opts() -> ServerOptions {
     ServerOptions::default()
         .env("SEECRET_REVEAL_RATE_LIMIT_PER_MINUTE", 0)
-        .env("SEECRET_WEBHOOK_ALLOW_PRIVATE", "true")
+        .env("SEECRET_WEBHOOK_ALLOW_PRIVATE", "127.0.0.1/32")
         .env("SEECRET_WEBHOOK_RETRY_SCHEDULE", "200ms,200ms,200ms")
         .env("SEECRET_MIN_EXPIRATION", "1s")
         .env("SEECRET_SWEEP_INTERVAL", "100ms")

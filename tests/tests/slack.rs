@@ -653,7 +653,9 @@ async fn slack_users_are_rate_limited() {
 async fn standalone_bot_against_a_remote_server_hears_reads_through_webhooks() {
     // A plain server (no Slack settings); webhooks to loopback allowed for the test.
     let server = tokio::task::spawn_blocking(|| {
-        Server::start_with(ServerOptions::default().env("SEECRET_WEBHOOK_ALLOW_PRIVATE", "true"))
+        Server::start_with(
+            ServerOptions::default().env("SEECRET_WEBHOOK_ALLOW_PRIVATE", "127.0.0.1/32"),
+        )
     })
     .await
     .unwrap();

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 
 fn private_ok() -> ServerOptions {
     ServerOptions::default()
-        .env("SEECRET_WEBHOOK_ALLOW_PRIVATE", "true")
+        .env("SEECRET_WEBHOOK_ALLOW_PRIVATE", "127.0.0.1/32")
         .env(
             "SEECRET_WEBHOOK_RETRY_SCHEDULE",
             "200ms,200ms,200ms,200ms,200ms",

@@ -364,11 +364,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Claims up to `limit` due events for one worker until `lease_until`: a row claimed by a
     /// live worker is skipped by the others; a crashed worker's rows come back when the lease ends.
+    /// No account ends up with more than `per_account` events leased at once, counting the leases
+    /// every worker holds, so one account's slow receiver cannot take every delivery slot.
     async fn claim_due_events(
         &self,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         limit: u32,
+        per_account: u32,
     ) -> Result<Vec<OutboxRow>>;
     /// Records an attempt on a claimed event (ignored if the claim was lost).
     async fn record_attempt(

@@ -27,6 +27,10 @@ use crate::error::{Error, Result};
 use crate::model::{AccountId, Kind, SecretId, Status, ViewEntry};
 use crate::webhook::{EventFacts, NewEvent, event_type, events};
 
+/// The advisory lock that serialises outbox claims across instances ("seecoutb" in ASCII;
+/// sqlx's migration lock uses a different key).
+const OUTBOX_CLAIM_LOCK: i64 = 0x7365_6563_6f75_7462;
+
 /// PostgreSQL storage.
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
@@ -801,27 +805,49 @@ impl Store for PostgresStore {
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         limit: u32,
+        per_account: u32,
     ) -> Result<Vec<OutboxRow>> {
         let token = uuid::Uuid::new_v4().to_string();
-        // Workers on several instances claim at once: SKIP LOCKED hands each one rows no other
-        // claimer holds, and a row another worker leased and committed meanwhile fails the
-        // re-checked lease condition when we lock it. The lease is what lets a crashed worker's
-        // events come back.
+        let mut tx = self.pool.begin().await?;
+        // Workers on several instances claim at once. Two claims counting an account's live
+        // leases side by side would each see room and together exceed the cap, so claims take
+        // turns on one transaction-scoped advisory lock (a claim is one short statement); the
+        // UPDATE's snapshot, taken after the lock, sees every earlier claim. SKIP LOCKED keeps a
+        // claim from waiting on rows an attempt is recording; a row leased meanwhile fails the
+        // re-checked lease condition. The lease is what lets a crashed worker's events come back.
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(OUTBOX_CLAIM_LOCK)
+            .execute(&mut *tx)
+            .await?;
         let rows = sqlx::query(
             "UPDATE outbox SET lease_until = $1, lease_token = $2
-             WHERE id IN (SELECT id FROM outbox
-                          WHERE state = 'pending' AND next_attempt_at <= $3
-                            AND (lease_until IS NULL OR lease_until < $3)
-                          ORDER BY next_attempt_at LIMIT $4
-                          FOR UPDATE SKIP LOCKED)
+             WHERE id IN (
+                SELECT id FROM outbox
+                WHERE state = 'pending' AND (lease_until IS NULL OR lease_until < $3)
+                  AND id IN (
+                    WITH busy AS (
+                        SELECT account_id, COUNT(*) AS n FROM outbox
+                        WHERE state = 'pending' AND lease_until >= $3 GROUP BY account_id),
+                    due AS (
+                        SELECT o.id, o.next_attempt_at, COALESCE(b.n, 0) AS busy,
+                            ROW_NUMBER() OVER (PARTITION BY o.account_id
+                                               ORDER BY o.next_attempt_at, o.id) AS nth
+                        FROM outbox o LEFT JOIN busy b ON b.account_id = o.account_id
+                        WHERE o.state = 'pending' AND o.next_attempt_at <= $3
+                          AND (o.lease_until IS NULL OR o.lease_until < $3))
+                    SELECT id FROM due WHERE busy + nth <= $5
+                    ORDER BY next_attempt_at, id LIMIT $4)
+                FOR UPDATE SKIP LOCKED)
              RETURNING id, account_id, event_type, payload, target_url, attempts",
         )
         .bind(millis(lease_until))
         .bind(&token)
         .bind(millis(now))
         .bind(i64::from(limit))
-        .fetch_all(&self.pool)
+        .bind(i64::from(per_account))
+        .fetch_all(&mut *tx)
         .await?;
+        tx.commit().await?;
         rows.iter()
             .map(|r| {
                 Ok(OutboxRow {

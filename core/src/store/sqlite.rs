@@ -777,22 +777,34 @@ impl Store for SqliteStore {
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         limit: u32,
+        per_account: u32,
     ) -> Result<Vec<OutboxRow>> {
         let token = uuid::Uuid::new_v4().to_string();
-        // SQLite has one writer, so this UPDATE is already exclusive; the lease is what lets a
-        // crashed worker's events come back.
+        // SQLite has one writer, so this UPDATE is already exclusive: the per-account count of
+        // live leases (every instance's) cannot change between the count and the claim. The
+        // lease is what lets a crashed worker's events come back.
         let rows = sqlx::query(
             "UPDATE outbox SET lease_until = ?1, lease_token = ?2
-             WHERE id IN (SELECT id FROM outbox
-                          WHERE state = 'pending' AND next_attempt_at <= ?3
-                            AND (lease_until IS NULL OR lease_until < ?3)
-                          ORDER BY next_attempt_at LIMIT ?4)
+             WHERE id IN (
+                WITH busy AS (
+                    SELECT account_id, COUNT(*) AS n FROM outbox
+                    WHERE state = 'pending' AND lease_until >= ?3 GROUP BY account_id),
+                due AS (
+                    SELECT o.id, o.next_attempt_at, COALESCE(b.n, 0) AS busy,
+                        ROW_NUMBER() OVER (PARTITION BY o.account_id
+                                           ORDER BY o.next_attempt_at, o.id) AS nth
+                    FROM outbox o LEFT JOIN busy b ON b.account_id = o.account_id
+                    WHERE o.state = 'pending' AND o.next_attempt_at <= ?3
+                      AND (o.lease_until IS NULL OR o.lease_until < ?3))
+                SELECT id FROM due WHERE busy + nth <= ?5
+                ORDER BY next_attempt_at, id LIMIT ?4)
              RETURNING id, account_id, event_type, payload, target_url, attempts",
         )
         .bind(millis(lease_until))
         .bind(&token)
         .bind(millis(now))
         .bind(i64::from(limit))
+        .bind(i64::from(per_account))
         .fetch_all(&self.writer)
         .await?;
         rows.iter()
