@@ -234,7 +234,8 @@ async fn the_official_libraries_and_readme_snippets_verify_every_delivery_and_re
     let (s, _, _) = rpc(
         &server.base,
         None,
-        json!({"operation": "reveal_seecret", "id": c["id"], "passphrase": "wrong"}),
+        json!({"operation": "reveal_seecret", "id": c["id"], "passphrase": "wrong",
+            "key": c["url"].as_str().unwrap().split('#').nth(1).unwrap()}),
     )
     .await;
     assert_eq!(s, 403);
