@@ -267,29 +267,60 @@ fn the_former_boolean_allow_private_is_refused_at_start_up() {
     );
 }
 
+/// Queues `n` events for `token`'s account: its secrets are created first, then its webhook set
+/// to `hook`, then the secrets deleted (one `seecret.deleted` event each), so the deliveries
+/// start only once the whole backlog is about to be there.
+async fn queue_events(server: &Server, token: &str, hook: &str, n: usize) {
+    let mut ids = Vec::new();
+    for _ in 0..n {
+        let (s, c) = call(
+            server,
+            token,
+            json!({"operation": "create_seecret", "content": "a"}),
+        )
+        .await;
+        assert_eq!(s, 200, "{c}");
+        ids.push(c["id"].clone());
+    }
+    let (s, r) = call(
+        server,
+        token,
+        json!({"operation": "update_account", "webhook_url": hook}),
+    )
+    .await;
+    assert_eq!(s, 200, "{r}");
+    for id in ids {
+        let (s, d) = call(
+            server,
+            token,
+            json!({"operation": "delete_seecret", "id": id}),
+        )
+        .await;
+        assert_eq!(s, 200, "{d}");
+    }
+}
+
+fn fair_options() -> ServerOptions {
+    ServerOptions::default()
+        .env("SEECRET_WEBHOOK_ALLOW_PRIVATE", "127.0.0.1/32")
+        // Long enough that no delivery to the slow receiver ends before the test has measured,
+        // so the count of open connections is exact.
+        .env("SEECRET_WEBHOOK_TIMEOUT", "6s")
+        .env("SEECRET_WEBHOOK_RETRY_SCHEDULE", "1h")
+        .env("SEECRET_RATE_LIMIT_PER_MINUTE", 0)
+}
+
 /// Account A's receiver never answers, and A has many events queued: A holds at most its share
-/// of the delivery slots, and account B's event still arrives well within one delivery timeout.
+/// of the delivery slots (4 of 16), and account B's event still arrives well within one delivery
+/// timeout.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_slow_receiver_of_one_account_does_not_delay_another_accounts_events() {
-    const TIMEOUT: Duration = Duration::from_secs(3);
-    let server = Server::start_with(
-        ServerOptions::default()
-            .env("SEECRET_WEBHOOK_ALLOW_PRIVATE", "127.0.0.1/32")
-            .env("SEECRET_WEBHOOK_TIMEOUT", "3s")
-            .env("SEECRET_WEBHOOK_RETRY_SCHEDULE", "1h")
-            .env("SEECRET_RATE_LIMIT_PER_MINUTE", 0),
-    );
+    const TIMEOUT: Duration = Duration::from_secs(6);
+    let server = Server::start_with(fair_options());
     let a = server.token().to_string();
     let b = second_account(&server, "b");
     let slow = SlowReceiver::start().await;
     let fast = Receiver::start(|_| 204).await;
-    let (s, r) = call(
-        &server,
-        &a,
-        json!({"operation": "update_account", "webhook_url": slow.url}),
-    )
-    .await;
-    assert_eq!(s, 200, "{r}");
     let (s, r) = call(
         &server,
         &b,
@@ -297,24 +328,7 @@ async fn a_slow_receiver_of_one_account_does_not_delay_another_accounts_events()
     )
     .await;
     assert_eq!(s, 200, "{r}");
-
-    // A queues 40 events (one per deleted secret).
-    for _ in 0..40 {
-        let (s, c) = call(
-            &server,
-            &a,
-            json!({"operation": "create_seecret", "content": "a"}),
-        )
-        .await;
-        assert_eq!(s, 200, "{c}");
-        let (s, d) = call(
-            &server,
-            &a,
-            json!({"operation": "delete_seecret", "id": c["id"]}),
-        )
-        .await;
-        assert_eq!(s, 200, "{d}");
-    }
+    queue_events(&server, &a, &slow.url, 40).await;
     let started = seecret_tests::eventually(Duration::from_secs(10), || async {
         (slow.open.load(Ordering::SeqCst) > 0).then_some(())
     })
@@ -339,16 +353,43 @@ async fn a_slow_receiver_of_one_account_does_not_delay_another_accounts_events()
     assert_eq!(s, 200, "{d}");
     let got = fast.wait_for(1, Duration::from_secs(30)).await;
     let waited = sent.elapsed();
+    let max = slow.max_open.load(Ordering::SeqCst);
     assert_eq!(got.len(), 1, "B's event never arrived");
     assert_eq!(got[0].json()["secret_id"], c["id"]);
     assert!(
         waited < TIMEOUT,
         "B's event waited {waited:?} behind A's slow receiver (timeout {TIMEOUT:?})"
     );
-    let max = slow.max_open.load(Ordering::SeqCst);
     assert!(
         (1..=4).contains(&max),
         "A held {max} deliveries at once (cap 4); {} attempts so far",
         slow.accepted.load(Ordering::SeqCst)
     );
+}
+
+/// The cap counts every instance's deliveries: two servers on one database together hold no
+/// more than 4 of one account's deliveries open, not 4 each (or 16 each).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_per_account_cap_holds_across_two_instances() {
+    let first = Server::start_with(fair_options());
+    let second = Server::start_with(ServerOptions {
+        data_dir: Some(first.data_dir.clone()),
+        ..fair_options()
+    });
+    let a = first.token().to_string();
+    let slow = SlowReceiver::start().await;
+    queue_events(&first, &a, &slow.url, 24).await;
+    let four = seecret_tests::eventually(Duration::from_secs(10), || async {
+        (slow.open.load(Ordering::SeqCst) >= 4).then_some(())
+    })
+    .await;
+    assert!(four.is_some(), "A's deliveries never reached the cap");
+    // Both workers poll at least every 500 ms: give the second one several chances to claim.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let max = slow.max_open.load(Ordering::SeqCst);
+    assert_eq!(
+        max, 4,
+        "two instances held {max} of one account's deliveries at once (cap 4)"
+    );
+    drop(second);
 }
