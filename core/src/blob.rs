@@ -2,6 +2,7 @@
 //! S3-compatible object storage (`s3://bucket/prefix`), through `object_store`. Uploads are
 //! multipart, so a blob only appears once complete: an aborted upload leaves nothing behind.
 
+use std::collections::HashMap;
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
 
@@ -35,6 +36,10 @@ struct S3Uploads {
     s3: Arc<AmazonS3>,
     bucket_url: String,
     region: String,
+    /// When this process first listed each pending upload. Some S3-compatible servers (moto)
+    /// report a fixed `Initiated` date, so an upload is only aborted once it has also been seen
+    /// pending for the whole leftover age: a live upload is never mistaken for a stale one.
+    first_seen: Arc<std::sync::Mutex<HashMap<String, DateTime<Utc>>>>,
 }
 
 impl std::fmt::Debug for BlobStore {
@@ -89,6 +94,7 @@ impl BlobStore {
                     s3,
                     bucket_url,
                     region,
+                    first_seen: Arc::default(),
                 }),
             });
         }
@@ -271,7 +277,8 @@ impl S3Uploads {
                 "blob store: listing uploads answered {status}"
             )));
         }
-        let mut aborted = 0;
+        let now = Utc::now();
+        let mut pending = Vec::new();
         for upload in xml_elements(&body, "Upload") {
             let (Some(key), Some(upload_id), Some(initiated)) = (
                 xml_elements(upload, "Key").next(),
@@ -280,12 +287,31 @@ impl S3Uploads {
             ) else {
                 continue;
             };
-            let stale = DateTime::parse_from_rfc3339(initiated)
+            let initiated_before = DateTime::parse_from_rfc3339(initiated)
                 .is_ok_and(|t| t.with_timezone(&Utc) < before);
             // Our keys and upload ids never need XML escapes; anything else is not ours.
-            if !stale || key.contains('&') || upload_id.contains('&') {
+            if key.contains('&') || upload_id.contains('&') {
                 continue;
             }
+            pending.push((key.to_string(), upload_id.to_string(), initiated_before));
+        }
+        let stale: Vec<(String, String)> = {
+            let mut seen = self
+                .first_seen
+                .lock()
+                .map_err(|_| Error::Internal("upload tracker poisoned".into()))?;
+            seen.retain(|id, _| pending.iter().any(|(_, p, _)| p == id));
+            pending
+                .into_iter()
+                .filter(|(_, id, initiated_before)| {
+                    let first = *seen.entry(id.clone()).or_insert(now);
+                    *initiated_before && first < before
+                })
+                .map(|(key, id, _)| (key, id))
+                .collect()
+        };
+        let mut aborted = 0;
+        for (key, upload_id) in stale {
             let path = Path::parse(key).map_err(|e| Error::Storage(format!("blob store: {e}")))?;
             match self.s3.abort_multipart(&path, &upload_id.to_string()).await {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => aborted += 1,
