@@ -760,7 +760,11 @@ impl Engine {
                     // New content: check the key against it and try again, a few times at
                     // most so an owner updating in a loop cannot keep a reveal spinning.
                     rounds += 1;
-                    if rounds > 3 {
+                    // A proof-only reveal cannot check new content by decrypting: its proof must
+                    // match the new verifier, or it would burn a view of content it cannot open.
+                    if rounds > 3
+                        || check_proof(&latest, req.key.as_ref(), req.proof.as_ref()).is_err()
+                    {
                         return Err(Error::ContentChanged);
                     }
                     record = latest;

@@ -19,7 +19,9 @@ const UUID_V7: &str =
 const ENVELOPE: &str = "^A[Q-f][A-Za-z0-9+/]{2}(?:[A-Za-z0-9+/]{4}){9,}(?:[A-Za-z0-9+/]{2}[AQgw]==|[A-Za-z0-9+/]{3}[AEIMQUYcgkosw048]=)?$";
 
 /// No control characters (C0, DEL, C1), as labels and file names require.
-const NO_CONTROLS: &str = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$";
+// Controls and the Basic Multilingual Plane's format characters (bidi overrides, zero-width
+// characters…), as `core::text::is_hidden_char` refuses them.
+const NO_CONTROLS: &str = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u00ad\\u0600-\\u0605\\u061c\\u06dd\\u070f\\u0890-\\u0891\\u08e2\\u180e\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u2064\\u2066-\\u206f\\ufeff\\ufff9-\\ufffb]*$";
 
 /// An http(s) URL the server parses: scheme, a host name whose last label starts with a
 /// letter (an all-digit one would be read as an IPv4 address), an optional port, a path.

@@ -240,14 +240,17 @@ async fn reveal(
 #[utoipa::path(post, path = "/v1/secrets/{id}/status", tag = "reveal",
     params(("id" = String, Path)), request_body = StatusRequest,
     responses((status = 200, body = PublicStatus), (status = 400, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)))]
+        (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 429, body = ErrorBody)))]
 async fn status(
     State(state): State<AppState>,
     addr: ClientAddr,
     Path(id): Path<String>,
-    JsonBody(req): JsonBody<StatusRequest>,
+    req: Request,
 ) -> Result<Json<PublicStatus>, ApiError> {
+    // Counted before the body is read, as for reveals.
     limit_address(&state, &addr).await?;
+    let JsonBody(req) = JsonBody::<StatusRequest>::from_request(req, &state).await?;
     Ok(Json(
         state.engine.status(secret_id(&id)?, &req.proof).await?,
     ))

@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::{Duration, SystemTime};
 
 use seecret_core::client::{Client, RevealedContent};
-use seecret_core::crypto::{self, SecretKey};
+use seecret_core::crypto::{self, RevealProof, SecretKey};
 use seecret_core::filestream::{Encryptor, FileMeta};
 use seecret_core::model::{Link, SecretId};
 use seecret_tests::{Server, ServerOptions, eventually, http, rpc, run, seecret_bin, stored_bytes};
@@ -83,6 +83,13 @@ async fn post_sealed(
         .text("operation", "create_seecret")
         .text("id", id.to_string())
         .text("expiration", "1h")
+        // The attacker's own key: any well-formed verifier passes the shape check.
+        .text(
+            "verifier",
+            RevealProof::of_key(&SecretKey::generate())
+                .verifier()
+                .to_base64url(),
+        )
         .part("ciphertext", part);
     let resp = http()
         .post(format!("{}{path}", server.base))
@@ -216,8 +223,10 @@ async fn a_text_create_with_a_taken_id_is_409_and_changes_nothing() {
         .await
         .unwrap();
     let id = shared.info.id;
-    let forged = crypto::b64encode(&crypto::seal(&SecretKey::generate(), &id, b"forged").unwrap());
-    let body = json!({"id": id, "ciphertext": forged, "expiration": "1h"});
+    let forger = SecretKey::generate();
+    let forged = crypto::b64encode(&crypto::seal(&forger, &id, b"forged").unwrap());
+    let verifier = RevealProof::of_key(&forger).verifier().to_base64url();
+    let body = json!({"id": id, "ciphertext": forged, "verifier": verifier, "expiration": "1h"});
     let mut rpc_body = body.clone();
     rpc_body["operation"] = json!("create_seecret");
     let (status, _, answer) = rpc(&server.base, Some(&b_token), rpc_body).await;
@@ -382,6 +391,7 @@ async fn an_erased_envelope_leaves_no_copy_in_the_database_or_its_wal() {
         .create(&seecret_core::api::CreateSecret {
             id: Some(id),
             ciphertext: Some(crypto::b64encode(&envelope)),
+            verifier: Some(RevealProof::of_key(&key).verifier().to_base64url()),
             ..Default::default()
         })
         .await
