@@ -269,9 +269,9 @@ fn forbidden_v6(ip: Ipv6Addr) -> bool {
     if (s[0] & 0xe000) != 0x2000 {
         return true;
     }
-    (s[0] == 0x2001 && s[1] < 0x0200) // IETF protocol assignments 2001::/23 (Teredo 2001::/32, benchmarking 2001:2::/48, ORCHID)
-        || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation 2001:db8::/32
-        || (s[0] & 0xfff0) == 0x3ff0 // 3ff0::/12, unallocated: documentation 3fff::/20, ex-6bone 3ffe::/16
+    // 2001::/23: IETF protocol assignments (Teredo 2001::/32, benchmarking 2001:2::/48,
+    // ORCHID); 2001:db8::/32: documentation.
+    (s[0] == 0x2001 && (s[1] < 0x0200 || s[1] == 0x0db8)) || (s[0] & 0xfff0) == 0x3ff0 // 3ff0::/12, unallocated: documentation 3fff::/20, ex-6bone 3ffe::/16
 }
 
 /// Private targets the operator lets webhooks reach (`SEECRET_WEBHOOK_ALLOW_PRIVATE`): a
