@@ -430,6 +430,9 @@ impl Engine {
         mut req: CreateSecret,
         notify: Option<String>,
     ) -> Result<SecretInfo> {
+        // Only files keep a clear-text name, but a text create naming one still gets it checked:
+        // a refused name is refused whatever the kind.
+        check_name("file_name", req.file_name.take())?;
         let mut draft = self.draft(&mut req).await?;
         draft.notify = match notify {
             Some(n) if n.is_empty() || n.len() > 200 || n.chars().any(char::is_control) => {
@@ -601,6 +604,12 @@ impl Engine {
                 patch.envelope = Some(self.check_envelope(&ct)?);
                 patch.verifier = Some(client_verifier_of(req.verifier)?);
                 None
+            }
+            (None, None) if req.verifier.is_some() => {
+                return Err(Error::invalid(
+                    "verifier",
+                    "verifier goes with new ciphertext: there is no new content to verify",
+                ));
             }
             (None, None) => None,
         };

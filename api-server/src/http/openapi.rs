@@ -16,11 +16,11 @@ const UUID_V7: &str =
 
 /// A Seecret v1 envelope in canonical standard base64: its first byte is 0x01 and it holds at
 /// least 30 bytes (version, 12-byte nonce, 16-byte tag, one byte of content).
-const ENVELOPE: &str = "^A[Q-f][A-Za-z0-9+/]{2}(?:[A-Za-z0-9+/]{4}){9,}(?:[A-Za-z0-9+/]{2}[AQgw]==|[A-Za-z0-9+/]{3}[AEIMQUYcgkosw048]=)?$";
+const ENVELOPE: &str = "^A[Q-Za-f][A-Za-z0-9+/]{2}(?:[A-Za-z0-9+/]{4}){9,}(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?$";
 
-/// No control characters (C0, DEL, C1), as labels and file names require.
-// Controls and the Basic Multilingual Plane's format characters (bidi overrides, zero-width
-// characters…), as `core::text::is_hidden_char` refuses them.
+/// No control characters (C0, DEL, C1) and none of the Basic Multilingual Plane's format
+/// characters (bidi overrides, zero-width characters…), as `core::text::is_hidden_char` refuses
+/// in labels and file names.
 const NO_CONTROLS: &str = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u00ad\\u0600-\\u0605\\u061c\\u06dd\\u070f\\u0890-\\u0891\\u08e2\\u180e\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u2064\\u2066-\\u206f\\ufeff\\ufff9-\\ufffb]*$";
 
 /// An http(s) URL the server parses: scheme, a host name whose last label starts with a
@@ -34,15 +34,17 @@ pub fn document(cfg: &EngineConfig) -> Result<Value, serde_json::Error> {
     constrain_schemas(&mut doc, cfg);
     rpc_body(&mut doc);
     statuses(&mut doc);
-    // An empty body reads as `{}`: bodiless updates, reveals and rotations work. Only a create
-    // (and `/api.php`, which needs `operation`) requires one.
+    // An empty body reads as `{}`: bodiless updates, reveals and rotations work. Only a create,
+    // a status call (it needs `proof`) and `/api.php` (it needs `operation`) require one.
     if let Some(Value::Object(paths)) = doc.get_mut("paths") {
         for (path, item) in paths.iter_mut() {
             let Some(item) = item.as_object_mut() else {
                 continue;
             };
             for (method, op) in item.iter_mut() {
-                let creates = (path == "/v1/secrets" && method == "post") || path == "/api.php";
+                let creates = (path == "/v1/secrets" && method == "post")
+                    || path == "/api.php"
+                    || path.ends_with("/status");
                 if !creates && let Some(body) = op.get_mut("requestBody") {
                     body["required"] = json!(false);
                 }
@@ -140,7 +142,10 @@ fn constrain_schemas(doc: &mut Value, cfg: &EngineConfig) {
             "file_name",
             json!({"type": "string", "maxLength": 255, "pattern": NO_CONTROLS}),
         ),
-        ("size", json!({"type": "integer", "minimum": 0})),
+        (
+            "size",
+            json!({"type": "integer", "minimum": 0, "maximum": u64::MAX}),
+        ),
     ] {
         set_prop(doc, "CreateSecret", prop, nullable(value));
     }
@@ -150,8 +155,13 @@ fn constrain_schemas(doc: &mut Value, cfg: &EngineConfig) {
         s.insert(
             "oneOf".into(),
             json!([
-                {"required": ["content"], "properties": {"ciphertext": false, "id": false}},
-                {"required": ["ciphertext", "id"], "properties": {"content": false}}
+                {"required": ["content"],
+                    "properties": {"content": {"type": "string"}, "ciphertext": false,
+                        "id": false, "verifier": false}},
+                // The verifier of the key the client kept (DESIGN §7.1) is required with it.
+                {"required": ["ciphertext", "id", "verifier"],
+                    "properties": {"content": false, "ciphertext": {"type": "string"},
+                        "id": {"type": "string"}, "verifier": {"type": "string"}}}
             ]),
         );
     }
@@ -159,6 +169,7 @@ fn constrain_schemas(doc: &mut Value, cfg: &EngineConfig) {
     for (prop, value) in [
         ("content", content_update),
         ("ciphertext", json!({"type": "string", "pattern": ENVELOPE})),
+        ("verifier", b64.clone()),
         ("expiration", expiration),
         ("views", views),
         ("passphrase", passphrase.clone()),
@@ -172,7 +183,14 @@ fn constrain_schemas(doc: &mut Value, cfg: &EngineConfig) {
         // New content comes as plaintext or as an envelope, not both.
         s.insert(
             "anyOf".into(),
-            json!([{"properties": {"content": false}}, {"properties": {"ciphertext": false}}]),
+            json!([
+                {"properties": {"content": false, "ciphertext": false, "verifier": false}},
+                {"required": ["content"], "properties": {"content": {"type": "string"},
+                    "ciphertext": false, "verifier": false}},
+                {"required": ["ciphertext", "verifier"],
+                    "properties": {"content": false, "ciphertext": {"type": "string"},
+                        "verifier": {"type": "string"}}}
+            ]),
         );
     }
     for (prop, value) in [
