@@ -397,19 +397,8 @@ fn print_info(s: &SecretInfo) {
 /// starts colour and cursor sequences), and invisible or reordering format characters (bidi
 /// overrides make `invoice\u{202e}fdp.exe` read as `invoiceexe.pdf`).
 fn is_unsafe_char(c: char) -> bool {
-    c.is_control()
-        || matches!(
-            c,
-            '\u{00ad}'
-                | '\u{061c}'
-                | '\u{180e}'
-                | '\u{200b}'..='\u{200f}'
-                | '\u{2028}'..='\u{202e}'
-                | '\u{2060}'..='\u{206f}'
-                | '\u{feff}'
-                | '\u{fff9}'..='\u{fffb}'
-                | '\u{e0000}'..='\u{e007f}'
-        )
+    // The line and paragraph separators are not format characters but break lines too.
+    seecret_core::text::is_hidden_char(c) || matches!(c, '\u{2028}' | '\u{2029}')
 }
 
 /// `text` for a terminal: unsafe characters shown as visible escapes (`\u{1b}`), the rest as is.
