@@ -22,7 +22,7 @@ hook = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
 threading.Thread(target=hook.serve_forever, daemon=True).start()
 
 data = tempfile.mkdtemp()
-env = dict(os.environ, SEECRET_WEBHOOK_ALLOW_PRIVATE="true", SEECRET_LOG="warn",
+env = dict(os.environ, SEECRET_WEBHOOK_ALLOW_PRIVATE="127.0.0.1/32", SEECRET_LOG="warn",
            SEECRET_RATE_LIMIT_PER_MINUTE="0", SEECRET_REVEAL_RATE_LIMIT_PER_MINUTE="0")
 server = subprocess.Popen([os.path.join(ROOT, "target/release/seecret"), "serve", "--bind", "127.0.0.1:18282",
                            "--data-dir", data], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
