@@ -77,20 +77,8 @@ async fn the_documented_cluster_shares_through_one_instance_and_reveals_through_
     let link = link.trim().replace(a, b);
     // Blob keys are random, not the id: the bucket's one object under the prefix is the blob.
     let (bucket, prefix) = c.get("SEECRET_CLUSTER_S3").rsplit_once('/').unwrap();
-    let listing = http()
-        .get(format!("{bucket}?list-type=2&prefix={prefix}/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let keys: Vec<&str> = listing
-        .split("<Key>")
-        .skip(1)
-        .filter_map(|k| k.split("</Key>").next())
-        .collect();
-    assert_eq!(keys.len(), 1, "{listing}");
+    let keys = seecret_tests::s3_keys(bucket, &format!("{prefix}/")).await;
+    assert_eq!(keys.len(), 1, "{keys:?}");
     let object = format!("{bucket}/{}", keys[0]);
     assert_eq!(
         http().head(&object).send().await.unwrap().status(),

@@ -4,11 +4,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use futures::StreamExt;
-use seecret_tests::{Server, ServerOptions, eventually, free_port, http, rpc, run, seecret_bin};
+use seecret_tests::{
+    Moto, Server, ServerOptions, eventually, http, rpc, run, s3_keys, seecret_bin,
+};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
@@ -158,43 +160,10 @@ fn memchr_find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
-struct Moto(Child);
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_round_trip_on_an_s3_compatible_server() {
-    let port = free_port();
-    let _moto = Moto(
-        Command::new("python3")
-            .args([
-                "-m",
-                "moto.server",
-                "-H",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let endpoint = format!("http://127.0.0.1:{port}");
-    let up = eventually(Duration::from_secs(30), || async {
-        http()
-            .put(format!("{endpoint}/seecret-test"))
-            .send()
-            .await
-            .ok()
-            .filter(|r| r.status().is_success())
-    })
-    .await;
-    assert!(up.is_some(), "moto did not start");
+    let moto = Moto::start("seecret-test").await;
+    let endpoint = moto.endpoint.clone();
     let server = Server::start_with(
         ServerOptions::default()
             .env("SEECRET_BLOB_STORE", "s3://seecret-test/blobs")
@@ -208,22 +177,7 @@ async fn the_same_round_trip_on_an_s3_compatible_server() {
     let (status, created) = upload(&server, &path, 1).await;
     assert_eq!(status, 200, "{created}");
     // Blob keys are random, not the id: the bucket's one object under the prefix is the blob.
-    let objects = || async {
-        let listing = http()
-            .get(format!("{endpoint}/seecret-test?list-type=2&prefix=blobs/"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        listing
-            .split("<Key>")
-            .skip(1)
-            .filter_map(|k| k.split("</Key>").next().map(str::to_string))
-            .collect::<Vec<String>>()
-    };
-    let stored = objects().await;
+    let stored = s3_keys(&format!("{endpoint}/seecret-test"), "blobs/").await;
     assert_eq!(stored.len(), 1, "the blob is in the bucket: {stored:?}");
     assert!(
         !stored[0].contains(created["id"].as_str().unwrap()),

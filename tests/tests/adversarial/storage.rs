@@ -494,43 +494,10 @@ async fn orphan_blobs_and_staging_leftovers_older_than_an_hour_are_swept() {
     assert_eq!(std::fs::read(&out).unwrap(), content);
 }
 
-struct Moto(std::process::Child);
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stale_s3_multipart_uploads_are_aborted_by_the_sweeper() {
-    let port = seecret_tests::free_port();
-    let _moto = Moto(
-        Command::new("python3")
-            .args([
-                "-m",
-                "moto.server",
-                "-H",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-            ])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let endpoint = format!("http://127.0.0.1:{port}");
-    let up = eventually(Duration::from_secs(30), || async {
-        http()
-            .put(format!("{endpoint}/seecret-test"))
-            .send()
-            .await
-            .ok()
-            .filter(|r| r.status().is_success())
-    })
-    .await;
-    assert!(up.is_some(), "moto did not start");
+    let moto = seecret_tests::Moto::start("seecret-test").await;
+    let endpoint = moto.endpoint.clone();
     // What a server killed mid-upload leaves: an incomplete multipart upload with one part.
     let started = http()
         .post(format!("{endpoint}/seecret-test/blobs/abandoned?uploads"))
