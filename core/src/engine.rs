@@ -1161,8 +1161,11 @@ impl Engine {
             .record_access_denied(id, "rate", None, now)
             .await?;
         self.wake.notify_one();
+        // A concurrent request may have opened the window with a slightly later `now` than
+        // ours; the wait is never longer than the window itself.
+        let window = Duration::from_secs(60);
         Err(Error::RateLimited {
-            retry_after: (window_end - now).to_std().unwrap_or_default(),
+            retry_after: (window_end - now).to_std().unwrap_or_default().min(window),
         })
     }
 
