@@ -495,14 +495,28 @@ pub fn free_port() -> u16 {
     }
 }
 
-/// The code block that follows `<!-- snippet:NAME -->` in the README, exactly as written there.
+/// The code block that follows `<!-- snippet:NAME -->` in the README or in one of the manuals
+/// under `docs/`, exactly as written there (a snippet's name is unique across them).
 pub fn readme_snippet(name: &str) -> String {
-    let readme = std::fs::read_to_string(repo_path("README.md")).unwrap();
     let marker = format!("<!-- snippet:{name} -->");
-    let after = readme
-        .split(&marker)
-        .nth(1)
-        .unwrap_or_else(|| panic!("README has no {marker}"));
+    let mut docs: Vec<PathBuf> = std::fs::read_dir(repo_path("docs"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "md"))
+        .collect();
+    docs.sort();
+    docs.insert(0, repo_path("README.md"));
+    let found: Vec<String> = docs
+        .iter()
+        .map(|path| std::fs::read_to_string(path).unwrap())
+        .filter(|text| text.contains(&marker))
+        .collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "{marker} must be in exactly one of README.md and docs/*.md"
+    );
+    let after = found[0].split(&marker).nth(1).unwrap();
     let start = after.find("```").unwrap();
     let body_start = start + after[start..].find('\n').unwrap() + 1;
     let end = body_start + after[body_start..].find("\n```").unwrap();
