@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use seecret_core::blob::BlobStore;
 use seecret_core::engine::{Engine, EngineConfig, SweepReport};
+use seecret_core::store::StoreOptions;
 use seecret_core::webhook::Deliverer;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -31,7 +32,8 @@ pub async fn open_engine(data_dir: &Path, url: &str, cfg: EngineConfig) -> anyho
     if !url.starts_with("postgres") {
         create_private_dir(data_dir)?;
     }
-    let store = seecret_core::store::open(url)
+    let options = StoreOptions::from_vars(url, |name| std::env::var(name).ok());
+    let store = async { seecret_core::store::open(url, &options?).await }
         .await
         .with_context(|| format!("opening the database {}", redact_url(url)))?;
     Ok(Engine::new(store, cfg))

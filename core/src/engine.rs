@@ -242,7 +242,7 @@ impl Engine {
 
     /// Whether the database answers.
     pub async fn ready(&self) -> Result<()> {
-        self.store.ping().await
+        Ok(self.store.ping().await?)
     }
 
     // ---- accounts ------------------------------------------------------------------------
@@ -920,7 +920,7 @@ impl Engine {
         // upload's alone (and an orphan the sweeper removes if the process dies here).
         if let Err(e) = self.store.insert_secret(&record).await {
             self.discard_upload(&blob_key).await;
-            return Err(e);
+            return Err(e.into());
         }
         self.created(account, &record, key.as_ref()).await
     }
@@ -1678,7 +1678,7 @@ fn cut_on_delete(
                         info!(%id, "secret deleted during its download: download cut");
                         return Some((Err(Error::Gone(GoneReason::Deleted)), (None, 0)));
                     }
-                    Err(e) => return Some((Err(e), (None, 0))),
+                    Err(e) => return Some((Err(e.into()), (None, 0))),
                 }
             }
             let item = source.next().await?;

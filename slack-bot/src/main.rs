@@ -9,6 +9,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use seecret_core::bots::Remote;
 use seecret_core::client::Client;
+use seecret_core::store::StoreOptions;
 use seecret_slack::{SlackBot, SlackConfig};
 use tracing::info;
 use tracing_subscriber::EnvFilter;
@@ -42,8 +43,9 @@ async fn main() -> anyhow::Result<()> {
         Some(_) => {
             let url = env("SEECRET_SLACK_DATABASE_URL")
                 .unwrap_or_else(|| "sqlite://seecret-slack.db".into());
+            let options = StoreOptions::from_vars(&url, |name| std::env::var(name).ok());
             Some(
-                seecret_core::store::open(&url)
+                async { seecret_core::store::open(&url, &options?).await }
                     .await
                     .context("SEECRET_SLACK_DATABASE_URL (installations)")?,
             )

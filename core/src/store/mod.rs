@@ -1,6 +1,7 @@
-//! Storage behind one trait, one module per backend, chosen at start-up from the database URL.
-//! Every method that changes a secret's lifecycle is a single transaction; the comments on the
-//! backends name the races each statement closes.
+//! Storage behind one trait, chosen at start-up from the database URL. The SQL and its
+//! implementation are written once (`sql`), instantiated for SQLite and PostgreSQL, which keep
+//! only what really differs between the dialects. Every method that changes a secret's lifecycle
+//! is a single transaction; the comments name the races each statement closes.
 
 use std::collections::HashSet;
 
@@ -9,12 +10,18 @@ use chrono::{DateTime, Utc};
 
 use crate::api::{Usage, WebhookDelivery};
 use crate::crypto::{Verifier, WebhookSecret};
-use crate::error::Result;
 use crate::model::{AccountId, Kind, SecretId, Status, ViewEntry};
 
+mod error;
+mod jobs_sql;
+mod options;
 mod postgres;
+mod rows;
+mod sql;
 mod sqlite;
 
+pub use error::{StoreError, StoreResult};
+pub use options::{SqliteSynchronous, StoreOptions};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -241,20 +248,24 @@ pub struct WebhookSecrets {
 #[async_trait]
 pub trait Store: Send + Sync + std::fmt::Debug {
     /// Checks the database answers.
-    async fn ping(&self) -> Result<()>;
+    async fn ping(&self) -> StoreResult<()>;
 
     /// Creates an account with the hash of its token.
-    async fn insert_account(&self, account: &AccountRecord, token_hash: &[u8; 32]) -> Result<()>;
+    async fn insert_account(
+        &self,
+        account: &AccountRecord,
+        token_hash: &[u8; 32],
+    ) -> StoreResult<()>;
     /// Finds the account a token hash belongs to.
-    async fn account_by_token(&self, token_hash: &[u8; 32]) -> Result<Option<AccountRecord>>;
+    async fn account_by_token(&self, token_hash: &[u8; 32]) -> StoreResult<Option<AccountRecord>>;
     /// Finds an account by id or name.
-    async fn account_by_id_or_name(&self, key: &str) -> Result<Option<AccountRecord>>;
+    async fn account_by_id_or_name(&self, key: &str) -> StoreResult<Option<AccountRecord>>;
     /// The oldest account, if any.
-    async fn first_account(&self) -> Result<Option<AccountRecord>>;
+    async fn first_account(&self) -> StoreResult<Option<AccountRecord>>;
     /// Replaces an account's token hash; false if no such account.
-    async fn set_token_hash(&self, id: AccountId, token_hash: &[u8; 32]) -> Result<bool>;
+    async fn set_token_hash(&self, id: AccountId, token_hash: &[u8; 32]) -> StoreResult<bool>;
     /// Counts of the account's secrets by status, and views served.
-    async fn usage(&self, id: AccountId) -> Result<Usage>;
+    async fn usage(&self, id: AccountId) -> StoreResult<Usage>;
     /// Sets (or clears) the account's webhook URL. When a URL is set and the account has no
     /// signing secret yet, `candidate` becomes it; returns whether that happened.
     async fn set_account_webhook(
@@ -262,24 +273,31 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         id: AccountId,
         url: Option<&str>,
         candidate: &WebhookSecret,
-    ) -> Result<bool>;
+    ) -> StoreResult<bool>;
     /// Gives the account `candidate` as signing secret if it has none; returns whether it did.
-    async fn ensure_webhook_secret(&self, id: AccountId, candidate: &WebhookSecret)
-    -> Result<bool>;
+    async fn ensure_webhook_secret(
+        &self,
+        id: AccountId,
+        candidate: &WebhookSecret,
+    ) -> StoreResult<bool>;
     /// Replaces the signing secret; the old one keeps signing until `previous_until`.
     async fn rotate_webhook_secret(
         &self,
         id: AccountId,
         new: &WebhookSecret,
         previous_until: DateTime<Utc>,
-    ) -> Result<()>;
+    ) -> StoreResult<()>;
     /// The secrets signing the account's webhooks at `now`.
-    async fn webhook_secrets(&self, id: AccountId, now: DateTime<Utc>) -> Result<WebhookSecrets>;
+    async fn webhook_secrets(
+        &self,
+        id: AccountId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<WebhookSecrets>;
 
     /// Stores a new secret.
-    async fn insert_secret(&self, secret: &SecretRecord) -> Result<()>;
+    async fn insert_secret(&self, secret: &SecretRecord) -> StoreResult<()>;
     /// Reads a secret (with its envelope).
-    async fn secret(&self, id: SecretId) -> Result<Option<SecretRecord>>;
+    async fn secret(&self, id: SecretId) -> StoreResult<Option<SecretRecord>>;
     /// Applies a patch to an active, unexpired secret of `account`; false if it is not one.
     async fn update_secret(
         &self,
@@ -287,7 +305,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         id: SecretId,
         patch: &SecretPatch,
         now: DateTime<Utc>,
-    ) -> Result<bool>;
+    ) -> StoreResult<bool>;
     /// A page of the account's secrets, newest first, ids strictly below `before`.
     async fn list_secrets(
         &self,
@@ -295,7 +313,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         status: Option<Status>,
         before: Option<SecretId>,
         limit: u32,
-    ) -> Result<Vec<SecretRecord>>;
+    ) -> StoreResult<Vec<SecretRecord>>;
     /// Marks an active secret deleted and erases its content; `None` if it was not active, else
     /// the blob to delete (files).
     async fn delete_secret(
@@ -303,7 +321,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         account: AccountId,
         id: SecretId,
         now: DateTime<Utc>,
-    ) -> Result<Option<Option<String>>>;
+    ) -> StoreResult<Option<Option<String>>>;
     /// Uses one view of an active, unexpired secret whose content is still `content_version`,
     /// atomically: of N concurrent callers on a secret with k views left, exactly k get
     /// [`ViewClaim::Granted`]. The last view erases the content in the same transaction.
@@ -313,7 +331,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         now: DateTime<Utc>,
         country: Option<&str>,
         content_version: i64,
-    ) -> Result<ViewClaim>;
+    ) -> StoreResult<ViewClaim>;
     /// Claims one passphrase attempt of an active secret in one statement: granted while fewer
     /// than `max` attempts were claimed in the current one-minute window (a new window starts
     /// when the last one ended). Callers claim before evaluating the passphrase, so across
@@ -323,7 +341,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         id: SecretId,
         max: u32,
         now: DateTime<Utc>,
-    ) -> Result<AttemptClaim>;
+    ) -> StoreResult<AttemptClaim>;
     /// Enqueues `seecret.access_denied` with `reason` (passphrase, country, rate) for a refused
     /// reveal.
     async fn record_access_denied(
@@ -332,9 +350,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         reason: &str,
         country: Option<&str>,
         now: DateTime<Utc>,
-    ) -> Result<()>;
+    ) -> StoreResult<()>;
     /// The reveals of a secret, oldest first.
-    async fn views(&self, id: SecretId) -> Result<Vec<ViewEntry>>;
+    async fn views(&self, id: SecretId) -> StoreResult<Vec<ViewEntry>>;
 
     /// Expires active secrets whose time has passed, erasing their content; returns their ids
     /// and blobs to delete.
@@ -342,25 +360,25 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         &self,
         now: DateTime<Utc>,
         limit: u32,
-    ) -> Result<Vec<(SecretId, Option<String>)>>;
+    ) -> StoreResult<Vec<(SecretId, Option<String>)>>;
     /// Blobs of secrets that ended before `before` and are still in the store.
     async fn leftover_blobs(
         &self,
         before: DateTime<Utc>,
         limit: u32,
-    ) -> Result<Vec<(SecretId, String)>>;
+    ) -> StoreResult<Vec<(SecretId, String)>>;
     /// Forgets a blob once it is deleted from the blob store.
-    async fn clear_blob(&self, id: SecretId, blob_key: &str) -> Result<()>;
+    async fn clear_blob(&self, id: SecretId, blob_key: &str) -> StoreResult<()>;
     /// Which of `keys` a secret's row still names as its blob (the rest are orphans).
-    async fn referenced_blobs(&self, keys: &[String]) -> Result<HashSet<String>>;
+    async fn referenced_blobs(&self, keys: &[String]) -> StoreResult<HashSet<String>>;
     /// Moves erased content out of any log it may linger in (SQLite: checkpoints and truncates
     /// the WAL, whose old frames still hold pages as they were before an erasure). PostgreSQL
     /// has no such file to clean: a no-op.
-    async fn flush_erasures(&self) -> Result<()> {
+    async fn flush_erasures(&self) -> StoreResult<()> {
         Ok(())
     }
     /// Forgets secrets that ended before `cutoff` (metadata, view log, finished events).
-    async fn purge_ended(&self, cutoff: DateTime<Utc>) -> Result<u64>;
+    async fn purge_ended(&self, cutoff: DateTime<Utc>) -> StoreResult<u64>;
 
     /// Claims up to `limit` due events for one worker until `lease_until`: a row claimed by a
     /// live worker is skipped by the others; a crashed worker's rows come back when the lease ends.
@@ -372,23 +390,23 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         lease_until: DateTime<Utc>,
         limit: u32,
         per_account: u32,
-    ) -> Result<Vec<OutboxRow>>;
+    ) -> StoreResult<Vec<OutboxRow>>;
     /// Records an attempt on a claimed event (ignored if the claim was lost).
     async fn record_attempt(
         &self,
         row: &OutboxRow,
         now: DateTime<Utc>,
         attempt: Attempt,
-    ) -> Result<()>;
+    ) -> StoreResult<()>;
     /// Delivery state of a secret's events, newest first.
-    async fn deliveries(&self, secret: SecretId) -> Result<Vec<WebhookDelivery>>;
+    async fn deliveries(&self, secret: SecretId) -> StoreResult<Vec<WebhookDelivery>>;
     /// Puts an event of `account` back in the queue, due now; false if there is no such event.
     async fn redeliver(
         &self,
         account: AccountId,
         event_id: &str,
         now: DateTime<Utc>,
-    ) -> Result<bool>;
+    ) -> StoreResult<bool>;
 
     /// Saves (or replaces) a chat-app installation's sealed credentials.
     async fn put_installation(
@@ -397,35 +415,18 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         team: &str,
         sealed: &[u8],
         now: DateTime<Utc>,
-    ) -> Result<()>;
+    ) -> StoreResult<()>;
     /// A chat-app installation's sealed credentials.
-    async fn installation(&self, provider: &str, team: &str) -> Result<Option<Vec<u8>>>;
+    async fn installation(&self, provider: &str, team: &str) -> StoreResult<Option<Vec<u8>>>;
 }
 
 /// Opens the store a database URL names: `sqlite://path` (or a bare path) or `postgres://…`.
-pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>> {
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(std::sync::Arc::new(PostgresStore::open(url).await?))
+pub async fn open(url: &str, options: &StoreOptions) -> StoreResult<std::sync::Arc<dyn Store>> {
+    if options::is_postgres(url) {
+        Ok(std::sync::Arc::new(
+            PostgresStore::open(url, options).await?,
+        ))
     } else {
-        Ok(std::sync::Arc::new(SqliteStore::open(url).await?))
+        Ok(std::sync::Arc::new(SqliteStore::open(url, options).await?))
     }
-}
-
-pub(crate) fn millis(t: DateTime<Utc>) -> i64 {
-    t.timestamp_millis()
-}
-
-pub(crate) fn from_millis(ms: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_millis(ms).unwrap_or_default()
-}
-
-pub(crate) fn join_countries(c: &[String]) -> String {
-    c.join(",")
-}
-
-pub(crate) fn split_countries(s: &str) -> Vec<String> {
-    s.split(',')
-        .filter(|c| !c.is_empty())
-        .map(str::to_string)
-        .collect()
 }

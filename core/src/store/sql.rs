@@ -1,0 +1,683 @@
+//! The one implementation of [`Store`](super::Store) over SQL, which each backend instantiates
+//! for its pool type with [`store_impl!`].
+//!
+//! The SQL is written once, in PostgreSQL's `$N` placeholder style, which sqlx-sqlite binds too
+//! (a repeated `$N` is one parameter on both). Where the dialects really differ the backend
+//! passes its variant in, each commented there.
+
+/// Implements [`Store`](super::Store) for `$store`, a backend with
+/// - `fn writer(&self) -> &Pool<$db>` (writes and read-your-writes reads) and `fn reader(&self)`
+///   (plain reads; the same pool where the backend has only one);
+/// - `async fn serialize_claims(tx)`, run in the outbox claim's transaction before it counts
+///   live leases, and `async fn flush(&self)` behind `flush_erasures`;
+///
+/// and the dialect's text for the places the SQL differs:
+/// - `row_lock`: appended to the subqueries that pick rows for batch jobs (expiry, outbox
+///   claims), so that several instances take disjoint rows;
+/// - `view_order`: the column that keeps views of the same millisecond in insertion order.
+macro_rules! store_impl {
+    (
+        store: $store:ident,
+        db: $db:ty,
+        row_lock: $row_lock:literal,
+        view_order: $view_order:literal $(,)?
+    ) => {
+        mod shared {
+            use std::collections::HashSet;
+
+            use async_trait::async_trait;
+            use chrono::{DateTime, Utc};
+            use sqlx::QueryBuilder;
+
+            use super::$store;
+            use $crate::api::{Usage, WebhookDelivery};
+            use $crate::crypto::WebhookSecret;
+            use $crate::model::{AccountId, SecretId, Status, ViewEntry};
+            use $crate::store::rows::{
+                AccountRow, ClaimedRow, EndedRow, FactsRow, SecretRow, UsageRow, ViewRow, count,
+                join_countries, millis, parse, time, to_i32, to_i64,
+            };
+            use $crate::store::{
+                AccountRecord, Attempt, AttemptClaim, OutboxRow, SecretPatch, SecretRecord, Store,
+                StoreError, StoreResult, ViewClaim, WebhookSecrets,
+            };
+            use $crate::webhook::event_type;
+
+            $crate::store::jobs_sql::jobs_fns!(store: $store, db: $db, row_lock: $row_lock);
+            use jobs::{facts_events, insert_events};
+
+            #[async_trait]
+            impl Store for $store {
+                async fn ping(&self) -> StoreResult<()> {
+                    sqlx::query("SELECT 1").execute(self.reader()).await?;
+                    Ok(())
+                }
+
+                async fn insert_account(
+                    &self,
+                    a: &AccountRecord,
+                    token_hash: &[u8; 32],
+                ) -> StoreResult<()> {
+                    let res = sqlx::query(
+                        "INSERT INTO accounts (id, name, email, plan, token_hash, webhook_url,
+                            created_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    )
+                    .bind(a.id.to_string())
+                    .bind(&a.name)
+                    .bind(&a.email)
+                    .bind(&a.plan)
+                    .bind(&token_hash[..])
+                    .bind(&a.webhook_url)
+                    .bind(millis(a.created_at))
+                    .execute(self.writer())
+                    .await;
+                    match res {
+                        // The id is random and the token hash is a fresh token's: the name.
+                        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                            Err(StoreError::AccountNameTaken(a.name.clone()))
+                        }
+                        other => other.map(drop).map_err(StoreError::from),
+                    }
+                }
+
+                async fn account_by_token(
+                    &self,
+                    token_hash: &[u8; 32],
+                ) -> StoreResult<Option<AccountRecord>> {
+                    sqlx::query_as::<_, AccountRow>(
+                        "SELECT id, name, email, plan, webhook_url, created_at FROM accounts
+                         WHERE token_hash = $1",
+                    )
+                    .bind(&token_hash[..])
+                    .fetch_optional(self.reader())
+                    .await?
+                    .map(AccountRow::into_record)
+                    .transpose()
+                }
+
+                async fn account_by_id_or_name(
+                    &self,
+                    key: &str,
+                ) -> StoreResult<Option<AccountRecord>> {
+                    // An id match wins over a name match (`true` sorts after `false`).
+                    sqlx::query_as::<_, AccountRow>(
+                        "SELECT id, name, email, plan, webhook_url, created_at FROM accounts
+                         WHERE id = $1 OR name = $1 ORDER BY id = $1 DESC LIMIT 1",
+                    )
+                        .bind(key)
+                        .fetch_optional(self.reader())
+                        .await?
+                        .map(AccountRow::into_record)
+                        .transpose()
+                }
+
+                async fn first_account(&self) -> StoreResult<Option<AccountRecord>> {
+                    sqlx::query_as::<_, AccountRow>(
+                        "SELECT id, name, email, plan, webhook_url, created_at FROM accounts
+                         ORDER BY created_at, id LIMIT 1",
+                    )
+                        .fetch_optional(self.writer())
+                        .await?
+                        .map(AccountRow::into_record)
+                        .transpose()
+                }
+
+                async fn set_token_hash(
+                    &self,
+                    id: AccountId,
+                    token_hash: &[u8; 32],
+                ) -> StoreResult<bool> {
+                    let res = sqlx::query("UPDATE accounts SET token_hash = $1 WHERE id = $2")
+                        .bind(&token_hash[..])
+                        .bind(id.to_string())
+                        .execute(self.writer())
+                        .await?;
+                    Ok(res.rows_affected() == 1)
+                }
+
+                async fn usage(&self, id: AccountId) -> StoreResult<Usage> {
+                    let rows: Vec<UsageRow> = sqlx::query_as(
+                        "SELECT status, COUNT(*) AS n,
+                            CAST(COALESCE(SUM(views_used), 0) AS BIGINT) AS v
+                         FROM secrets WHERE account_id = $1 GROUP BY status",
+                    )
+                    .bind(id.to_string())
+                    .fetch_all(self.reader())
+                    .await?;
+                    let mut usage = Usage::default();
+                    let unsigned = |v: i64, column: &'static str| {
+                        u64::try_from(v).map_err(|_| StoreError::corrupt(column, v))
+                    };
+                    for row in rows {
+                        let n = unsigned(row.n, "COUNT(*)")?;
+                        usage.views += unsigned(row.v, "SUM(secrets.views_used)")?;
+                        match parse(&row.status, "secrets.status")? {
+                            Status::Active => usage.active = n,
+                            Status::Consumed => usage.consumed = n,
+                            Status::Expired => usage.expired = n,
+                            Status::Deleted => usage.deleted = n,
+                        }
+                    }
+                    Ok(usage)
+                }
+
+                async fn set_account_webhook(
+                    &self,
+                    id: AccountId,
+                    url: Option<&str>,
+                    candidate: &WebhookSecret,
+                ) -> StoreResult<bool> {
+                    // One statement, so two instances setting the first URL at once agree on
+                    // one secret: the second sees the first's committed secret and COALESCE
+                    // keeps it.
+                    let secret: Option<String> = sqlx::query_scalar(
+                        "UPDATE accounts SET webhook_url = $1,
+                            webhook_secret = CASE WHEN $1 IS NOT NULL
+                                                  THEN COALESCE(webhook_secret, $2)
+                                                  ELSE webhook_secret END
+                         WHERE id = $3 RETURNING webhook_secret",
+                    )
+                    .bind(url)
+                    .bind(candidate.expose())
+                    .bind(id.to_string())
+                    .fetch_optional(self.writer())
+                    .await?
+                    .ok_or(StoreError::NotFound)?;
+                    Ok(secret.as_deref() == Some(candidate.expose()))
+                }
+
+                async fn ensure_webhook_secret(
+                    &self,
+                    id: AccountId,
+                    candidate: &WebhookSecret,
+                ) -> StoreResult<bool> {
+                    let res = sqlx::query(
+                        "UPDATE accounts SET webhook_secret = $1
+                         WHERE id = $2 AND webhook_secret IS NULL",
+                    )
+                    .bind(candidate.expose())
+                    .bind(id.to_string())
+                    .execute(self.writer())
+                    .await?;
+                    Ok(res.rows_affected() == 1)
+                }
+
+                async fn rotate_webhook_secret(
+                    &self,
+                    id: AccountId,
+                    new: &WebhookSecret,
+                    previous_until: DateTime<Utc>,
+                ) -> StoreResult<()> {
+                    sqlx::query(
+                        "UPDATE accounts SET webhook_secret_previous = webhook_secret,
+                            webhook_secret_previous_until = $1, webhook_secret = $2
+                         WHERE id = $3",
+                    )
+                    .bind(millis(previous_until))
+                    .bind(new.expose())
+                    .bind(id.to_string())
+                    .execute(self.writer())
+                    .await?;
+                    Ok(())
+                }
+
+                async fn webhook_secrets(
+                    &self,
+                    id: AccountId,
+                    now: DateTime<Utc>,
+                ) -> StoreResult<WebhookSecrets> {
+                    let (current, previous, until): (Option<String>, Option<String>, Option<i64>) =
+                        sqlx::query_as(
+                            "SELECT webhook_secret, webhook_secret_previous,
+                                webhook_secret_previous_until
+                             FROM accounts WHERE id = $1",
+                        )
+                        .bind(id.to_string())
+                        .fetch_optional(self.writer())
+                        .await?
+                        .ok_or(StoreError::NotFound)?;
+                    Ok(WebhookSecrets {
+                        current: current.map(WebhookSecret::from_stored),
+                        previous: previous
+                            .filter(|_| until.is_some_and(|u| u > millis(now)))
+                            .map(WebhookSecret::from_stored),
+                    })
+                }
+
+                async fn insert_secret(&self, s: &SecretRecord) -> StoreResult<()> {
+                    let size = s.size.map(|v| to_i64(v, "size")).transpose()?;
+                    let res = sqlx::query(
+                        "INSERT INTO secrets (id, account_id, kind, envelope, blob_key, size,
+                            file_name, label, passphrase_hash, allowed_countries, webhook_url,
+                            notify, views_total, views_used, status, created_at, expires_at,
+                            verifier)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 0,
+                            'active', $14, $15, $16)",
+                    )
+                    .bind(s.id.to_string())
+                    .bind(s.account_id.to_string())
+                    .bind(s.kind.as_str())
+                    .bind(&s.envelope)
+                    .bind(&s.blob_key)
+                    .bind(size)
+                    .bind(&s.file_name)
+                    .bind(&s.label)
+                    .bind(&s.passphrase_hash)
+                    .bind(join_countries(&s.allowed_countries))
+                    .bind(&s.webhook_url)
+                    .bind(&s.notify)
+                    .bind(to_i32(s.views_total, "views")?)
+                    .bind(millis(s.created_at))
+                    .bind(millis(s.expires_at))
+                    .bind(s.verifier.as_ref().map(|w| w.as_bytes().to_vec()))
+                    .execute(self.writer())
+                    .await;
+                    match res {
+                        // The primary key is the only unique constraint here: the id is
+                        // someone's already.
+                        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                            Err(StoreError::IdTaken)
+                        }
+                        other => other.map(drop).map_err(StoreError::from),
+                    }
+                }
+
+                async fn secret(&self, id: SecretId) -> StoreResult<Option<SecretRecord>> {
+                    // Each statement outside a transaction sees every commit that finished
+                    // before it (on SQLite's reader pool, a fresh WAL snapshot; on PostgreSQL,
+                    // any instance's): a reveal right after a create finds the secret.
+                    sqlx::query_as::<_, SecretRow>("SELECT * FROM secrets WHERE id = $1")
+                        .bind(id.to_string())
+                        .fetch_optional(self.reader())
+                        .await?
+                        .map(SecretRow::into_record)
+                        .transpose()
+                }
+
+                async fn update_secret(
+                    &self,
+                    account: AccountId,
+                    id: SecretId,
+                    p: &SecretPatch,
+                    now: DateTime<Utc>,
+                ) -> StoreResult<bool> {
+                    if p.is_empty() {
+                        return Ok(true);
+                    }
+                    let views_total = p.views_total.map(|v| to_i32(v, "views")).transpose()?;
+                    let mut q = QueryBuilder::<$db>::new("UPDATE secrets SET ");
+                    let mut set = q.separated(", ");
+                    if let Some(t) = p.expires_at {
+                        set.push("expires_at = ").push_bind_unseparated(millis(t));
+                    }
+                    if let Some(v) = views_total {
+                        set.push("views_total = ").push_bind_unseparated(v);
+                    }
+                    if let Some(h) = &p.passphrase_hash {
+                        set.push("passphrase_hash = ")
+                            .push_bind_unseparated(h.clone());
+                    }
+                    if let Some(l) = &p.label {
+                        set.push("label = ").push_bind_unseparated(l.clone());
+                    }
+                    if let Some(c) = &p.allowed_countries {
+                        set.push("allowed_countries = ")
+                            .push_bind_unseparated(join_countries(c));
+                    }
+                    if let Some(w) = &p.webhook_url {
+                        set.push("webhook_url = ").push_bind_unseparated(w.clone());
+                    }
+                    if let Some(e) = &p.envelope {
+                        set.push("envelope = ").push_bind_unseparated(e.clone());
+                        // A reveal that checked its key against the old content must not
+                        // claim a view of the new one (see `claim_view`).
+                        set.push("content_version = content_version + 1");
+                    }
+                    if let Some(w) = &p.verifier {
+                        set.push("verifier = ")
+                            .push_bind_unseparated(w.as_bytes().to_vec());
+                    }
+                    q.push(" WHERE id = ")
+                        .push_bind(id.to_string())
+                        .push(" AND account_id = ")
+                        .push_bind(account.to_string())
+                        .push(" AND status = 'active' AND expires_at > ")
+                        .push_bind(millis(now));
+                    if let Some(v) = views_total {
+                        // A concurrent reveal (on any instance) may have used views since the
+                        // caller checked; the write lock makes this re-check see its count.
+                        q.push(" AND views_used < ").push_bind(v);
+                    }
+                    let res = q.build().execute(self.writer()).await?;
+                    Ok(res.rows_affected() == 1)
+                }
+
+                async fn list_secrets(
+                    &self,
+                    account: AccountId,
+                    status: Option<Status>,
+                    before: Option<SecretId>,
+                    limit: u32,
+                ) -> StoreResult<Vec<SecretRecord>> {
+                    // A typed NULL: PostgreSQL would type a bare one as TEXT.
+                    let mut q = QueryBuilder::<$db>::new(
+                        "SELECT id, account_id, kind, CAST(NULL AS BYTEA) AS envelope, blob_key,
+                            size, file_name, label, passphrase_hash, allowed_countries,
+                            webhook_url, notify, views_total, views_used, status, created_at,
+                            expires_at, last_viewed_at, pp_fail_count, pp_fail_window, verifier,
+                            content_version
+                         FROM secrets WHERE account_id = ",
+                    );
+                    q.push_bind(account.to_string());
+                    if let Some(s) = status {
+                        q.push(" AND status = ").push_bind(s.as_str());
+                    }
+                    if let Some(b) = before {
+                        q.push(" AND id < ").push_bind(b.to_string());
+                    }
+                    q.push(" ORDER BY id DESC LIMIT ")
+                        .push_bind(i64::from(limit));
+                    q.build_query_as::<SecretRow>()
+                        .fetch_all(self.reader())
+                        .await?
+                        .into_iter()
+                        .map(SecretRow::into_record)
+                        .collect()
+                }
+
+                async fn delete_secret(
+                    &self,
+                    account: AccountId,
+                    id: SecretId,
+                    now: DateTime<Utc>,
+                ) -> StoreResult<Option<Option<String>>> {
+                    let mut tx = self.writer().begin().await?;
+                    // Conditional on `active`: racing a reveal that consumes it, or an expiry,
+                    // only one of them changes the row and writes events.
+                    let row: Option<EndedRow> = sqlx::query_as(
+                        "UPDATE secrets SET status = 'deleted', envelope = NULL, ended_at = $1
+                         WHERE id = $2 AND account_id = $3 AND status = 'active'
+                         RETURNING id, account_id, label, views_total, views_used, webhook_url,
+                            notify, blob_key",
+                    )
+                    .bind(millis(now))
+                    .bind(id.to_string())
+                    .bind(account.to_string())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    let Some(row) = row else {
+                        return Ok(None);
+                    };
+                    let evs =
+                        facts_events(&mut tx, id, &row.facts, &[event_type::DELETED], None, None, now)
+                            .await?;
+                    insert_events(&mut tx, &evs).await?;
+                    tx.commit().await?;
+                    Ok(Some(row.blob_key))
+                }
+
+                async fn claim_view(
+                    &self,
+                    id: SecretId,
+                    now: DateTime<Utc>,
+                    country: Option<&str>,
+                    content_version: i64,
+                ) -> StoreResult<ViewClaim> {
+                    let now_ms = millis(now);
+                    let mut tx = self.writer().begin().await?;
+                    // One conditional UPDATE decides who gets a view. Concurrent reveals of the
+                    // same secret queue on the write lock (SQLite's single writer, PostgreSQL's
+                    // row lock, from any instance); each one that was waiting re-checks the
+                    // WHERE clause against the row the previous one committed, so of N callers
+                    // on a secret with k views left exactly k match. The same re-check covers
+                    // the content version: an owner's update that replaced the content after
+                    // the caller checked its key makes this match nothing, so no view is burnt
+                    // for content the key does not open. This statement does not touch the
+                    // envelope, so RETURNING hands back the content as it was.
+                    let row: Option<ClaimedRow> = sqlx::query_as(
+                        "UPDATE secrets SET
+                            views_used = views_used + 1,
+                            last_viewed_at = $1,
+                            status = CASE WHEN views_used + 1 >= views_total
+                                          THEN 'consumed' ELSE 'active' END,
+                            ended_at = CASE WHEN views_used + 1 >= views_total
+                                            THEN $1 ELSE NULL END
+                         WHERE id = $2 AND status = 'active' AND expires_at > $1
+                           AND views_used < views_total
+                           AND (envelope IS NOT NULL OR blob_key IS NOT NULL)
+                           AND content_version = $3
+                         RETURNING envelope, blob_key, status, account_id, label, views_total,
+                            views_used, webhook_url, notify",
+                    )
+                    .bind(now_ms)
+                    .bind(id.to_string())
+                    .bind(content_version)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    let Some(row) = row else {
+                        return Ok(ViewClaim::Refused);
+                    };
+                    let remaining = count(row.facts.views_total, "secrets.views_total")?
+                        .saturating_sub(count(row.facts.views_used, "secrets.views_used")?);
+                    let status: Status = parse(&row.status, "secrets.status")?;
+                    if status == Status::Consumed {
+                        // The last view erases the content in the same transaction; the write
+                        // lock is still held, so nobody reads the consumed row with it.
+                        sqlx::query("UPDATE secrets SET envelope = NULL WHERE id = $1")
+                            .bind(id.to_string())
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    sqlx::query("INSERT INTO views (secret_id, at, country) VALUES ($1, $2, $3)")
+                        .bind(id.to_string())
+                        .bind(now_ms)
+                        .bind(country)
+                        .execute(&mut *tx)
+                        .await?;
+                    let kinds: &[&'static str] = if status == Status::Consumed {
+                        &[event_type::VIEWED, event_type::CONSUMED]
+                    } else {
+                        &[event_type::VIEWED]
+                    };
+                    let evs = facts_events(&mut tx, id, &row.facts, kinds, None, country, now).await?;
+                    insert_events(&mut tx, &evs).await?;
+                    tx.commit().await?;
+                    Ok(ViewClaim::Granted {
+                        envelope: row.envelope,
+                        blob_key: row.blob_key,
+                        views_remaining: remaining,
+                        status,
+                        events: evs.len(),
+                    })
+                }
+
+                async fn claim_passphrase_attempt(
+                    &self,
+                    id: SecretId,
+                    max: u32,
+                    now: DateTime<Utc>,
+                ) -> StoreResult<AttemptClaim> {
+                    let window_start = millis(now) - 60_000;
+                    // Check and count in one statement, before any passphrase is evaluated.
+                    // Concurrent attempts (from any instance) queue on the write lock and each
+                    // re-evaluates the WHERE clause against the count the previous one
+                    // committed, so at most `max` evaluations get into one window.
+                    let claimed = sqlx::query(
+                        "UPDATE secrets SET
+                            pp_fail_count = CASE WHEN pp_fail_window > $1
+                                                 THEN pp_fail_count + 1 ELSE 1 END,
+                            pp_fail_window = CASE WHEN pp_fail_window > $1
+                                                  THEN pp_fail_window ELSE $2 END
+                         WHERE id = $3 AND (pp_fail_window <= $1 OR pp_fail_count < $4)
+                         RETURNING pp_fail_count",
+                    )
+                    .bind(window_start)
+                    .bind(millis(now))
+                    .bind(id.to_string())
+                    .bind(i64::from(max))
+                    .fetch_optional(self.writer())
+                    .await?;
+                    if claimed.is_some() {
+                        return Ok(AttemptClaim::Granted);
+                    }
+                    let window: i64 =
+                        sqlx::query_scalar("SELECT pp_fail_window FROM secrets WHERE id = $1")
+                            .bind(id.to_string())
+                            .fetch_optional(self.writer())
+                            .await?
+                            .ok_or(StoreError::NotFound)?;
+                    Ok(AttemptClaim::Refused {
+                        window_end: time(window + 60_000, "secrets.pp_fail_window")?,
+                    })
+                }
+
+                async fn record_access_denied(
+                    &self,
+                    id: SecretId,
+                    reason: &str,
+                    country: Option<&str>,
+                    now: DateTime<Utc>,
+                ) -> StoreResult<()> {
+                    let mut tx = self.writer().begin().await?;
+                    let row: FactsRow = sqlx::query_as(
+                        "SELECT account_id, label, views_total, views_used, webhook_url, notify
+                         FROM secrets WHERE id = $1",
+                    )
+                    .bind(id.to_string())
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or(StoreError::NotFound)?;
+                    let evs = facts_events(
+                        &mut tx,
+                        id,
+                        &row,
+                        &[event_type::ACCESS_DENIED],
+                        Some(reason),
+                        country,
+                        now,
+                    )
+                    .await?;
+                    insert_events(&mut tx, &evs).await?;
+                    tx.commit().await?;
+                    Ok(())
+                }
+
+                async fn views(&self, id: SecretId) -> StoreResult<Vec<ViewEntry>> {
+                    sqlx::query_as::<_, ViewRow>(concat!(
+                        "SELECT at, country FROM views WHERE secret_id = $1 ORDER BY at, ",
+                        $view_order
+                    ))
+                    .bind(id.to_string())
+                    .fetch_all(self.reader())
+                    .await?
+                    .into_iter()
+                    .map(ViewRow::into_entry)
+                    .collect()
+                }
+
+                async fn expire_due(
+                    &self,
+                    now: DateTime<Utc>,
+                    limit: u32,
+                ) -> StoreResult<Vec<(SecretId, Option<String>)>> {
+                    jobs::expire_due(self, now, limit).await
+                }
+
+                async fn leftover_blobs(
+                    &self,
+                    before: DateTime<Utc>,
+                    limit: u32,
+                ) -> StoreResult<Vec<(SecretId, String)>> {
+                    jobs::leftover_blobs(self, before, limit).await
+                }
+
+                async fn clear_blob(&self, id: SecretId, blob_key: &str) -> StoreResult<()> {
+                    jobs::clear_blob(self, id, blob_key).await
+                }
+
+                async fn referenced_blobs(&self, keys: &[String]) -> StoreResult<HashSet<String>> {
+                    jobs::referenced_blobs(self, keys).await
+                }
+
+                async fn purge_ended(&self, cutoff: DateTime<Utc>) -> StoreResult<u64> {
+                    jobs::purge_ended(self, cutoff).await
+                }
+
+                async fn flush_erasures(&self) -> StoreResult<()> {
+                    self.flush().await
+                }
+
+                async fn claim_due_events(
+                    &self,
+                    now: DateTime<Utc>,
+                    lease_until: DateTime<Utc>,
+                    limit: u32,
+                    per_account: u32,
+                ) -> StoreResult<Vec<OutboxRow>> {
+                    jobs::claim_due_events(self, now, lease_until, limit, per_account).await
+                }
+
+                async fn record_attempt(
+                    &self,
+                    row: &OutboxRow,
+                    now: DateTime<Utc>,
+                    attempt: Attempt,
+                ) -> StoreResult<()> {
+                    jobs::record_attempt(self, row, now, attempt).await
+                }
+
+                async fn deliveries(&self, secret: SecretId) -> StoreResult<Vec<WebhookDelivery>> {
+                    jobs::deliveries(self, secret).await
+                }
+
+                async fn redeliver(
+                    &self,
+                    account: AccountId,
+                    event_id: &str,
+                    now: DateTime<Utc>,
+                ) -> StoreResult<bool> {
+                    jobs::redeliver(self, account, event_id, now).await
+                }
+
+                async fn put_installation(
+                    &self,
+                    provider: &str,
+                    team: &str,
+                    sealed: &[u8],
+                    now: DateTime<Utc>,
+                ) -> StoreResult<()> {
+                    sqlx::query(
+                        "INSERT INTO installations (provider, team, sealed, updated_at)
+                         VALUES ($1, $2, $3, $4)
+                         ON CONFLICT (provider, team) DO UPDATE SET sealed = excluded.sealed,
+                            updated_at = excluded.updated_at",
+                    )
+                    .bind(provider)
+                    .bind(team)
+                    .bind(sealed)
+                    .bind(millis(now))
+                    .execute(self.writer())
+                    .await?;
+                    Ok(())
+                }
+
+                async fn installation(
+                    &self,
+                    provider: &str,
+                    team: &str,
+                ) -> StoreResult<Option<Vec<u8>>> {
+                    Ok(sqlx::query_scalar(
+                        "SELECT sealed FROM installations WHERE provider = $1 AND team = $2",
+                    )
+                    .bind(provider)
+                    .bind(team)
+                    .fetch_optional(self.reader())
+                    .await?)
+                }
+            }
+        }
+    };
+}
+
+pub(super) use store_impl;
