@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::crypto::{SecretBytes, WebhookSecret};
-use crate::model::{AccountId, Expiration, SecretId, SecretInfo, Status};
+use crate::model::{AccountId, Expiration, Kind, SecretId, Status, ViewEntry};
 
 impl Serialize for SecretBytes {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -175,6 +175,58 @@ pub struct ListQuery {
     pub cursor: Option<String>,
 }
 
+/// A secret's metadata as its owner sees it: never its content or key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SecretInfo {
+    /// The secret's id.
+    pub id: SecretId,
+    /// The link to share. Present only when the server knows the key: on creation and re-keying.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Text or file.
+    pub kind: Kind,
+    /// Where the secret is in its life.
+    pub status: Status,
+    /// Total views allowed.
+    pub views: u32,
+    /// Views still allowed.
+    pub views_remaining: u32,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// When it stops being revealable.
+    pub expires_at: DateTime<Utc>,
+    /// The last reveal, if any.
+    pub last_viewed_at: Option<DateTime<Utc>>,
+    /// The owner's plaintext note, never the secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// Whether a passphrase is needed to reveal.
+    pub passphrase_protected: bool,
+    /// Countries allowed to reveal (empty: all).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_countries: Vec<String>,
+    /// The secret's own webhook URL, overriding the account's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_url: Option<String>,
+    /// Files: size in bytes, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    /// Files: the name, only if the owner sent it in clear (the stored name is encrypted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_name: Option<String>,
+    /// Reveals so far (only in single-secret reads).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub view_log: Option<Vec<ViewEntry>>,
+    /// Webhook deliveries of this secret's events (only in single-secret reads).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_deliveries: Option<Vec<WebhookDelivery>>,
+    /// The account's new webhook signing secret, in the one answer that created it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub webhook_secret: Option<WebhookSecret>,
+}
+
 /// A page of secrets, newest first.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -257,7 +309,7 @@ pub struct PublicStatus {
     /// `active` or why it is gone.
     pub status: Status,
     /// Text or file.
-    pub kind: crate::model::Kind,
+    pub kind: Kind,
     /// Whether a passphrase will be asked.
     pub passphrase_protected: bool,
     /// When it expires.

@@ -11,6 +11,7 @@ pub mod error;
 pub mod filestream;
 #[cfg(feature = "engine")]
 pub mod geo;
+pub mod link;
 pub mod model;
 pub mod text;
 
@@ -24,6 +25,8 @@ pub mod client;
 pub mod engine;
 #[cfg(feature = "engine")]
 pub mod limits;
+#[cfg(feature = "engine")]
+pub mod outbox;
 #[cfg(feature = "engine")]
 pub mod store;
 #[cfg(feature = "engine")]

@@ -1,5 +1,6 @@
-//! The domain: ids, durations, statuses, and the metadata a secret's owner sees. These types are
-//! also the wire format (flat JSON objects), shared by the server and the typed client.
+//! The domain: ids, durations, statuses and kinds, and the view log. These types are also the wire
+//! format (flat JSON objects), shared by the server and the typed client. A leaf: it builds on the
+//! error type alone, and every other module may build on it.
 
 use std::fmt;
 use std::str::FromStr;
@@ -9,8 +10,13 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::crypto::SecretKey;
 use crate::error::{Error, Result};
+
+// Old paths, kept so the crates that import them from here still build: `SecretInfo` is a wire
+// type (now in `api`) and `Link` carries a key (now in `link`). Import them from there; these
+// two lines go once nothing names `model::SecretInfo` or `model::Link` any more.
+pub use crate::api::SecretInfo;
+pub use crate::link::Link;
 
 /// A secret's id: a UUIDv7, so ids sort by creation time and cursors are just the last id.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -132,6 +138,19 @@ impl Status {
             Self::Consumed => "consumed",
             Self::Expired => "expired",
             Self::Deleted => "deleted",
+        }
+    }
+}
+
+impl Status {
+    /// The status as of `now` of a secret stored with this status and `expires_at`: an active
+    /// secret past its expiry is expired even before the sweeper has erased it. The one
+    /// statement of that rule; every answer that shows a status applies it.
+    pub fn live_at(self, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> Self {
+        if self == Self::Active && expires_at <= now {
+            Self::Expired
+        } else {
+            self
         }
     }
 }
@@ -276,101 +295,6 @@ pub struct ViewEntry {
     pub country: Option<String>,
 }
 
-/// A secret's metadata as its owner sees it: never its content or key.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct SecretInfo {
-    /// The secret's id.
-    pub id: SecretId,
-    /// The link to share. Present only when the server knows the key: on creation and re-keying.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-    /// Text or file.
-    pub kind: Kind,
-    /// Where the secret is in its life.
-    pub status: Status,
-    /// Total views allowed.
-    pub views: u32,
-    /// Views still allowed.
-    pub views_remaining: u32,
-    /// Creation time.
-    pub created_at: DateTime<Utc>,
-    /// When it stops being revealable.
-    pub expires_at: DateTime<Utc>,
-    /// The last reveal, if any.
-    pub last_viewed_at: Option<DateTime<Utc>>,
-    /// The owner's plaintext note, never the secret.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub label: Option<String>,
-    /// Whether a passphrase is needed to reveal.
-    pub passphrase_protected: bool,
-    /// Countries allowed to reveal (empty: all).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub allowed_countries: Vec<String>,
-    /// The secret's own webhook URL, overriding the account's.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub webhook_url: Option<String>,
-    /// Files: size in bytes, when known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub size: Option<u64>,
-    /// Files: the name, only if the owner sent it in clear (the stored name is encrypted).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub file_name: Option<String>,
-    /// Reveals so far (only in single-secret reads).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub view_log: Option<Vec<ViewEntry>>,
-    /// Webhook deliveries of this secret's events (only in single-secret reads).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub webhook_deliveries: Option<Vec<crate::api::WebhookDelivery>>,
-    /// The account's new webhook signing secret, in the one answer that created it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub webhook_secret: Option<crate::crypto::WebhookSecret>,
-}
-
-/// A parsed share link: `{base}/s/{id}#{key}`.
-#[derive(Clone, Debug)]
-pub struct Link {
-    /// The server's public base URL (scheme, host, optional path prefix), without trailing slash.
-    pub base: String,
-    /// The secret's id.
-    pub id: SecretId,
-    /// The key from the fragment.
-    pub key: SecretKey,
-}
-
-impl Link {
-    /// Builds the text of a link.
-    pub fn format(base: &str, id: &SecretId, key: &SecretKey) -> String {
-        format!(
-            "{}/s/{id}#{}",
-            base.trim_end_matches('/'),
-            key.to_base64url().as_str()
-        )
-    }
-
-    /// Parses a link as printed by [`Link::format`].
-    pub fn parse(link: &str) -> Result<Self> {
-        let bad = || {
-            Error::invalid(
-                "link",
-                "a Seecret link looks like https://host/s/<id>#<key>",
-            )
-        };
-        let link = link.trim();
-        let (rest, key) = link.split_once('#').ok_or_else(bad)?;
-        let (base, id) = rest.rsplit_once("/s/").ok_or_else(bad)?;
-        if base.is_empty() {
-            return Err(bad());
-        }
-        Ok(Self {
-            base: base.to_string(),
-            id: id.trim_end_matches('/').parse()?,
-            key: SecretKey::from_base64url(key)?,
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -403,18 +327,5 @@ mod tests {
         }
         let e: Expiration = serde_json::from_str("3600").unwrap();
         assert_eq!(e.to_string(), "1h");
-    }
-
-    #[test]
-    fn links_round_trip() {
-        let id = SecretId::new();
-        let key = SecretKey::generate();
-        let text = Link::format("http://127.0.0.1:8080/", &id, &key);
-        let link = Link::parse(&text).unwrap();
-        assert_eq!(link.base, "http://127.0.0.1:8080");
-        assert_eq!(link.id, id);
-        assert_eq!(link.key.as_bytes(), key.as_bytes());
-        assert!(Link::parse("http://x/s/not-a-uuid#abc").is_err());
-        assert!(Link::parse("http://x/s/0193").is_err());
     }
 }

@@ -1,5 +1,6 @@
 //! The Tauri side: the app builder (generic over the runtime so tests use the mock one), thin
-//! commands over [`Desktop`], the clipboard, notifications, drops, and the status poller.
+//! commands over [`Desktop`] and the [`actions`](crate::actions) they share with the tray, and
+//! the status poller.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -8,35 +9,18 @@ use std::time::Duration;
 
 use serde::Serialize;
 use tauri::{AppHandle, Builder, DragDropEvent, Emitter, Manager, Runtime, State, WindowEvent};
-use tauri_plugin_clipboard_manager::ClipboardExt;
-use tauri_plugin_notification::NotificationExt;
 
+use crate::actions::{copy, deliver, notify};
 use crate::error::DesktopError;
 use crate::files::StagedFile;
 use crate::service::{
     AccountSummary, Desktop, ProgressFn, RecentLink, SettingsInput, SettingsView, ShareRequest,
-    SharedLink,
 };
 use crate::settings::{Settings, SettingsStore};
 use crate::token::TokenStore;
 
-/// Events the window listens to.
-pub mod events {
-    /// Upload progress: `{done, total}`.
-    pub const PROGRESS: &str = "share-progress";
-    /// The files to share changed (a drop or a pick): the list.
-    pub const STAGED: &str = "staged";
-    /// A link was made outside the window (tray "Share clipboard"): the link.
-    pub const SHARED: &str = "shared";
-    /// Fresh recent links from the poller.
-    pub const RECENT: &str = "recent";
-    /// A link was read: `{id, label, views, views_left}`.
-    pub const LINK_READ: &str = "link-read";
-    /// An error from a background action: `{code, message}`.
-    pub const ERROR: &str = "app-error";
-    /// Show a page: `"share"`, `"recent"` or `"settings"`.
-    pub const NAVIGATE: &str = "navigate";
-}
+// The actions the tray shares with the commands live in `actions`; these paths stay valid.
+pub use crate::actions::{Delivered, events, on_drop, open_picker, share_clipboard_now, show};
 
 /// How to build the app.
 pub struct Options {
@@ -161,82 +145,6 @@ pub fn init<R: Runtime>(app: &AppHandle<R>, opts: Options) -> Result<(), Desktop
     Ok(())
 }
 
-/// Files dropped on the window join the files to share.
-pub fn on_drop<R: Runtime>(app: &AppHandle<R>, paths: Vec<PathBuf>) {
-    let state = app.state::<Desktop>();
-    match state.stage(paths) {
-        Ok(list) => {
-            let _ = app.emit(events::STAGED, list);
-        }
-        Err(e) => {
-            let _ = app.emit(events::ERROR, e);
-        }
-    }
-}
-
-/// Shows the window on a page.
-pub fn show<R: Runtime>(app: &AppHandle<R>, page: &str) {
-    if let Some(w) = app.get_webview_window("main") {
-        let _ = w.show();
-        let _ = w.unminimize();
-        let _ = w.set_focus();
-    }
-    let _ = app.emit(events::NAVIGATE, page);
-}
-
-fn notify<R: Runtime>(app: &AppHandle<R>, title: &str, body: &str) {
-    // No notification daemon (a bare X session, CI) is not worth failing over.
-    if let Err(e) = app.notification().builder().title(title).body(body).show() {
-        tracing::debug!(error = %e, "notification not shown");
-    }
-}
-
-/// Copies a link; clears it again after the configured delay if it is still there.
-fn copy<R: Runtime>(app: &AppHandle<R>, link: &str) -> bool {
-    if let Err(e) = app.clipboard().write_text(link) {
-        tracing::warn!(error = %e, "clipboard unavailable");
-        return false;
-    }
-    let secs = app
-        .state::<Desktop>()
-        .settings()
-        .map(|s| s.clear_clipboard_secs)
-        .unwrap_or(0);
-    if secs > 0 {
-        let app = app.clone();
-        let link = zeroize::Zeroizing::new(link.to_string());
-        tauri::async_runtime::spawn(async move {
-            tokio::time::sleep(Duration::from_secs(secs)).await;
-            let now = app.clipboard().read_text().map(zeroize::Zeroizing::new);
-            if now.is_ok_and(|t| t.as_str() == link.as_str()) {
-                let _ = app.clipboard().clear();
-            }
-        });
-    }
-    true
-}
-
-/// A link as the window gets it: copied to the clipboard or not.
-#[derive(Debug, Serialize)]
-pub struct Delivered {
-    /// The link.
-    #[serde(flatten)]
-    pub link: SharedLink,
-    /// Whether it is on the clipboard.
-    pub copied: bool,
-}
-
-fn deliver<R: Runtime>(app: &AppHandle<R>, link: SharedLink) -> Delivered {
-    let copied = copy(app, &link.link);
-    let body = if copied {
-        format!("The link to {} is on the clipboard.", link.label)
-    } else {
-        format!("The link to {} is in the Seecret window.", link.label)
-    };
-    notify(app, "Seecret link ready", &body);
-    Delivered { link, copied }
-}
-
 #[tauri::command]
 fn get_settings(state: State<'_, Desktop>) -> Result<SettingsView, DesktopError> {
     state.settings_view()
@@ -275,29 +183,6 @@ async fn share_text<R: Runtime>(
     Ok(deliver(&app, link))
 }
 
-/// Shares the text on the clipboard with the default settings; the link replaces it there.
-pub async fn share_clipboard_now<R: Runtime>(
-    app: &AppHandle<R>,
-) -> Result<Delivered, DesktopError> {
-    let state = app.state::<Desktop>();
-    if !state.settings()?.configured() {
-        return Err(DesktopError::NotConfigured);
-    }
-    let text = app
-        .clipboard()
-        .read_text()
-        .map_err(|_| DesktopError::Empty)?;
-    let link = state
-        .share_text(ShareRequest {
-            text: Some(text.into()),
-            ..ShareRequest::default()
-        })
-        .await?;
-    let delivered = deliver(app, link);
-    let _ = app.emit(events::SHARED, &delivered);
-    Ok(delivered)
-}
-
 #[tauri::command]
 async fn share_clipboard<R: Runtime>(app: AppHandle<R>) -> Result<Delivered, DesktopError> {
     share_clipboard_now(&app).await
@@ -317,28 +202,6 @@ fn clear_staged(state: State<'_, Desktop>) {
 #[tauri::command]
 fn pick_files<R: Runtime>(app: AppHandle<R>, folder: Option<bool>) {
     open_picker(&app, folder.unwrap_or(false));
-}
-
-/// Opens the file picker; the chosen paths are staged and announced.
-pub fn open_picker<R: Runtime>(app: &AppHandle<R>, folder: bool) {
-    use tauri_plugin_dialog::DialogExt;
-    let handle = app.clone();
-    let done = move |picked: Option<Vec<tauri_plugin_dialog::FilePath>>| {
-        let paths: Vec<PathBuf> = picked
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|p| p.into_path().ok())
-            .collect();
-        if !paths.is_empty() {
-            on_drop(&handle, paths);
-        }
-    };
-    let dialog = app.dialog().file().set_title("Share with Seecret");
-    if folder {
-        dialog.pick_folders(done);
-    } else {
-        dialog.pick_files(done);
-    }
 }
 
 /// Upload progress as the window gets it.

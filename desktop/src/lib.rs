@@ -4,6 +4,7 @@
 //! [`token`]); [`app`] wires it to Tauri with thin commands, and [`app::builder`] is generic over
 //! the runtime so tests drive it with Tauri's mock runtime.
 
+pub mod actions;
 pub mod app;
 pub mod error;
 pub mod files;

@@ -4,7 +4,7 @@ use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::TrayIconBuilder;
 use tauri::{AppHandle, Emitter, Runtime};
 
-use crate::app::{events, open_picker, share_clipboard_now, show};
+use crate::actions::{events, open_picker, share_clipboard_now, show};
 
 /// Menu item ids, in menu order.
 pub const ITEMS: [(&str, &str); 6] = [

@@ -19,7 +19,7 @@ macro_rules! jobs_fns {
                 ClaimRow, DeliveryRow, EndedRow, FactsRow, count, millis, parse,
             };
             use $crate::store::{Attempt, OutboxRow, StoreResult};
-            use $crate::webhook::{EventFacts, NewEvent, event_type, events};
+            use $crate::outbox::{EventFacts, NewEvent, event_type, events};
 
             type Conn = <$db as sqlx::Database>::Connection;
 

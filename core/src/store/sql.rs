@@ -41,7 +41,7 @@ macro_rules! store_impl {
                 AccountRecord, Attempt, AttemptClaim, OutboxRow, SecretPatch, SecretRecord, Store,
                 StoreError, StoreResult, ViewClaim, WebhookSecrets,
             };
-            use $crate::webhook::event_type;
+            use $crate::outbox::event_type;
 
             $crate::store::jobs_sql::jobs_fns!(store: $store, db: $db, row_lock: $row_lock);
             use jobs::{facts_events, insert_events};

@@ -1,0 +1,213 @@
+//! The rules a request is checked against: every input check (expiration, views, sizes,
+//! envelope, countries, webhook URL, names, verifiers), the reveal-proof check, and the one
+//! statement of a secret's live status ([`Status::live_at`]) as every operation applies it.
+
+use chrono::{DateTime, Utc};
+
+use super::Engine;
+use crate::api::SecretInfo;
+use crate::crypto::{self, RevealProof, SecretBytes, SecretKey, Verifier};
+use crate::error::{Error, GoneReason, Result};
+use crate::model::{Expiration, Status};
+use crate::store::SecretRecord;
+use crate::webhook;
+
+impl Engine {
+    pub(super) fn check_countries(&self, countries: Vec<String>) -> Result<Vec<String>> {
+        if countries.is_empty() {
+            return Ok(countries);
+        }
+        if !self.cfg.geo_available {
+            // Silently ignoring the restriction would let every country in.
+            return Err(Error::invalid(
+                "allowed_countries",
+                "geo-blocking is not available: configure SEECRET_GEOIP_DB or SEECRET_COUNTRY_HEADER",
+            ));
+        }
+        let mut out = Vec::with_capacity(countries.len());
+        for c in countries {
+            let c = c.trim().to_ascii_uppercase();
+            if !crate::geo::is_country_code(&c) {
+                return Err(Error::invalid(
+                    "allowed_countries",
+                    format!("{c:?} is not an ISO 3166-1 alpha-2 country code"),
+                ));
+            }
+            if !out.contains(&c) {
+                out.push(c);
+            }
+        }
+        if out.len() > 250 {
+            return Err(Error::invalid("allowed_countries", "too many countries"));
+        }
+        Ok(out)
+    }
+
+    pub(super) async fn check_webhook_url(&self, url: Option<String>) -> Result<Option<String>> {
+        match url.map(|u| u.trim().to_string()) {
+            None => Ok(None),
+            Some(u) if u.is_empty() => Ok(None),
+            Some(u) => webhook::check_url(&u, &self.cfg.webhooks.allow_private)
+                .await
+                .map(Some),
+        }
+    }
+
+    pub(super) fn check_expiration(&self, e: Expiration) -> Result<Expiration> {
+        if e > self.cfg.max_expiration {
+            return Err(Error::invalid(
+                "expiration",
+                format!("expiration must be at most {}", self.cfg.max_expiration),
+            ));
+        }
+        if e < self.cfg.min_expiration {
+            return Err(Error::invalid(
+                "expiration",
+                format!("expiration must be at least {}", self.cfg.min_expiration),
+            ));
+        }
+        Ok(e)
+    }
+
+    pub(super) fn check_views(&self, v: u32) -> Result<u32> {
+        if v == 0 || v > self.cfg.max_views {
+            return Err(Error::invalid(
+                "views",
+                format!("views must be between 1 and {}", self.cfg.max_views),
+            ));
+        }
+        Ok(v)
+    }
+
+    pub(super) fn check_text_size(&self, len: usize) -> Result<()> {
+        if len == 0 {
+            return Err(Error::invalid("content", "content must not be empty"));
+        }
+        if len > self.cfg.max_text_bytes {
+            return Err(Error::TooLarge {
+                message: format!(
+                    "content is {len} bytes; the limit for text is {} bytes (send larger data as a file)",
+                    self.cfg.max_text_bytes
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_envelope(&self, b64: &str) -> Result<Vec<u8>> {
+        let envelope = crypto::b64decode("ciphertext", b64)?;
+        crypto::check_envelope(&envelope)?;
+        self.check_text_size(envelope.len() - crypto::ENVELOPE_OVERHEAD)
+            .map_err(|e| match e {
+                Error::InvalidInput { .. } => {
+                    Error::invalid("ciphertext", "ciphertext seals empty content")
+                }
+                other => other,
+            })?;
+        Ok(envelope)
+    }
+}
+
+/// The client's `verifier` for content it sealed itself: required, since without it nobody could
+/// ever prove the right to reveal.
+pub(super) fn client_verifier_of(given: Option<String>) -> Result<Verifier> {
+    match given.as_deref().map(str::trim) {
+        None | Some("") => Err(Error::invalid(
+            "verifier",
+            "verifier is required with client-sealed content: base64url of SHA-256 of the \
+             reveal proof (docs/format.md)",
+        )),
+        Some(v) => Verifier::from_base64url(v),
+    }
+}
+
+pub(super) fn verifier_with_plaintext() -> Error {
+    Error::invalid(
+        "verifier",
+        "verifier is only for client-sealed content: the server derives it when it seals",
+    )
+}
+
+/// Checks that a reveal or status call holds the secret's key or reveal proof (DESIGN §7.1),
+/// in constant time against the stored verifier. Every failure is [`Error::NotFound`], the
+/// answer for an unknown id, so the id alone tells nothing. A `key` stands for the proof derived
+/// from it; a key that does not even parse proves nothing either. Secrets stored before
+/// verifiers existed accept a key (checked later by decrypting) and refuse a bare proof.
+pub(super) fn check_proof(
+    record: &SecretRecord,
+    key: Option<&SecretBytes>,
+    proof: Option<&SecretBytes>,
+) -> Result<()> {
+    let derived = key.map(|k| {
+        k.as_str()
+            .and_then(|s| SecretKey::from_base64url(s).ok())
+            .map(|k| RevealProof::of_key(&k))
+    });
+    let given = proof.map(|p| p.as_str().and_then(|s| RevealProof::from_base64url(s).ok()));
+    let proofs = [derived, given];
+    if proofs.iter().all(Option::is_none) {
+        return Err(Error::NotFound);
+    }
+    let Some(verifier) = &record.verifier else {
+        return match (key.is_some(), &proofs[0]) {
+            (true, Some(Some(_))) => Ok(()),
+            _ => Err(Error::NotFound),
+        };
+    };
+    // Every proof the caller gave must hold: a right key with a wrong proof is refused too.
+    let mut ok = true;
+    for p in proofs.iter().flatten() {
+        ok &= p.as_ref().is_some_and(|p| verifier.accepts(p));
+    }
+    if ok { Ok(()) } else { Err(Error::NotFound) }
+}
+
+/// An active secret past its expiry is expired even before the sweeper has erased it.
+pub(super) fn live_status(r: &SecretRecord, now: DateTime<Utc>) -> Status {
+    r.status.live_at(r.expires_at, now)
+}
+
+/// `info` with its status as of `now` (the same rule as [`live_status`]).
+pub(super) fn with_live_status(mut info: SecretInfo, now: DateTime<Utc>) -> SecretInfo {
+    info.status = info.status.live_at(info.expires_at, now);
+    info
+}
+
+pub(super) fn gone_reason(r: &SecretRecord, now: DateTime<Utc>) -> Option<GoneReason> {
+    match live_status(r, now) {
+        Status::Active => None,
+        Status::Consumed => Some(GoneReason::Consumed),
+        Status::Expired => Some(GoneReason::Expired),
+        Status::Deleted => Some(GoneReason::Deleted),
+    }
+}
+
+pub(super) fn check_label(label: Option<String>) -> Result<Option<String>> {
+    check_name("label", label)
+}
+
+/// A name the owner chose and others will read (label, clear-text file name): at most 200
+/// characters, refused with a 400 naming `field` if it holds control or format characters, since
+/// bidi overrides and invisible characters make a name read as something else.
+pub(super) fn check_name(field: &'static str, name: Option<String>) -> Result<Option<String>> {
+    let Some(name) = name.map(|l| l.trim().to_string()).filter(|l| !l.is_empty()) else {
+        return Ok(None);
+    };
+    if name.chars().count() > 200 {
+        return Err(Error::invalid(
+            field,
+            format!("{field} must be at most 200 characters"),
+        ));
+    }
+    if let Some(c) = name.chars().find(|c| crate::text::is_hidden_char(*c)) {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "{field} must not contain control characters or invisible formatting characters \
+                 such as bidi overrides (found U+{:04X})",
+                c as u32
+            ),
+        ));
+    }
+    Ok(Some(name))
+}
