@@ -7,11 +7,10 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use seecret_core::api::ListQuery;
-use seecret_core::client::{Client, RevealedContent, ShareOptions};
+use seecret_core::client::{Client, ClientError, RevealedContent, ShareOptions};
 use seecret_core::crypto::SecretBytes;
 use seecret_core::filestream::FileMeta;
 use seecret_core::model::{Expiration, Link, SecretId, SecretInfo, Status};
-use zeroize::Zeroizing;
 
 use crate::config::Hidden;
 
@@ -33,14 +32,48 @@ pub struct Remote {
 
 impl Remote {
     fn client(&self) -> anyhow::Result<Client> {
-        let token = match &self.token {
-            Some(t) => Some(Zeroizing::new(t.expose().to_string())),
-            None => crate::config::from_file_var("SEECRET_TOKEN")?.map(Zeroizing::new),
-        };
-        let Some(token) = token else {
+        let Some(token) = or_file(self.token.clone(), "SEECRET_TOKEN")? else {
             bail!("no API token: pass --token or set SEECRET_TOKEN");
         };
-        Ok(Client::new(&self.server, Some(token.as_str()))?)
+        Ok(Client::new(&self.server, Some(token.expose()))?)
+    }
+}
+
+/// A secret-bearing flag's value, or else the content of the file its `<VAR>_FILE` names.
+fn or_file(value: Option<Hidden>, var: &str) -> anyhow::Result<Option<Hidden>> {
+    match value {
+        Some(v) => Ok(Some(v)),
+        None => Ok(crate::config::from_file_var(var)?.map(Hidden::from)),
+    }
+}
+
+/// What the server's answer means for the person at the terminal, when there is something to do.
+fn hint(e: &ClientError) -> Option<String> {
+    match e.code()? {
+        "unauthorized" => {
+            Some("the server refused the API token (check --token or SEECRET_TOKEN)".into())
+        }
+        "passphrase_required" | "passphrase_invalid" => Some(
+            "this secret needs its passphrase: pass --passphrase or set SEECRET_PASSPHRASE".into(),
+        ),
+        "rate_limited" | "busy" | "overloaded" => e.retry_after().map(|d| {
+            format!(
+                "the server asks to wait {} s before trying again",
+                d.as_secs()
+            )
+        }),
+        "invalid_request" => e
+            .field()
+            .map(|f| format!("the server refused the value of {f}")),
+        _ => None,
+    }
+}
+
+/// A client error with its hint as context, for `seecret: {hint}: {error}`.
+fn explained(e: ClientError) -> anyhow::Error {
+    match hint(&e) {
+        Some(h) => anyhow::Error::new(e).context(h),
+        None => e.into(),
     }
 }
 
@@ -61,7 +94,7 @@ pub enum ClientCommand {
         /// Lifetime: 30m, 24h, 7d…
         #[arg(long, alias = "expiration")]
         expires: Option<Expiration>,
-        /// Passphrase the recipient must also give.
+        /// Passphrase the recipient must also give (or SEECRET_PASSPHRASE_FILE with a path).
         #[arg(long, env = "SEECRET_PASSPHRASE", hide_env_values = true)]
         passphrase: Option<Hidden>,
         /// Note for yourself (stored in clear, never the secret).
@@ -79,7 +112,7 @@ pub enum ClientCommand {
         /// directories and control characters.
         #[arg(short, long, value_name = "PATH")]
         output: Option<PathBuf>,
-        /// Passphrase, if the secret has one.
+        /// Passphrase, if the secret has one (or SEECRET_PASSPHRASE_FILE with a path).
         #[arg(long, env = "SEECRET_PASSPHRASE", hide_env_values = true)]
         passphrase: Option<Hidden>,
     },
@@ -114,6 +147,9 @@ pub enum ClientCommand {
         #[command(flatten)]
         remote: Remote,
     },
+    /// Print the settings table of docs/configuration.md (generated from the declarations).
+    #[command(hide = true)]
+    PrintSettingsTable,
 }
 
 /// An id, or a link whose id we take (the key part is ignored).
@@ -172,7 +208,7 @@ async fn share_file(
         )
         .await;
     bar.finish_and_clear();
-    Ok(shared?)
+    shared.map_err(explained)
 }
 
 /// A media type from the extension: enough for the recipient's browser to open the file right.
@@ -266,7 +302,7 @@ async fn reveal(
             if let Some(path) = opened.lock().ok().and_then(|o| o.clone()) {
                 let _ = std::fs::remove_file(path);
             }
-            return Err(e.into());
+            return Err(explained(e));
         }
     }
     Ok(())
@@ -315,7 +351,8 @@ pub async fn run(cmd: ClientCommand) -> anyhow::Result<()> {
             let opts = ShareOptions {
                 expiration: expires,
                 views,
-                passphrase: passphrase.map(|p| SecretBytes::from(p.expose().to_string())),
+                passphrase: or_file(passphrase, "SEECRET_PASSPHRASE")?
+                    .map(|p| SecretBytes::from(p.expose().to_string())),
                 label,
                 webhook_url: None,
             };
@@ -323,7 +360,10 @@ pub async fn run(cmd: ClientCommand) -> anyhow::Result<()> {
                 Some(path) => share_file(&client, &path, opts).await?,
                 None => {
                     let content = read_input(None)?;
-                    client.share(content.expose(), opts).await?
+                    client
+                        .share(content.expose(), opts)
+                        .await
+                        .map_err(explained)?
                 }
             };
             println!("{}", shared.link.as_str());
@@ -332,9 +372,13 @@ pub async fn run(cmd: ClientCommand) -> anyhow::Result<()> {
             link,
             output,
             passphrase,
-        } => reveal(&link, output, passphrase).await?,
+        } => reveal(&link, output, or_file(passphrase, "SEECRET_PASSPHRASE")?).await?,
         ClientCommand::Status { id, json, remote } => {
-            let info = remote.client()?.get(parse_id(&id)?).await?;
+            let info = remote
+                .client()?
+                .get(parse_id(&id)?)
+                .await
+                .map_err(explained)?;
             if json {
                 println!("{}", printable_json(&serde_json::to_string_pretty(&info)?));
             } else {
@@ -361,7 +405,8 @@ pub async fn run(cmd: ClientCommand) -> anyhow::Result<()> {
                     limit: Some(limit),
                     cursor: None,
                 })
-                .await?;
+                .await
+                .map_err(explained)?;
             for s in &page.seecrets {
                 if json {
                     println!("{}", printable_json(&serde_json::to_string(s)?));
@@ -371,9 +416,14 @@ pub async fn run(cmd: ClientCommand) -> anyhow::Result<()> {
             }
         }
         ClientCommand::Burn { id, remote } => {
-            let d = remote.client()?.delete(parse_id(&id)?).await?;
+            let d = remote
+                .client()?
+                .delete(parse_id(&id)?)
+                .await
+                .map_err(explained)?;
             println!("{} {}", d.id, d.status.as_str());
         }
+        ClientCommand::PrintSettingsTable => print!("{}", crate::config::settings_table()),
     }
     Ok(())
 }

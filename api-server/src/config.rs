@@ -1,16 +1,31 @@
-//! Server settings, layered: built-in defaults < TOML file (`--config`) < `SEECRET_*` environment
-//! < command-line flags. Secret-bearing settings may also come from a file named by `<VAR>_FILE`.
+//! Server settings, each declared once: a field of [`StorageOptions`] or [`ServeOptions`] is a
+//! command-line flag, a `SEECRET_*` environment variable and a key of the TOML file, with its
+//! help text and default beside it. Everything else is read from those declarations through
+//! clap's `Command`: the list of known variables (for the typo warning), `seecret
+//! print-default-config` and the settings table of `docs/configuration.md` (checked by a test).
+//!
+//! Layers, in increasing precedence: built-in defaults < TOML file (`--config`) < `SEECRET_*`
+//! environment < flags. A secret-bearing setting (one whose value clap hides) may also come from
+//! a file named by `<VAR>_FILE`, which ranks below the variable itself and above the TOML file.
 
+use std::collections::BTreeSet;
+use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use clap::Args;
+use clap::parser::ValueSource;
+use clap::{Arg, ArgMatches, Args, Command, FromArgMatches, Subcommand, ValueEnum};
 use seecret_core::engine::EngineConfig;
 use seecret_core::model::Expiration;
 use seecret_core::webhook::{PrivateAllowList, WebhookConfig};
-use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::http::HttpLimits;
 
 /// A setting that may carry a secret (a token, a passphrase, a URL with a password): zeroed on
 /// drop and never shown by `Debug`, so no struct that holds one can leak it by being printed.
@@ -24,13 +39,13 @@ impl Hidden {
     }
 }
 
-impl std::fmt::Debug for Hidden {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Debug for Hidden {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("<redacted>")
     }
 }
 
-impl std::str::FromStr for Hidden {
+impl FromStr for Hidden {
     type Err = std::convert::Infallible;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(Self(s.to_string()))
@@ -49,15 +64,78 @@ impl<'de> Deserialize<'de> for Hidden {
     }
 }
 
-/// Where the data lives; shared by `serve` and the `account` commands.
-#[derive(Args, Debug, Clone, Default)]
-pub struct StorageArgs {
-    /// TOML configuration file.
-    #[arg(long, env = "SEECRET_CONFIG", global = true)]
-    pub config: Option<PathBuf>,
+/// The value itself: only the layering of settings below serialises one, in memory.
+impl Serialize for Hidden {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+/// A duration as people write it (`500ms`, `10s`, `15m`, `24h`), on the command line and in
+/// the TOML file alike.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Human(pub Duration);
+
+impl FromStr for Human {
+    type Err = humantime::DurationError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        humantime::parse_duration(s).map(Self)
+    }
+}
+
+/// In the largest of h, m, s and ms that divides it (`24h`, `90s`, `500ms`).
+impl fmt::Display for Human {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.0.subsec_nanos().is_multiple_of(1_000_000) {
+            return write!(f, "{}", humantime::format_duration(self.0));
+        }
+        let ms = self.0.as_millis();
+        for (unit, len) in [("h", 3_600_000), ("m", 60_000), ("s", 1000)] {
+            if ms >= len && ms % len == 0 {
+                return write!(f, "{}{unit}", ms / len);
+            }
+        }
+        write!(f, "{ms}ms")
+    }
+}
+
+impl Serialize for Human {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Human {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// SQLite's `synchronous` pragma in WAL mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteSynchronous {
+    /// Loses no committed transaction on a process crash; an OS crash or power loss may drop the
+    /// last few.
+    Normal,
+    /// Syncs every commit to disk.
+    Full,
+}
+
+/// Where the data lives: shared by `serve` and the `account` commands.
+#[derive(Args, Serialize, Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct StorageOptions {
     /// Directory for the SQLite database and local files.
-    #[arg(long, env = "SEECRET_DATA_DIR", global = true)]
-    pub data_dir: Option<PathBuf>,
+    #[arg(
+        long,
+        env = "SEECRET_DATA_DIR",
+        global = true,
+        default_value = "./seecret-data"
+    )]
+    pub data_dir: PathBuf,
     /// Database URL: sqlite://path or postgres://… (default: SQLite file in the data dir).
     #[arg(
         long,
@@ -66,59 +144,96 @@ pub struct StorageArgs {
         hide_env_values = true
     )]
     pub database_url: Option<Hidden>,
+    /// PostgreSQL connections per server.
+    #[arg(
+        long,
+        env = "SEECRET_DATABASE_POOL_SIZE",
+        global = true,
+        default_value_t = 10
+    )]
+    pub database_pool_size: u32,
+    /// PostgreSQL `statement_timeout` of every connection, in milliseconds: a stuck query fails
+    /// the request instead of holding row locks.
+    #[arg(
+        long,
+        env = "SEECRET_DATABASE_STATEMENT_TIMEOUT_MS",
+        global = true,
+        default_value_t = 5000
+    )]
+    pub database_statement_timeout_ms: u32,
+    /// SQLite durability: normal (WAL; an OS crash or power loss may drop the last commits) or
+    /// full.
+    #[arg(
+        long,
+        env = "SEECRET_SQLITE_SYNCHRONOUS",
+        global = true,
+        value_enum,
+        ignore_case = true,
+        default_value_t = SqliteSynchronous::Normal
+    )]
+    pub sqlite_synchronous: SqliteSynchronous,
 }
 
-/// Flags of `seecret serve`; each has an environment variable.
-#[derive(Args, Debug, Clone, Default)]
-pub struct ServeArgs {
-    #[command(flatten)]
-    pub storage: StorageArgs,
+/// The settings of `seecret serve` beyond storage.
+#[derive(Args, Serialize, Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct ServeOptions {
     /// Address to listen on.
-    #[arg(long, env = "SEECRET_BIND")]
-    pub bind: Option<SocketAddr>,
-    /// Base URL of share links (default http://{bind}).
+    #[arg(long, env = "SEECRET_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+    /// Base URL of share links (default: http://{bound address}; set it behind a proxy).
     #[arg(long, env = "SEECRET_PUBLIC_URL")]
     pub public_url: Option<String>,
     /// Requests per minute per account (0: unlimited).
-    #[arg(long, env = "SEECRET_RATE_LIMIT_PER_MINUTE")]
-    pub rate_limit_per_minute: Option<u32>,
+    #[arg(long, env = "SEECRET_RATE_LIMIT_PER_MINUTE",
+        default_value_t = EngineConfig::default().rate_limit_per_minute)]
+    pub rate_limit_per_minute: u32,
     /// Requests per minute per client address on reveal endpoints and pages (0: unlimited).
-    #[arg(long, env = "SEECRET_REVEAL_RATE_LIMIT_PER_MINUTE")]
-    pub reveal_rate_limit_per_minute: Option<u32>,
-    /// Passphrase hashes and checks (Argon2) running at once; more answer 503 (default: cores).
+    #[arg(long, env = "SEECRET_REVEAL_RATE_LIMIT_PER_MINUTE",
+        default_value_t = EngineConfig::default().reveal_rate_limit_per_minute)]
+    pub reveal_rate_limit_per_minute: u32,
+    /// Passphrase hashes and checks (Argon2) running at once; more answer 503 (default: the
+    /// number of cores).
     #[arg(long, env = "SEECRET_ARGON2_CONCURRENCY")]
     pub argon2_concurrency: Option<usize>,
     /// Longest expiration accepted (e.g. 30d).
-    #[arg(long, env = "SEECRET_MAX_EXPIRATION")]
-    pub max_expiration: Option<Expiration>,
+    #[arg(long, env = "SEECRET_MAX_EXPIRATION",
+        default_value_t = EngineConfig::default().max_expiration)]
+    pub max_expiration: Expiration,
     /// Shortest expiration accepted (e.g. 1m).
-    #[arg(long, env = "SEECRET_MIN_EXPIRATION")]
-    pub min_expiration: Option<Expiration>,
+    #[arg(long, env = "SEECRET_MIN_EXPIRATION",
+        default_value_t = EngineConfig::default().min_expiration)]
+    pub min_expiration: Expiration,
     /// Most views a secret may allow.
-    #[arg(long, env = "SEECRET_MAX_VIEWS")]
-    pub max_views: Option<u32>,
+    #[arg(long, env = "SEECRET_MAX_VIEWS", default_value_t = EngineConfig::default().max_views)]
+    pub max_views: u32,
     /// Largest text secret in bytes.
-    #[arg(long, env = "SEECRET_MAX_TEXT_SIZE")]
-    pub max_text_size: Option<usize>,
+    #[arg(long, env = "SEECRET_MAX_TEXT_SIZE",
+        default_value_t = EngineConfig::default().max_text_bytes)]
+    pub max_text_size: usize,
     /// Largest file in bytes.
-    #[arg(long, env = "SEECRET_MAX_FILE_SIZE")]
-    pub max_file_size: Option<u64>,
-    /// Where file ciphertext goes: a directory (default <data-dir>/blobs) or s3://bucket/prefix.
+    #[arg(long, env = "SEECRET_MAX_FILE_SIZE",
+        default_value_t = EngineConfig::default().max_file_bytes)]
+    pub max_file_size: u64,
+    /// Where file ciphertext goes: a directory (default: {data_dir}/blobs) or s3://bucket/prefix
+    /// (S3 takes the AWS_* variables).
     #[arg(long, env = "SEECRET_BLOB_STORE")]
     pub blob_store: Option<String>,
     /// How long metadata of ended secrets is kept (e.g. 30d).
-    #[arg(long, env = "SEECRET_RETENTION")]
-    pub retention: Option<Expiration>,
+    #[arg(long, env = "SEECRET_RETENTION",
+        default_value_t = Expiration::from_duration(EngineConfig::default().retention))]
+    pub retention: Expiration,
     /// How often expired secrets are swept (e.g. 60s, 500ms).
-    #[arg(long, env = "SEECRET_SWEEP_INTERVAL", value_parser = humantime::parse_duration)]
-    pub sweep_interval: Option<Duration>,
+    #[arg(long, env = "SEECRET_SWEEP_INTERVAL", default_value = "60s")]
+    pub sweep_interval: Human,
     /// Age past which the sweeper removes blobs no secret names and leftovers of interrupted
-    /// uploads (default 1h; longer than any upload takes).
-    #[arg(long, env = "SEECRET_LEFTOVER_AGE", value_parser = humantime::parse_duration)]
-    pub leftover_age: Option<Duration>,
+    /// uploads (longer than any upload takes).
+    #[arg(long, env = "SEECRET_LEFTOVER_AGE",
+        default_value_t = Human(EngineConfig::default().leftover_age))]
+    pub leftover_age: Human,
     /// Tracing filter (e.g. info, seecret=debug).
-    #[arg(long, env = "SEECRET_LOG")]
-    pub log: Option<String>,
+    #[arg(long, env = "SEECRET_LOG", default_value = "info")]
+    pub log: String,
     /// Proxies whose X-Forwarded-For / Forwarded / country headers are believed (CIDR list).
     #[arg(long, env = "SEECRET_TRUSTED_PROXIES")]
     pub trusted_proxies: Option<String>,
@@ -131,93 +246,59 @@ pub struct ServeArgs {
     /// Redis for rate limits shared by all instances (redis://host:6379/0).
     #[arg(long, env = "SEECRET_REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<Hidden>,
-    /// When Redis is unreachable: `open` lets requests through, `closed` refuses them.
-    #[arg(long, env = "SEECRET_REDIS_FAIL")]
-    pub redis_fail: Option<String>,
+    /// When Redis is unreachable: open lets requests through, closed refuses them.
+    #[arg(long, env = "SEECRET_REDIS_FAIL", default_value = "open")]
+    pub redis_fail: String,
     /// Prefix of the rate-limit keys in Redis.
-    #[arg(long, env = "SEECRET_REDIS_PREFIX")]
-    pub redis_prefix: Option<String>,
+    #[arg(long, env = "SEECRET_REDIS_PREFIX", default_value = "seecret")]
+    pub redis_prefix: String,
     /// Private CIDRs and host names webhooks may reach anyway, comma-separated
     /// (e.g. 10.0.0.0/8,hooks.internal; 0.0.0.0/0,::/0 for every address).
     #[arg(long, env = "SEECRET_WEBHOOK_ALLOW_PRIVATE")]
-    pub webhook_allow_private: Option<String>,
-    /// Delays between webhook attempts, e.g. 5s,30s,2m,10m,1h,6h.
-    #[arg(long, env = "SEECRET_WEBHOOK_RETRY_SCHEDULE")]
-    pub webhook_retry_schedule: Option<String>,
-    /// Timeout of one webhook attempt (e.g. 10s).
-    #[arg(long, env = "SEECRET_WEBHOOK_TIMEOUT", value_parser = humantime::parse_duration)]
-    pub webhook_timeout: Option<Duration>,
-    /// Webhook deliveries in flight at once.
-    #[arg(long, env = "SEECRET_WEBHOOK_CONCURRENCY")]
-    pub webhook_concurrency: Option<usize>,
-    /// Webhook deliveries of one account in flight at once, across instances.
-    #[arg(long, env = "SEECRET_WEBHOOK_ACCOUNT_CONCURRENCY")]
-    pub webhook_account_concurrency: Option<usize>,
-    /// How long the previous webhook secret still signs after a rotation (e.g. 24h).
-    #[arg(long, env = "SEECRET_WEBHOOK_SECRET_OVERLAP", value_parser = humantime::parse_duration)]
-    pub webhook_secret_overlap: Option<Duration>,
-    /// Time a client has to send a request's headers before its connection is closed (e.g. 10s).
-    #[arg(long, env = "SEECRET_HEADER_TIMEOUT", value_parser = humantime::parse_duration)]
-    pub header_timeout: Option<Duration>,
-    /// Deadline of a request, except authenticated file uploads (e.g. 60s).
-    #[arg(long, env = "SEECRET_REQUEST_TIMEOUT", value_parser = humantime::parse_duration)]
-    pub request_timeout: Option<Duration>,
-    /// Deadline of an authenticated file upload (e.g. 15m).
-    #[arg(long, env = "SEECRET_UPLOAD_TIMEOUT", value_parser = humantime::parse_duration)]
-    pub upload_timeout: Option<Duration>,
-    /// Requests handled at once; past it the server answers 503 with Retry-After.
-    #[arg(long, env = "SEECRET_MAX_IN_FLIGHT")]
-    pub max_in_flight: Option<usize>,
-    /// Failed authentications a minute per client address before 429 (0: unlimited).
-    #[arg(long, env = "SEECRET_AUTH_FAILURES_PER_MINUTE")]
-    pub auth_failures_per_minute: Option<u32>,
-}
-
-/// The TOML file: the same settings as the flags, snake_case.
-#[derive(Deserialize, Debug, Default)]
-#[serde(deny_unknown_fields)]
-struct FileConfig {
-    bind: Option<SocketAddr>,
-    data_dir: Option<PathBuf>,
-    database_url: Option<Hidden>,
-    public_url: Option<String>,
-    rate_limit_per_minute: Option<u32>,
-    reveal_rate_limit_per_minute: Option<u32>,
-    max_expiration: Option<Expiration>,
-    min_expiration: Option<Expiration>,
-    max_views: Option<u32>,
-    max_text_size: Option<usize>,
-    max_file_size: Option<u64>,
-    blob_store: Option<String>,
-    retention: Option<Expiration>,
-    #[serde(default, with = "humantime_serde_opt")]
-    sweep_interval: Option<Duration>,
-    #[serde(default, with = "humantime_serde_opt")]
-    leftover_age: Option<Duration>,
-    log: Option<String>,
-    redis_url: Option<Hidden>,
-    redis_fail: Option<String>,
-    redis_prefix: Option<String>,
-    trusted_proxies: Option<String>,
-    geoip_db: Option<PathBuf>,
-    country_header: Option<String>,
     #[serde(default, deserialize_with = "list_or_bool")]
-    webhook_allow_private: Option<String>,
-    webhook_retry_schedule: Option<String>,
-    #[serde(default, with = "humantime_serde_opt")]
-    webhook_timeout: Option<Duration>,
-    webhook_concurrency: Option<usize>,
-    webhook_account_concurrency: Option<usize>,
-    #[serde(default, with = "humantime_serde_opt")]
-    webhook_secret_overlap: Option<Duration>,
-    #[serde(default, with = "humantime_serde_opt")]
-    header_timeout: Option<Duration>,
-    #[serde(default, with = "humantime_serde_opt")]
-    request_timeout: Option<Duration>,
-    #[serde(default, with = "humantime_serde_opt")]
-    upload_timeout: Option<Duration>,
-    max_in_flight: Option<usize>,
-    auth_failures_per_minute: Option<u32>,
+    pub webhook_allow_private: Option<String>,
+    /// Delays between webhook attempts (units ms, s, m, h).
+    #[arg(
+        long,
+        env = "SEECRET_WEBHOOK_RETRY_SCHEDULE",
+        default_value = "5s,30s,2m,10m,1h,6h"
+    )]
+    pub webhook_retry_schedule: String,
+    /// Timeout of one webhook attempt (e.g. 10s).
+    #[arg(long, env = "SEECRET_WEBHOOK_TIMEOUT",
+        default_value_t = Human(WebhookConfig::default().timeout))]
+    pub webhook_timeout: Human,
+    /// Webhook deliveries in flight at once.
+    #[arg(long, env = "SEECRET_WEBHOOK_CONCURRENCY",
+        default_value_t = WebhookConfig::default().concurrency)]
+    pub webhook_concurrency: usize,
+    /// Webhook deliveries of one account in flight at once, across instances.
+    #[arg(long, env = "SEECRET_WEBHOOK_ACCOUNT_CONCURRENCY",
+        default_value_t = WebhookConfig::default().per_account)]
+    pub webhook_account_concurrency: usize,
+    /// How long the previous webhook secret still signs after a rotation (e.g. 24h).
+    #[arg(long, env = "SEECRET_WEBHOOK_SECRET_OVERLAP",
+        default_value_t = Human(WebhookConfig::default().secret_overlap))]
+    pub webhook_secret_overlap: Human,
+    /// Time a client has to send a request's headers before its connection is closed.
+    #[arg(long, env = "SEECRET_HEADER_TIMEOUT", default_value = "10s")]
+    pub header_timeout: Human,
+    /// Deadline of a request, except authenticated file uploads (else 408).
+    #[arg(long, env = "SEECRET_REQUEST_TIMEOUT",
+        default_value_t = Human(HttpLimits::default().request_timeout))]
+    pub request_timeout: Human,
+    /// Deadline of an authenticated file upload.
+    #[arg(long, env = "SEECRET_UPLOAD_TIMEOUT",
+        default_value_t = Human(HttpLimits::default().upload_timeout))]
+    pub upload_timeout: Human,
+    /// Requests handled at once; past it the server answers 503 with Retry-After.
+    #[arg(long, env = "SEECRET_MAX_IN_FLIGHT",
+        default_value_t = HttpLimits::default().max_in_flight)]
+    pub max_in_flight: usize,
+    /// Failed authentications a minute per client address before 429 (0: unlimited).
+    #[arg(long, env = "SEECRET_AUTH_FAILURES_PER_MINUTE",
+        default_value_t = HttpLimits::default().auth_failures_per_minute)]
+    pub auth_failures_per_minute: u32,
 }
 
 /// The allow list as text; a TOML boolean (the former form) becomes `"true"`/`"false"` so that
@@ -235,14 +316,202 @@ fn list_or_bool<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>
     }))
 }
 
-mod humantime_serde_opt {
-    use serde::{Deserialize, Deserializer};
-    use std::time::Duration;
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-        Option::<String>::deserialize(d)?
-            .map(|s| humantime::parse_duration(&s).map_err(serde::de::Error::custom))
-            .transpose()
+/// Settings of type `T` as clap parsed them (defaults, environment, flags), and which of them
+/// came from a flag or the environment: the TOML file ranks between those and the defaults,
+/// which clap alone does not tell apart.
+#[derive(Clone, Debug)]
+pub struct Layered<T> {
+    parsed: T,
+    explicit: BTreeSet<String>,
+}
+
+impl<T: Args> Args for Layered<T> {
+    fn group_id() -> Option<clap::Id> {
+        T::group_id()
     }
+    fn augment_args(cmd: Command) -> Command {
+        T::augment_args(cmd)
+    }
+    fn augment_args_for_update(cmd: Command) -> Command {
+        T::augment_args_for_update(cmd)
+    }
+}
+
+impl<T: Args + FromArgMatches> FromArgMatches for Layered<T> {
+    fn from_arg_matches(m: &ArgMatches) -> Result<Self, clap::Error> {
+        Ok(Self {
+            explicit: explicit::<T>(m),
+            parsed: T::from_arg_matches(m)?,
+        })
+    }
+    fn update_from_arg_matches(&mut self, m: &ArgMatches) -> Result<(), clap::Error> {
+        self.explicit.extend(explicit::<T>(m));
+        self.parsed.update_from_arg_matches(m)
+    }
+}
+
+/// The arguments `T` declares.
+fn args_of<T: Args>() -> Vec<Arg> {
+    T::augment_args(Command::new("seecret"))
+        .get_arguments()
+        .cloned()
+        .collect()
+}
+
+/// The settings of `T` given by a flag or an environment variable.
+fn explicit<T: Args>(m: &ArgMatches) -> BTreeSet<String> {
+    args_of::<T>()
+        .iter()
+        .map(|a| a.get_id().to_string())
+        .filter(|id| {
+            matches!(
+                m.value_source(id),
+                Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+            )
+        })
+        .collect()
+}
+
+/// `T` with nothing but its built-in defaults (no flag, no environment).
+fn defaults<T: Args + FromArgMatches>() -> anyhow::Result<T> {
+    let matches = T::augment_args(Command::new("seecret").no_binary_name(true))
+        .mut_args(|a| a.env(None::<&'static str>))
+        .try_get_matches_from(Vec::<String>::new())?;
+    Ok(T::from_arg_matches(&matches)?)
+}
+
+fn to_map<T: Serialize>(value: &T) -> anyhow::Result<Map<String, Value>> {
+    match serde_json::to_value(value)? {
+        Value::Object(map) => Ok(map),
+        _ => bail!("settings are not a table"),
+    }
+}
+
+impl<T: Args + Serialize + DeserializeOwned> Layered<T> {
+    /// The settings with the TOML file's values in place of defaults, and `<VAR>_FILE`
+    /// contents in place of those.
+    fn resolve(&self, file: &ConfigFile) -> anyhow::Result<T> {
+        let mut merged = to_map(&self.parsed)?;
+        let args = args_of::<T>();
+        for (key, value) in &file.values {
+            if !args.iter().any(|a| a.get_id() == key.as_str()) {
+                continue;
+            }
+            // Checked one by one so that an error names its key, also when a flag overrides it.
+            let mut probe = merged.clone();
+            probe.insert(key.clone(), value.clone());
+            serde_json::from_value::<T>(Value::Object(probe))
+                .with_context(|| format!("config file {}: {key}", file.shown()))?;
+            if !self.explicit.contains(key) {
+                merged.insert(key.clone(), value.clone());
+            }
+        }
+        for arg in args.iter().filter(|a| a.is_hide_env_values_set()) {
+            let (id, Some(var)) = (arg.get_id().as_str(), arg.get_env()) else {
+                continue;
+            };
+            if self.explicit.contains(id) {
+                continue;
+            }
+            if let Some(text) = from_file_var(&var.to_string_lossy())? {
+                merged.insert(id.to_string(), Value::String(text));
+            }
+        }
+        Ok(serde_json::from_value(Value::Object(merged))?)
+    }
+}
+
+/// The TOML file's settings by key, checked against the declared ones.
+#[derive(Default)]
+struct ConfigFile {
+    path: Option<PathBuf>,
+    values: Map<String, Value>,
+}
+
+impl ConfigFile {
+    fn read(path: Option<&Path>) -> anyhow::Result<Self> {
+        let Some(path) = path else {
+            return Ok(Self::default());
+        };
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading config file {}", path.display()))?;
+        let table: toml::Table = toml::from_str(&text)
+            .with_context(|| format!("parsing config file {}", path.display()))?;
+        let values = to_map(&table)?;
+        let known = toml_keys();
+        if let Some(key) = values.keys().find(|k| !known.contains(*k)) {
+            bail!(
+                "parsing config file {}: unknown setting {key:?} (`seecret print-default-config` lists them)",
+                path.display()
+            );
+        }
+        Ok(Self {
+            path: Some(path.to_path_buf()),
+            values,
+        })
+    }
+
+    fn shown(&self) -> String {
+        self.path
+            .as_deref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
+    }
+}
+
+/// Every key the TOML file may hold: the settings' ids.
+fn toml_keys() -> BTreeSet<String> {
+    args_of::<StorageOptions>()
+        .into_iter()
+        .chain(args_of::<ServeOptions>())
+        .map(|a| a.get_id().to_string())
+        .collect()
+}
+
+/// Where the data lives; shared by `serve` and the `account` commands.
+#[derive(Args, Debug, Clone)]
+pub struct StorageArgs {
+    /// TOML configuration file.
+    #[arg(long, env = "SEECRET_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub options: Layered<StorageOptions>,
+}
+
+/// Flags of `seecret serve`; each has an environment variable and a TOML key.
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    #[command(flatten)]
+    pub options: Layered<ServeOptions>,
+}
+
+/// How the store uses its database. Declared and resolved here; the store still reads the
+/// variables itself until it takes these.
+#[derive(Debug, Clone)]
+#[cfg_attr(
+    not(test),
+    expect(
+        dead_code,
+        reason = "the store reads these from the environment until it takes them"
+    )
+)]
+pub struct DatabaseTuning {
+    /// PostgreSQL pool size.
+    pub pool_size: u32,
+    /// PostgreSQL statement timeout.
+    pub statement_timeout: Duration,
+    /// SQLite durability.
+    pub sqlite_synchronous: SqliteSynchronous,
+}
+
+/// Storage settings after layering.
+#[derive(Debug, Clone)]
+pub struct Storage {
+    pub data_dir: PathBuf,
+    pub database_url: Hidden,
+    pub tuning: DatabaseTuning,
 }
 
 /// Fully resolved settings.
@@ -253,6 +522,15 @@ pub struct Settings {
     pub public_url_set: bool,
     pub data_dir: PathBuf,
     pub database_url: Hidden,
+    /// Pool size, statement timeout, SQLite durability.
+    #[cfg_attr(
+        not(test),
+        expect(
+            dead_code,
+            reason = "the store reads these from the environment until it takes them"
+        )
+    )]
+    pub database: DatabaseTuning,
     /// Redis for shared rate limits.
     pub redis_url: Option<Hidden>,
     /// Let requests through when Redis is down.
@@ -273,70 +551,47 @@ pub struct Settings {
     /// Time a client has to send a request's headers.
     pub header_timeout: Duration,
     /// Deadlines, in-flight cap, failed-authentication limit.
-    pub http: crate::http::HttpLimits,
+    pub http: HttpLimits,
 }
 
-/// Every `SEECRET_*` variable the server or CLI reads; others get a warning (likely a typo).
-pub const KNOWN_ENV: &[&str] = &[
-    "SEECRET_CONFIG",
-    "SEECRET_DATA_DIR",
-    "SEECRET_DATABASE_URL",
-    "SEECRET_DATABASE_URL_FILE",
-    "SEECRET_BIND",
-    "SEECRET_PUBLIC_URL",
-    "SEECRET_RATE_LIMIT_PER_MINUTE",
-    "SEECRET_REVEAL_RATE_LIMIT_PER_MINUTE",
-    "SEECRET_ARGON2_CONCURRENCY",
-    "SEECRET_MAX_EXPIRATION",
-    "SEECRET_MIN_EXPIRATION",
-    "SEECRET_MAX_VIEWS",
-    "SEECRET_MAX_TEXT_SIZE",
-    "SEECRET_MAX_FILE_SIZE",
-    "SEECRET_BLOB_STORE",
-    "SEECRET_RETENTION",
-    "SEECRET_SWEEP_INTERVAL",
-    "SEECRET_LEFTOVER_AGE",
-    "SEECRET_LOG",
-    "SEECRET_REDIS_URL",
-    "SEECRET_REDIS_URL_FILE",
-    "SEECRET_REDIS_FAIL",
-    "SEECRET_REDIS_PREFIX",
-    "SEECRET_TRUSTED_PROXIES",
-    "SEECRET_GEOIP_DB",
-    "SEECRET_COUNTRY_HEADER",
-    "SEECRET_WEBHOOK_ALLOW_PRIVATE",
-    "SEECRET_WEBHOOK_RETRY_SCHEDULE",
-    "SEECRET_WEBHOOK_TIMEOUT",
-    "SEECRET_WEBHOOK_CONCURRENCY",
-    "SEECRET_WEBHOOK_ACCOUNT_CONCURRENCY",
-    "SEECRET_WEBHOOK_SECRET_OVERLAP",
-    "SEECRET_HEADER_TIMEOUT",
-    "SEECRET_REQUEST_TIMEOUT",
-    "SEECRET_UPLOAD_TIMEOUT",
-    "SEECRET_MAX_IN_FLIGHT",
-    "SEECRET_AUTH_FAILURES_PER_MINUTE",
-    "SEECRET_SQLITE_SYNCHRONOUS",
-    "SEECRET_SERVER",
-    "SEECRET_TOKEN",
-    "SEECRET_TOKEN_FILE",
-    "SEECRET_PASSPHRASE",
-];
+/// Every `SEECRET_*` variable the server and the CLI read: the variable of each flag, with
+/// `<VAR>_FILE` for the secret-bearing ones, and the embedded bots' variables (each also with
+/// `_FILE`).
+pub fn known_env_vars() -> BTreeSet<String> {
+    fn walk(cmd: &Command, known: &mut BTreeSet<String>) {
+        for arg in cmd.get_arguments() {
+            if let Some(var) = arg.get_env() {
+                let var = var.to_string_lossy();
+                if arg.is_hide_env_values_set() {
+                    known.insert(format!("{var}_FILE"));
+                }
+                known.insert(var.into_owned());
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            walk(sub, known);
+        }
+    }
+    let mut known = BTreeSet::new();
+    walk(&ServeArgs::augment_args(Command::new("serve")), &mut known);
+    walk(
+        &crate::cli::ClientCommand::augment_subcommands(Command::new("client")),
+        &mut known,
+    );
+    for var in crate::bots::ENV_VARS.iter().flat_map(|vars| vars.iter()) {
+        known.insert(var.to_string());
+        known.insert(format!("{var}_FILE"));
+    }
+    known
+}
 
 /// Names of `SEECRET_*` variables in the environment that nothing reads.
 pub fn unknown_env_vars() -> Vec<String> {
+    let known = known_env_vars();
     std::env::vars()
         .map(|(k, _)| k)
-        .filter(|k| k.starts_with("SEECRET_") && !is_known(k))
+        .filter(|k| k.starts_with("SEECRET_") && !known.contains(k))
         .collect()
-}
-
-fn is_known(var: &str) -> bool {
-    let base = var.strip_suffix("_FILE").unwrap_or(var);
-    KNOWN_ENV.contains(&var)
-        || crate::bots::ENV_VARS
-            .iter()
-            .flat_map(|vars| vars.iter())
-            .any(|v| *v == var || *v == base)
 }
 
 /// Reads `<var>_FILE` if set: how container secrets are usually mounted.
@@ -351,151 +606,93 @@ pub fn from_file_var(var: &str) -> anyhow::Result<Option<String>> {
     }
 }
 
-fn read_file_config(path: Option<&Path>) -> anyhow::Result<FileConfig> {
-    let Some(path) = path else {
-        return Ok(FileConfig::default());
-    };
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading config file {}", path.display()))?;
-    toml::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))
-}
-
 impl StorageArgs {
     /// Data directory and database URL after layering.
     pub fn resolve(&self) -> anyhow::Result<(PathBuf, Hidden)> {
-        let file = read_file_config(self.config.as_deref())?;
-        resolve_storage(self, &file)
+        let s = self.settings(&ConfigFile::read(self.config.as_deref())?)?;
+        Ok((s.data_dir, s.database_url))
     }
-}
 
-fn resolve_storage(args: &StorageArgs, file: &FileConfig) -> anyhow::Result<(PathBuf, Hidden)> {
-    let data_dir = args
-        .data_dir
-        .clone()
-        .or_else(|| file.data_dir.clone())
-        .unwrap_or_else(|| PathBuf::from("./seecret-data"));
-    let database_url = match (&args.database_url, from_file_var("SEECRET_DATABASE_URL")?) {
-        (Some(u), _) => u.clone(),
-        (None, Some(u)) => u.into(),
-        (None, None) => match &file.database_url {
-            Some(u) => u.clone(),
-            None => format!("sqlite://{}", data_dir.join("seecret.db").display()).into(),
-        },
-    };
-    Ok((data_dir, database_url))
+    fn settings(&self, file: &ConfigFile) -> anyhow::Result<Storage> {
+        let o = self.options.resolve(file)?;
+        let database_url = match o.database_url {
+            Some(url) => url,
+            None => format!("sqlite://{}", o.data_dir.join("seecret.db").display()).into(),
+        };
+        if o.database_pool_size == 0 {
+            bail!("SEECRET_DATABASE_POOL_SIZE must be at least 1");
+        }
+        if o.database_statement_timeout_ms == 0 {
+            bail!("SEECRET_DATABASE_STATEMENT_TIMEOUT_MS must be at least 1");
+        }
+        Ok(Storage {
+            data_dir: o.data_dir,
+            database_url,
+            tuning: DatabaseTuning {
+                pool_size: o.database_pool_size,
+                statement_timeout: Duration::from_millis(o.database_statement_timeout_ms.into()),
+                sqlite_synchronous: o.sqlite_synchronous,
+            },
+        })
+    }
 }
 
 impl ServeArgs {
     /// Resolves every setting and validates it.
     pub fn resolve(&self) -> anyhow::Result<Settings> {
-        let file = read_file_config(self.storage.config.as_deref())?;
-        let (data_dir, database_url) = resolve_storage(&self.storage, &file)?;
+        let file = ConfigFile::read(self.storage.config.as_deref())?;
+        let storage = self.storage.settings(&file)?;
+        let o = self.options.resolve(&file)?;
         let d = EngineConfig::default();
-        let bind = self
-            .bind
-            .or(file.bind)
-            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
-        let public_url = self.public_url.clone().or(file.public_url);
-        let public_url_set = public_url.is_some();
-        if let Some(public_url) = &public_url {
+        let public_url_set = o.public_url.is_some();
+        if let Some(public_url) = &o.public_url {
             let parsed = url::Url::parse(public_url)
                 .with_context(|| format!("SEECRET_PUBLIC_URL {public_url:?} is not a URL"))?;
             if !matches!(parsed.scheme(), "http" | "https") || parsed.fragment().is_some() {
                 bail!("SEECRET_PUBLIC_URL must be an http(s) URL without a fragment");
             }
         }
+        let w = d.webhooks.clone();
+        let webhooks = WebhookConfig {
+            allow_private: match &o.webhook_allow_private {
+                Some(list) => list
+                    .parse::<PrivateAllowList>()
+                    .context("SEECRET_WEBHOOK_ALLOW_PRIVATE")?,
+                None => w.allow_private.clone(),
+            },
+            retry_schedule: seecret_core::webhook::parse_schedule(&o.webhook_retry_schedule)
+                .context("SEECRET_WEBHOOK_RETRY_SCHEDULE")?,
+            timeout: o.webhook_timeout.0,
+            concurrency: o.webhook_concurrency.max(1),
+            per_account: o.webhook_account_concurrency,
+            secret_overlap: o.webhook_secret_overlap.0,
+            ..w
+        }
+        .with_lease_from_timeout();
         let engine = EngineConfig {
             // Without a public URL, links use the address actually bound (see `serve`).
-            public_url: public_url
-                .unwrap_or_else(|| format!("http://{bind}"))
+            public_url: o
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{}", o.bind))
                 .trim_end_matches('/')
                 .to_string(),
-            max_expiration: self
-                .max_expiration
-                .or(file.max_expiration)
-                .unwrap_or(d.max_expiration),
-            leftover_age: self
-                .leftover_age
-                .or(file.leftover_age)
-                .unwrap_or(d.leftover_age),
-            min_expiration: self
-                .min_expiration
-                .or(file.min_expiration)
-                .unwrap_or(d.min_expiration),
-            max_views: self.max_views.or(file.max_views).unwrap_or(d.max_views),
-            max_text_bytes: self
-                .max_text_size
-                .or(file.max_text_size)
-                .unwrap_or(d.max_text_bytes),
-            max_file_bytes: self
-                .max_file_size
-                .or(file.max_file_size)
-                .unwrap_or(d.max_file_bytes),
-            retention: self
-                .retention
-                .or(file.retention)
-                .map(Expiration::duration)
-                .unwrap_or(d.retention),
-            rate_limit_per_minute: self
-                .rate_limit_per_minute
-                .or(file.rate_limit_per_minute)
-                .unwrap_or(d.rate_limit_per_minute),
-            reveal_rate_limit_per_minute: self
-                .reveal_rate_limit_per_minute
-                .or(file.reveal_rate_limit_per_minute)
-                .unwrap_or(d.reveal_rate_limit_per_minute),
-            webhooks: {
-                let w = d.webhooks.clone();
-                WebhookConfig {
-                    allow_private: match self
-                        .webhook_allow_private
-                        .clone()
-                        .or(file.webhook_allow_private)
-                    {
-                        Some(list) => list
-                            .parse::<PrivateAllowList>()
-                            .context("SEECRET_WEBHOOK_ALLOW_PRIVATE")?,
-                        None => w.allow_private.clone(),
-                    },
-                    retry_schedule: match self
-                        .webhook_retry_schedule
-                        .clone()
-                        .or(file.webhook_retry_schedule)
-                    {
-                        Some(s) => seecret_core::webhook::parse_schedule(&s)
-                            .context("SEECRET_WEBHOOK_RETRY_SCHEDULE")?,
-                        None => w.retry_schedule,
-                    },
-                    timeout: self
-                        .webhook_timeout
-                        .or(file.webhook_timeout)
-                        .unwrap_or(w.timeout),
-                    concurrency: self
-                        .webhook_concurrency
-                        .or(file.webhook_concurrency)
-                        .unwrap_or(w.concurrency)
-                        .max(1),
-                    per_account: self
-                        .webhook_account_concurrency
-                        .or(file.webhook_account_concurrency)
-                        .unwrap_or(w.per_account),
-                    secret_overlap: self
-                        .webhook_secret_overlap
-                        .or(file.webhook_secret_overlap)
-                        .unwrap_or(w.secret_overlap),
-                    ..w
-                }
-                .with_lease_from_timeout()
-            },
-            argon2_concurrency: match self.argon2_concurrency {
+            max_expiration: o.max_expiration,
+            min_expiration: o.min_expiration,
+            max_views: o.max_views,
+            max_text_bytes: o.max_text_size,
+            max_file_bytes: o.max_file_size,
+            retention: o.retention.duration(),
+            leftover_age: o.leftover_age.0,
+            rate_limit_per_minute: o.rate_limit_per_minute,
+            reveal_rate_limit_per_minute: o.reveal_rate_limit_per_minute,
+            webhooks,
+            argon2_concurrency: match o.argon2_concurrency {
                 Some(0) => bail!("SEECRET_ARGON2_CONCURRENCY must be at least 1"),
                 Some(n) => n,
                 None => d.argon2_concurrency,
             },
-            geo_available: self.geoip_db.is_some()
-                || file.geoip_db.is_some()
-                || self.country_header.is_some()
-                || file.country_header.is_some(),
+            geo_available: o.geoip_db.is_some() || o.country_header.is_some(),
             ..d
         };
         if engine.min_expiration > engine.max_expiration {
@@ -504,29 +701,13 @@ impl ServeArgs {
         if engine.max_views == 0 {
             bail!("SEECRET_MAX_VIEWS must be at least 1");
         }
-        let h = crate::http::HttpLimits::default();
-        let http = crate::http::HttpLimits {
-            request_timeout: self
-                .request_timeout
-                .or(file.request_timeout)
-                .unwrap_or(h.request_timeout),
-            upload_timeout: self
-                .upload_timeout
-                .or(file.upload_timeout)
-                .unwrap_or(h.upload_timeout),
-            max_in_flight: self
-                .max_in_flight
-                .or(file.max_in_flight)
-                .unwrap_or(h.max_in_flight),
-            auth_failures_per_minute: self
-                .auth_failures_per_minute
-                .or(file.auth_failures_per_minute)
-                .unwrap_or(h.auth_failures_per_minute),
+        let http = HttpLimits {
+            request_timeout: o.request_timeout.0,
+            upload_timeout: o.upload_timeout.0,
+            max_in_flight: o.max_in_flight,
+            auth_failures_per_minute: o.auth_failures_per_minute,
         };
-        let header_timeout = self
-            .header_timeout
-            .or(file.header_timeout)
-            .unwrap_or(Duration::from_secs(10));
+        let header_timeout = o.header_timeout.0;
         if header_timeout.is_zero()
             || http.request_timeout.is_zero()
             || http.upload_timeout.is_zero()
@@ -542,53 +723,27 @@ impl ServeArgs {
             bail!("SEECRET_WEBHOOK_ACCOUNT_CONCURRENCY must be at least 1");
         }
         Ok(Settings {
-            bind,
+            bind: o.bind,
             public_url_set,
-            data_dir,
-            database_url,
-            redis_url: match (&self.redis_url, from_file_var("SEECRET_REDIS_URL")?) {
-                (Some(u), _) => Some(u.clone()),
-                (None, Some(u)) => Some(u.into()),
-                (None, None) => file.redis_url.clone(),
-            },
-            redis_fail_open: match self
-                .redis_fail
-                .as_deref()
-                .or(file.redis_fail.as_deref())
-                .unwrap_or("open")
-            {
+            data_dir: storage.data_dir,
+            database_url: storage.database_url,
+            database: storage.tuning,
+            redis_url: o.redis_url,
+            redis_fail_open: match o.redis_fail.as_str() {
                 "open" => true,
                 "closed" => false,
                 other => bail!("SEECRET_REDIS_FAIL must be open or closed, not {other:?}"),
             },
-            redis_prefix: self
-                .redis_prefix
-                .clone()
-                .or(file.redis_prefix.clone())
-                .unwrap_or_else(|| "seecret".into()),
+            redis_prefix: o.redis_prefix,
             trusted_proxies: seecret_core::geo::TrustedProxies::parse(
-                self.trusted_proxies
-                    .as_deref()
-                    .or(file.trusted_proxies.as_deref())
-                    .unwrap_or(""),
+                o.trusted_proxies.as_deref().unwrap_or(""),
             )
             .context("SEECRET_TRUSTED_PROXIES")?,
-            geoip_db: self.geoip_db.clone().or(file.geoip_db),
-            country_header: self.country_header.clone().or(file.country_header),
-            blob_store: self
-                .blob_store
-                .clone()
-                .or(file.blob_store)
-                .unwrap_or_default(),
-            sweep_interval: self
-                .sweep_interval
-                .or(file.sweep_interval)
-                .unwrap_or(Duration::from_secs(60)),
-            log: self
-                .log
-                .clone()
-                .or(file.log)
-                .unwrap_or_else(|| "info".into()),
+            geoip_db: o.geoip_db,
+            country_header: o.country_header,
+            blob_store: o.blob_store.unwrap_or_default(),
+            sweep_interval: o.sweep_interval.0,
+            log: o.log,
             engine,
             header_timeout,
             http,
@@ -596,53 +751,118 @@ impl ServeArgs {
     }
 }
 
+/// One setting as declared, for the default configuration and the docs' table.
+struct Setting {
+    /// The TOML key (none for `--config` itself).
+    key: Option<String>,
+    flag: String,
+    env: Option<String>,
+    /// The built-in default (none: unset, or computed as the help says).
+    default: Option<Value>,
+    help: String,
+    /// Whether `<VAR>_FILE` may hold the value.
+    from_file: bool,
+}
+
+/// Every setting of `seecret serve`, in declaration order.
+fn declared() -> anyhow::Result<Vec<Setting>> {
+    let mut builtin = to_map(&defaults::<StorageOptions>()?)?;
+    builtin.extend(to_map(&defaults::<ServeOptions>()?)?);
+    let keys = toml_keys();
+    Ok(args_of::<StorageArgs>()
+        .into_iter()
+        .chain(args_of::<ServeOptions>())
+        .map(|arg| {
+            let id = arg.get_id().to_string();
+            Setting {
+                default: builtin.get(&id).filter(|v| !v.is_null()).cloned(),
+                key: keys.contains(&id).then(|| id.clone()),
+                flag: format!("--{}", arg.get_long().unwrap_or(id.as_str())),
+                env: arg.get_env().map(|v| v.to_string_lossy().into_owned()),
+                help: arg
+                    .get_help()
+                    .map(|h| {
+                        // clap drops the final period of a one-sentence help.
+                        let h = h.to_string();
+                        if h.ends_with('.') { h } else { format!("{h}.") }
+                    })
+                    .unwrap_or_default(),
+                from_file: arg.is_hide_env_values_set(),
+            }
+        })
+        .collect())
+}
+
+/// A JSON value of the settings as a TOML value.
+fn toml_literal(value: &Value) -> String {
+    toml::Value::try_from(value)
+        .map(|v| v.to_string())
+        .unwrap_or_else(|_| value.to_string())
+}
+
 /// The default configuration as a TOML file, for `seecret print-default-config`.
 pub fn default_toml() -> String {
-    let d = EngineConfig::default();
-    format!(
-        r#"# Seecret server configuration. Precedence: defaults < this file < SEECRET_* env < flags.
-bind = "127.0.0.1:8080"
-data_dir = "./seecret-data"
-# database_url = "sqlite://./seecret-data/seecret.db"   # or postgres://user@host/db
-# public_url = "https://secrets.example.com"            # default: http://{{bind}}
-rate_limit_per_minute = {}
-reveal_rate_limit_per_minute = {}
-max_expiration = "{}"
-min_expiration = "{}"
-max_views = {}
-max_text_size = {}
-max_file_size = {}
-# blob_store = "s3://bucket/prefix"   # default: <data_dir>/blobs; S3 uses the AWS_* variables
-retention = "{}"
-sweep_interval = "60s"
-leftover_age = "1h"
-log = "info"
-webhook_allow_private = ""   # CIDRs and host names, e.g. "10.0.0.0/8,hooks.internal"
-webhook_retry_schedule = "5s,30s,2m,10m,1h,6h"
-webhook_timeout = "10s"
-webhook_concurrency = 16
-webhook_account_concurrency = 4
-webhook_secret_overlap = "24h"
-header_timeout = "10s"
-request_timeout = "60s"
-upload_timeout = "15m"
-max_in_flight = 1024
-auth_failures_per_minute = 30
-"#,
-        d.rate_limit_per_minute,
-        d.reveal_rate_limit_per_minute,
-        d.max_expiration,
-        d.min_expiration,
-        d.max_views,
-        d.max_text_bytes,
-        d.max_file_bytes,
-        Expiration::from_duration(d.retention),
-    )
+    let mut out = String::from(
+        "# Seecret server configuration. Precedence: defaults < this file < SEECRET_* env < flags.\n\
+         # Each key is also a flag (max_views: --max-views) and a variable (SEECRET_MAX_VIEWS).\n",
+    );
+    for s in declared().unwrap_or_default() {
+        let Some(key) = &s.key else { continue };
+        out.push_str(&format!("\n# {}\n", s.help.replace('\n', "\n# ")));
+        match &s.default {
+            Some(v) => out.push_str(&format!("{key} = {}\n", toml_literal(v))),
+            None => out.push_str(&format!("# {key} =\n")),
+        }
+    }
+    out
+}
+
+/// The settings table of `docs/configuration.md`, for `seecret print-settings-table`.
+pub fn settings_table() -> String {
+    let cell = |s: &str| {
+        s.replace('|', "\\|")
+            .replace('<', "&lt;")
+            .replace('\n', " ")
+    };
+    let mut out = String::from(
+        "| TOML key | flag | environment variable | default | meaning |\n|---|---|---|---|---|\n",
+    );
+    for s in declared().unwrap_or_default() {
+        let key = s.key.as_deref().map_or("—".into(), |k| format!("`{k}`"));
+        let env = s.env.as_deref().map_or("—".into(), |e| format!("`{e}`"));
+        let default = match &s.default {
+            None => "—".to_string(),
+            Some(Value::String(text)) => format!("`{text}`"),
+            Some(v) => format!("`{v}`"),
+        };
+        let mut help = cell(&s.help);
+        if let (true, Some(var)) = (s.from_file, &s.env) {
+            help.push_str(&format!(" Also read from the file named by `{var}_FILE`."));
+        }
+        out.push_str(&format!(
+            "| {key} | `{}` | {env} | {default} | {help} |\n",
+            s.flag
+        ));
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(clap::Parser, Debug)]
+    struct Serve {
+        #[command(flatten)]
+        args: ServeArgs,
+    }
+
+    fn serve(args: &[&str]) -> ServeArgs {
+        use clap::Parser;
+        Serve::try_parse_from(std::iter::once("serve").chain(args.iter().copied()))
+            .unwrap()
+            .args
+    }
 
     #[test]
     fn flags_beat_file_and_file_beats_defaults() {
@@ -654,20 +874,171 @@ mod tests {
             "max_views = 7\nrate_limit_per_minute = 5\nbind = \"127.0.0.1:9999\"\n",
         )
         .unwrap();
-        let args = ServeArgs {
-            storage: StorageArgs {
-                config: Some(file),
-                ..StorageArgs::default()
-            },
-            rate_limit_per_minute: Some(9),
-            ..ServeArgs::default()
-        };
-        let s = args.resolve().unwrap();
+        let file = file.display().to_string();
+        let s = serve(&["--config", &file, "--rate-limit-per-minute", "9"])
+            .resolve()
+            .unwrap();
         assert_eq!(s.engine.max_views, 7, "file beats default");
         assert_eq!(s.engine.rate_limit_per_minute, 9, "flag beats file");
         assert_eq!(s.engine.public_url, "http://127.0.0.1:9999");
         assert_eq!(s.engine.max_expiration.to_string(), "30d");
-        let default: FileConfig = toml::from_str(&default_toml()).unwrap();
-        assert_eq!(default.max_views, Some(100));
+        assert!(default_toml().contains("\nmax_views = 100\n"));
+    }
+
+    #[test]
+    fn the_default_configuration_changes_nothing() {
+        let dir = std::env::temp_dir().join(format!("seecret-dflt-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("default.toml");
+        std::fs::write(&file, default_toml()).unwrap();
+        let file = file.display().to_string();
+        let with = format!("{:?}", serve(&["--config", &file]).resolve().unwrap());
+        let without = format!("{:?}", serve(&[]).resolve().unwrap());
+        assert_eq!(with, without);
+        let w = WebhookConfig::default();
+        let s = serve(&[]).resolve().unwrap();
+        assert_eq!(s.engine.webhooks.retry_schedule, w.retry_schedule);
+        assert_eq!(s.sweep_interval, Duration::from_secs(60));
+        assert_eq!(s.header_timeout, Duration::from_secs(10));
+        assert_eq!(s.database.pool_size, 10);
+        assert_eq!(s.database.statement_timeout, Duration::from_secs(5));
+        assert_eq!(s.database.sqlite_synchronous, SqliteSynchronous::Normal);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_in_the_file_are_refused_with_their_name() {
+        let dir = std::env::temp_dir().join(format!("seecret-bad-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (text, named) in [
+            ("max_veiws = 3\n", "max_veiws"),
+            ("max_views = \"many\"\n", "max_views"),
+            ("config = \"other.toml\"\n", "config"),
+        ] {
+            let file = dir.join("bad.toml");
+            std::fs::write(&file, text).unwrap();
+            let file = file.display().to_string();
+            // Refused even when a flag would override the value.
+            let err = serve(&["--config", &file, "--max-views", "5"])
+                .resolve()
+                .unwrap_err();
+            assert!(format!("{err:#}").contains(named), "{err:#}");
+        }
+        let file = dir.join("bool.toml");
+        std::fs::write(&file, "webhook_allow_private = true\n").unwrap();
+        let file = file.display().to_string();
+        let err = serve(&["--config", &file]).resolve().unwrap_err();
+        assert!(
+            format!("{err:#}").contains("SEECRET_WEBHOOK_ALLOW_PRIVATE"),
+            "{err:#}"
+        );
+    }
+
+    #[test]
+    fn durations_are_written_in_their_largest_whole_unit_and_read_back() {
+        for (secs, millis, text) in [
+            (86_400, 0, "24h"),
+            (90, 0, "90s"),
+            (0, 500, "500ms"),
+            (600, 0, "10m"),
+        ] {
+            let d = Duration::from_secs(secs) + Duration::from_millis(millis);
+            assert_eq!(Human(d).to_string(), text);
+            assert_eq!(text.parse::<Human>().unwrap(), Human(d));
+        }
+    }
+
+    #[test]
+    fn every_setting_has_a_variable_a_flag_and_help() {
+        for s in declared().unwrap() {
+            assert!(!s.help.is_empty(), "{} has no help", s.flag);
+            let env = s.env.as_deref().unwrap_or_default();
+            let expected = format!(
+                "SEECRET_{}",
+                s.flag
+                    .trim_start_matches("--")
+                    .replace('-', "_")
+                    .to_uppercase()
+            );
+            assert_eq!(env, expected, "{} is not named like its flag", s.flag);
+        }
+        let known = known_env_vars();
+        for var in [
+            "SEECRET_DATABASE_POOL_SIZE",
+            "SEECRET_SQLITE_SYNCHRONOUS",
+            "SEECRET_DATABASE_URL_FILE",
+            "SEECRET_REDIS_URL_FILE",
+            "SEECRET_TOKEN_FILE",
+            "SEECRET_SERVER",
+            "SEECRET_PASSPHRASE",
+            "SEECRET_SLACK_SIGNING_SECRET",
+            "SEECRET_DISCORD_TOKEN_FILE",
+        ] {
+            assert!(known.contains(var), "{var} is not known");
+        }
+        assert!(!known.contains("SEECRET_BOGUS_SETTING"));
+    }
+
+    /// The table between the markers of `docs/configuration.md` is the one the code declares.
+    #[test]
+    fn the_settings_table_in_the_docs_is_generated_from_the_declarations() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/configuration.md");
+        let doc = std::fs::read_to_string(&path).unwrap();
+        let (start, end) = (
+            "<!-- settings table: generated by `seecret print-settings-table` -->\n",
+            "<!-- end of settings table -->",
+        );
+        let from = doc.find(start).expect("start marker") + start.len();
+        let to = doc[from..].find(end).expect("end marker") + from;
+        assert_eq!(
+            &doc[from..to],
+            settings_table(),
+            "docs/configuration.md is stale: replace its table by the output of \
+             `seecret print-settings-table`"
+        );
+    }
+
+    /// Names in the docs that are not the server's: the example receiver's own variable, what
+    /// `scripts/cluster` prints, and the test harness's switches.
+    const NOT_SERVER_VARIABLES: &[&str] = &[
+        "SEECRET_WEBHOOK_SECRET",
+        "SEECRET_CLUSTER_A",
+        "SEECRET_CLUSTER_B",
+        "SEECRET_CLUSTER_S3",
+        "SEECRET_CLUSTER_DB",
+        "SEECRET_CLUSTER_TOKEN",
+        "SEECRET_BIN",
+        "SEECRET_TEST_DATABASE",
+        "SEECRET_TEST_POSTGRES_URL",
+    ];
+
+    #[test]
+    fn every_variable_the_docs_mention_is_known_to_the_server() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut docs = vec![root.join("README.md")];
+        for entry in std::fs::read_dir(root.join("docs")).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "md") {
+                docs.push(path);
+            }
+        }
+        let known = known_env_vars();
+        let mut unknown = BTreeSet::new();
+        for doc in &docs {
+            let text = std::fs::read_to_string(doc).unwrap();
+            for (at, _) in text.match_indices("SEECRET_") {
+                let name: String = text[at..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
+                    .collect();
+                // `SEECRET_*` and `SEECRET_SLACK_…` are families, not names.
+                if name.ends_with('_') {
+                    continue;
+                }
+                if !known.contains(&name) && !NOT_SERVER_VARIABLES.contains(&name.as_str()) {
+                    unknown.insert(format!("{name} ({})", doc.display()));
+                }
+            }
+        }
+        assert!(unknown.is_empty(), "unknown to the server: {unknown:?}");
     }
 }

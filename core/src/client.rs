@@ -21,15 +21,20 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 /// What a client call can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    /// The server answered with an error.
+    /// The server answered with an error: what it means is in `code` (and `field`), not in the
+    /// status.
     #[error("{message} ({code}, HTTP {status})")]
     Api {
         /// HTTP status.
         status: u16,
-        /// Stable error code (see the API docs).
+        /// Stable error code (see the API docs), e.g. `invalid_request`, `rate_limited`.
         code: String,
         /// The server's explanation.
         message: String,
+        /// The offending field, for `invalid_request`.
+        field: Option<String>,
+        /// How long to wait before asking again (`Retry-After`), on 429 and 503.
+        retry_after: Option<Duration>,
     },
     /// The server could not be reached or the answer was not understood.
     #[error("cannot reach the Seecret server: {0}")]
@@ -52,6 +57,22 @@ impl ClientError {
     pub fn status(&self) -> Option<u16> {
         match self {
             Self::Api { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// The field the server found wrong, if it named one.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Self::Api { field, .. } => field.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// How long the server asked to wait before trying again, if it did.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Api { retry_after, .. } => *retry_after,
             _ => None,
         }
     }
@@ -163,13 +184,12 @@ impl Client {
         }
         let resp = req.send().await?;
         let status = resp.status();
-        let bytes = resp.bytes().await?;
-        if status.is_success() {
-            return serde_json::from_slice(&bytes).map_err(|e| {
-                ClientError::Transport(format!("unexpected answer from the server: {e}"))
-            });
+        if !status.is_success() {
+            return Err(api_error(resp).await);
         }
-        Err(api_error(status, &bytes))
+        let bytes = resp.bytes().await?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| ClientError::Transport(format!("unexpected answer from the server: {e}")))
     }
 
     /// Creates a secret as given (plaintext `content` is encrypted by the server).
@@ -403,11 +423,10 @@ impl Client {
             req = req.bearer_auth(t.as_str());
         }
         let resp = req.send().await?;
-        let status = resp.status();
-        let bytes = resp.bytes().await?;
-        if !status.is_success() {
-            return Err(api_error(status, &bytes));
+        if !resp.status().is_success() {
+            return Err(api_error(resp).await);
         }
+        let bytes = resp.bytes().await?;
         let info: SecretInfo = serde_json::from_slice(&bytes).map_err(|e| {
             ClientError::Transport(format!("unexpected answer from the server: {e}"))
         })?;
@@ -449,8 +468,7 @@ impl Client {
             .get("x-seecret-kind")
             .is_some_and(|v| v.as_bytes() == b"file");
         if !status.is_success() {
-            let bytes = resp.bytes().await?;
-            return Err(api_error(status, &bytes));
+            return Err(api_error(resp).await);
         }
         if !is_file {
             let revealed: Revealed = resp.json().await?;
@@ -522,12 +540,31 @@ fn proof_of(key: &SecretKey) -> SecretBytes {
     SecretBytes::new(RevealProof::of_key(key).to_base64url().as_bytes().to_vec())
 }
 
-fn api_error(status: StatusCode, body: &[u8]) -> ClientError {
+/// The error an unsuccessful answer carries: its code, message and field from the body, and
+/// `Retry-After` (seconds) from the headers.
+async fn api_error(resp: reqwest::Response) -> ClientError {
+    let status = resp.status();
+    let retry_after = resp
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
+    let body = match resp.bytes().await {
+        Ok(body) => body,
+        Err(e) => return e.into(),
+    };
+    api_error_from(status, retry_after, &body)
+}
+
+fn api_error_from(status: StatusCode, retry_after: Option<Duration>, body: &[u8]) -> ClientError {
     match serde_json::from_slice::<ErrorBody>(body) {
         Ok(e) => ClientError::Api {
             status: status.as_u16(),
             code: e.error.code,
             message: e.error.message,
+            field: e.error.field,
+            retry_after,
         },
         Err(_) => ClientError::Api {
             status: status.as_u16(),
@@ -536,6 +573,32 @@ fn api_error(status: StatusCode, body: &[u8]) -> ClientError {
                 .canonical_reason()
                 .unwrap_or("unexpected answer")
                 .to_string(),
+            field: None,
+            retry_after,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_answer_keeps_its_code_field_and_retry_after() {
+        let body = br#"{"error":{"code":"invalid_request","message":"views must be at most 100","field":"views"}}"#;
+        let e = api_error_from(StatusCode::BAD_REQUEST, None, body);
+        assert_eq!(e.code(), Some("invalid_request"));
+        assert_eq!(e.field(), Some("views"));
+        let body =
+            br#"{"error":{"code":"rate_limited","message":"rate limit exceeded, retry in 7 s"}}"#;
+        let e = api_error_from(
+            StatusCode::TOO_MANY_REQUESTS,
+            Some(Duration::from_secs(7)),
+            body,
+        );
+        assert_eq!(e.retry_after(), Some(Duration::from_secs(7)));
+        assert_eq!(e.field(), None);
+        let e = api_error_from(StatusCode::BAD_GATEWAY, None, b"<html>");
+        assert_eq!((e.code(), e.status()), (Some("http_error"), Some(502)));
     }
 }

@@ -20,7 +20,7 @@ pub enum DesktopError {
         /// The transport error.
         detail: String,
     },
-    /// The server answered 401: the token is wrong, revoked or rotated.
+    /// The server refused the token (`unauthorized`): wrong, revoked or rotated.
     #[error("The server rejected the API token. Paste a valid token in Settings.")]
     TokenRejected,
     /// A file (or the zip of several) is over the server's limit; checked before uploading.
@@ -115,7 +115,7 @@ impl DesktopError {
                 server: server.to_string(),
                 detail,
             },
-            ClientError::Api { status: 401, .. } => Self::TokenRejected,
+            ClientError::Api { code, .. } if code == "unauthorized" => Self::TokenRejected,
             ClientError::Api { message, .. } => Self::Server(message),
             ClientError::Local(e) => Self::Other(e.to_string()),
         }
@@ -170,6 +170,8 @@ mod tests {
                 status: 401,
                 code: "unauthorized".into(),
                 message: "bad token".into(),
+                field: None,
+                retry_after: None,
             },
         );
         let v = serde_json::to_value(&e).unwrap_or_default();

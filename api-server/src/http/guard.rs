@@ -188,7 +188,10 @@ pub async fn limit_auth_failures(
     if !req.headers().contains_key(header::AUTHORIZATION) {
         return next.run(req).await;
     }
-    let ip = super::client_ip(req.headers(), req.extensions(), &state.net);
+    let ip = match super::client_ip(req.headers(), req.extensions(), &state.net) {
+        Ok(ip) => ip,
+        Err(e) => return e.into_response(),
+    };
     let failures = &state.guards.auth_failures;
     if let Some(wait) = failures.blocked(ip) {
         return ApiError::rate_limited(wait.as_secs_f64().ceil().max(1.0) as u64).into_response();

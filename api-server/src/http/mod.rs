@@ -203,12 +203,9 @@ impl FromRequestParts<AppState> for ClientAddr {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let net = &state.net;
-        let ip = client_ip(&parts.headers, &parts.extensions, net);
-        let country = match net
-            .geo
-            .header()
-            .filter(|_| net.trusted.contains(peer(&parts.extensions)))
-        {
+        let peer = peer(&parts.extensions)?;
+        let ip = client_ip(&parts.headers, &parts.extensions, net)?;
+        let country = match net.geo.header().filter(|_| net.trusted.contains(peer)) {
             // A country header counts only when a trusted proxy set it.
             Some(name) => match trusted_country(&parts.headers, name) {
                 Ok(value) => net.geo.country(ip, value),
@@ -228,14 +225,29 @@ impl FromRequestParts<AppState> for ClientAddr {
     }
 }
 
-fn peer(ext: &axum::http::Extensions) -> IpAddr {
-    ext.get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
-        .unwrap_or(IpAddr::from([127, 0, 0, 1]))
+/// The socket peer, which the accept loop puts on every request. A request without one was not
+/// served by it (a router driven in-process must add `ConnectInfo` itself): answering 500 beats
+/// counting every such caller as one made-up address.
+fn peer(ext: &axum::http::Extensions) -> Result<IpAddr, ApiError> {
+    match ext.get::<ConnectInfo<SocketAddr>>() {
+        Some(c) => Ok(c.0.ip()),
+        None => {
+            tracing::error!("request without a peer address (no ConnectInfo): refused");
+            Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "internal server error",
+            ))
+        }
+    }
 }
 
 /// The client's address: the socket peer, or behind a trusted proxy the forwarded one.
-pub fn client_ip(headers: &HeaderMap, ext: &axum::http::Extensions, net: &Net) -> IpAddr {
+pub fn client_ip(
+    headers: &HeaderMap,
+    ext: &axum::http::Extensions,
+    net: &Net,
+) -> Result<IpAddr, ApiError> {
     let all = |name: &str| -> Vec<&str> {
         headers
             .get_all(name)
@@ -243,8 +255,9 @@ pub fn client_ip(headers: &HeaderMap, ext: &axum::http::Extensions, net: &Net) -
             .filter_map(|v| v.to_str().ok())
             .collect()
     };
-    net.trusted
-        .client(peer(ext), &all("x-forwarded-for"), &all("forwarded"))
+    Ok(net
+        .trusted
+        .client(peer(ext)?, &all("x-forwarded-for"), &all("forwarded")))
 }
 
 /// The one value of the trusted country header (`None` when absent or not text); `Err` when it

@@ -318,18 +318,10 @@ fn rpc_body(doc: &mut Value) {
         }
         v
     };
-    let variants = json!([
-        variant("create_seecret", Some("CreateSecret"), false),
-        variant("update_seecret", Some("UpdateSecret"), true),
-        variant("get_seecret", None, true),
-        variant("list_seecrets", Some("ListQuery"), false),
-        variant("delete_seecret", None, true),
-        variant("get_account", None, false),
-        variant("update_account", Some("UpdateAccount"), false),
-        variant("rotate_webhook_secret", None, false),
-        variant("redeliver_webhook", Some("Redeliver"), false),
-        variant("reveal_seecret", Some("RevealRequest"), true),
-    ]);
+    let variants: Vec<Value> = super::rpc::operation_specs()
+        .iter()
+        .map(|op| variant(op.name, op.body, op.with_id))
+        .collect();
     if let Some(body) =
         doc.pointer_mut("/paths/~1api.php/post/requestBody/content/application~1json")
     {

@@ -1,10 +1,14 @@
 //! `POST /api.php` (and `/api`): the product page's operation-style API. One JSON object in, one
 //! flat JSON object out; `operation` picks what to do.
+//!
+//! The operations are one tagged enum, [`Operation`]: the body is parsed once into it, and one
+//! `match` runs it. The list of valid operations (for error answers and the OpenAPI document)
+//! comes from the same declaration.
 
 use axum::Json;
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use seecret_core::api::{
@@ -12,25 +16,138 @@ use seecret_core::api::{
 };
 use seecret_core::model::SecretId;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
 use super::{
     ApiError, AppState, ClientAddr, authenticate, limit_address, read_body, with_rate_headers,
 };
 
-/// Every operation, in the order the docs list them.
-pub const OPERATIONS: &[&str] = &[
-    "create_seecret",
-    "update_seecret",
-    "get_seecret",
-    "list_seecrets",
-    "delete_seecret",
-    "get_account",
-    "update_account",
-    "rotate_webhook_secret",
-    "redeliver_webhook",
-    "reveal_seecret",
-];
+/// What an operation's body holds besides `operation`, for the OpenAPI document.
+#[derive(Clone, Copy, Debug)]
+pub struct OperationSpec {
+    /// The `operation` value.
+    pub name: &'static str,
+    /// The schema of the other fields (the matching `/v1` body), if it takes any.
+    pub body: Option<&'static str>,
+    /// Whether it names one secret by `id`.
+    pub with_id: bool,
+}
+
+/// Declares the operations once: the enum the body is parsed into, and the list of names.
+macro_rules! operations {
+    ($($(#[$doc:meta])* $name:literal => $variant:ident($payload:ty),)*) => {
+        /// One request to `/api.php`, tagged by its `operation` field. Problems in the other
+        /// fields are kept in the payload and answered once the caller is known (an owner
+        /// operation authenticates first, as on `/v1`).
+        #[derive(Deserialize)]
+        #[serde(tag = "operation")]
+        enum Operation {
+            $($(#[$doc])* #[serde(rename = $name)] $variant($payload),)*
+        }
+
+        /// Every operation, in the order the docs list them.
+        pub const OPERATIONS: &[&str] = &[$($name),*];
+
+        /// Every operation with the shape of its body.
+        pub fn operation_specs() -> Vec<OperationSpec> {
+            vec![$(OperationSpec {
+                name: $name,
+                body: <$payload as Payload>::body(),
+                with_id: <$payload as Payload>::WITH_ID,
+            }),*]
+        }
+    };
+}
+
+operations! {
+    /// `POST /v1/secrets`.
+    "create_seecret" => CreateSeecret(Fields<CreateSecret>),
+    /// `PATCH /v1/secrets/{id}`.
+    "update_seecret" => UpdateSeecret(Targeted<UpdateSecret>),
+    /// `GET /v1/secrets/{id}`.
+    "get_seecret" => GetSeecret(Targeted<Empty>),
+    /// `GET /v1/secrets`.
+    "list_seecrets" => ListSeecrets(Fields<ListQuery>),
+    /// `DELETE /v1/secrets/{id}`.
+    "delete_seecret" => DeleteSeecret(Targeted<Empty>),
+    /// `GET /v1/account`.
+    "get_account" => GetAccount(Fields<Empty>),
+    /// `PATCH /v1/account`.
+    "update_account" => UpdateAccount(Fields<UpdateAccount>),
+    /// `POST /v1/account/webhook-secret`.
+    "rotate_webhook_secret" => RotateWebhookSecret(Fields<Empty>),
+    /// `POST /v1/webhook-events/{id}/redeliver`.
+    "redeliver_webhook" => RedeliverWebhook(Fields<Redeliver>),
+    /// `POST /v1/secrets/{id}/reveal`: the one operation without a token.
+    "reveal_seecret" => RevealSeecret(Targeted<RevealRequest>),
+}
+
+/// The shape of an operation's payload, for [`OperationSpec`].
+trait Payload {
+    const WITH_ID: bool;
+    fn body() -> Option<&'static str>;
+}
+
+/// The schema name of a body type: its own name (`CreateSecret`), none for [`Empty`].
+fn schema_name<T>() -> Option<&'static str> {
+    let name = std::any::type_name::<T>().rsplit("::").next()?;
+    (name != "Empty").then_some(name)
+}
+
+/// The fields besides `operation`, as the matching `/v1` body; an error if they are not.
+struct Fields<T>(Result<T, ApiError>);
+
+impl<'de, T: DeserializeOwned> Deserialize<'de> for Fields<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let rest = Value::deserialize(d)?;
+        Ok(Self(
+            serde_json::from_value(rest).map_err(|e| ApiError::bad_json(&e)),
+        ))
+    }
+}
+
+impl<T> Payload for Fields<T> {
+    const WITH_ID: bool = false;
+    fn body() -> Option<&'static str> {
+        schema_name::<T>()
+    }
+}
+
+/// `id` and the other fields, for an operation on one secret; `id` is checked first.
+struct Targeted<T> {
+    id: Result<SecretId, ApiError>,
+    fields: Result<T, ApiError>,
+}
+
+impl<T> Targeted<T> {
+    fn parts(self) -> Result<(SecretId, T), ApiError> {
+        let id = self.id?;
+        Ok((id, self.fields?))
+    }
+}
+
+impl<'de, T: DeserializeOwned> Deserialize<'de> for Targeted<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let mut rest = Map::deserialize(d)?;
+        let id = take_id(&mut rest);
+        let fields =
+            serde_json::from_value(Value::Object(rest)).map_err(|e| ApiError::bad_json(&e));
+        Ok(Self { id, fields })
+    }
+}
+
+impl<T> Payload for Targeted<T> {
+    const WITH_ID: bool = true;
+    fn body() -> Option<&'static str> {
+        schema_name::<T>()
+    }
+}
+
+/// An operation that takes nothing besides `id`: unknown fields are refused, not ignored.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Empty {}
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -46,10 +163,6 @@ fn take_id(map: &mut Map<String, Value>) -> Result<SecretId, ApiError> {
         Some(_) => Err(seecret_core::Error::invalid("id", "id must be a string").into()),
         None => Err(seecret_core::Error::invalid("id", "id is required").into()),
     }
-}
-
-fn fields<T: DeserializeOwned>(map: Map<String, Value>) -> Result<T, ApiError> {
-    serde_json::from_value(Value::Object(map)).map_err(|e| ApiError::bad_json(&e))
 }
 
 /// The product page's endpoint: a JSON object whose `operation` is one of create_seecret,
@@ -100,30 +213,30 @@ async fn dispatch(
         None
     };
     let body = read_body(req, state).await?;
-    let mut map: Map<String, Value> = super::parse_json(&body)?;
-    let op = match map.remove("operation") {
-        Some(Value::String(op)) => op,
-        _ => return Err(ApiError::unknown_operation(None, OPERATIONS)),
-    };
-    if op == "reveal_seecret" {
+    let map: Map<String, Value> = super::parse_json(&body)?;
+    let given = map
+        .get("operation")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    // The payloads accept any fields (their errors wait inside), so only a missing, mistyped or
+    // unknown `operation` fails here.
+    let op = Operation::deserialize(Value::Object(map))
+        .map_err(|_| ApiError::unknown_operation(given.as_deref(), OPERATIONS))?;
+    if let Operation::RevealSeecret(target) = op {
         // Recipients reveal without an account; the per-address limit guards it (an owner
         // revealing with a token is counted against the address too).
         if authed.is_some() {
             limit_address(state, &addr).await?;
         }
-        let id = take_id(&mut map)?;
-        let r: RevealRequest = fields(map)?;
+        let (id, r) = target.parts()?;
         let out = state.engine.reveal(id, r, addr.viewer()).await?;
         return Ok(super::reveal_response(out));
-    }
-    if !OPERATIONS.contains(&op.as_str()) {
-        return Err(ApiError::unknown_operation(Some(&op), OPERATIONS));
     }
     let authed = match authed {
         Some(a) => a,
         None => authenticate(state, headers).await?,
     };
-    let resp = owner_operation(state, &authed.account, &op, map)
+    let resp = owner_operation(state, &authed.account, op)
         .await
         .unwrap_or_else(IntoResponse::into_response);
     Ok(with_rate_headers(&authed.decision, resp))
@@ -132,66 +245,97 @@ async fn dispatch(
 async fn owner_operation(
     state: &AppState,
     account: &seecret_core::store::AccountRecord,
-    op: &str,
-    mut map: Map<String, Value>,
+    op: Operation,
 ) -> Result<Response, ApiError> {
     let engine = &state.engine;
     Ok(match op {
-        "create_seecret" => Json(
-            engine
-                .create_secret(account, fields::<CreateSecret>(map)?)
-                .await?,
-        )
-        .into_response(),
-        "update_seecret" => {
-            let id = take_id(&mut map)?;
-            Json(
-                engine
-                    .update_secret(account, id, fields::<UpdateSecret>(map)?)
-                    .await?,
-            )
-            .into_response()
+        Operation::CreateSeecret(f) => {
+            Json(engine.create_secret(account, f.0?).await?).into_response()
         }
-        "get_seecret" => {
-            let id = take_id(&mut map)?;
-            fields::<Empty>(map)?;
+        Operation::UpdateSeecret(t) => {
+            let (id, update) = t.parts()?;
+            Json(engine.update_secret(account, id, update).await?).into_response()
+        }
+        Operation::GetSeecret(t) => {
+            let (id, Empty {}) = t.parts()?;
             Json(engine.get_secret(account, id).await?).into_response()
         }
-        "list_seecrets" => Json(
-            engine
-                .list_secrets(account, fields::<ListQuery>(map)?)
-                .await?,
-        )
-        .into_response(),
-        "delete_seecret" => {
-            let id = take_id(&mut map)?;
-            fields::<Empty>(map)?;
+        Operation::ListSeecrets(f) => {
+            Json(engine.list_secrets(account, f.0?).await?).into_response()
+        }
+        Operation::DeleteSeecret(t) => {
+            let (id, Empty {}) = t.parts()?;
             Json(engine.delete_secret(account, id).await?).into_response()
         }
-        "get_account" => {
-            fields::<Empty>(map)?;
+        Operation::GetAccount(f) => {
+            let Empty {} = f.0?;
             Json(engine.account_info(account).await?).into_response()
         }
-        "update_account" => Json(
-            engine
-                .update_account(account, fields::<UpdateAccount>(map)?)
-                .await?,
-        )
-        .into_response(),
-        "rotate_webhook_secret" => {
-            fields::<Empty>(map)?;
+        Operation::UpdateAccount(f) => {
+            Json(engine.update_account(account, f.0?).await?).into_response()
+        }
+        Operation::RotateWebhookSecret(f) => {
+            let Empty {} = f.0?;
             Json(engine.rotate_webhook_secret(account).await?).into_response()
         }
-        "redeliver_webhook" => {
-            let r: Redeliver = fields(map)?;
+        Operation::RedeliverWebhook(f) => {
+            let r = f.0?;
             engine.redeliver_webhook(account, &r.event_id).await?;
             Json(serde_json::json!({"event_id": r.event_id, "state": "pending"})).into_response()
         }
-        _ => return Err(ApiError::unknown_operation(Some(op), OPERATIONS)),
+        Operation::RevealSeecret(_) => {
+            // `dispatch` answers it before any account is needed.
+            tracing::error!("reveal_seecret reached the owner operations");
+            return Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "internal server error",
+            ));
+        }
     })
 }
 
-/// An operation that takes nothing besides `id`: unknown fields are refused, not ignored.
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Empty {}
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_operations_and_their_bodies_come_from_the_enum() {
+        let specs = operation_specs();
+        assert_eq!(specs.iter().map(|s| s.name).collect::<Vec<_>>(), OPERATIONS);
+        let create = &specs[0];
+        assert_eq!(
+            (create.name, create.body, create.with_id),
+            ("create_seecret", Some("CreateSecret"), false)
+        );
+        let get = specs.iter().find(|s| s.name == "get_seecret").unwrap();
+        assert_eq!((get.body, get.with_id), (None, true));
+        let reveal = specs.last().unwrap();
+        assert_eq!(
+            (reveal.name, reveal.body, reveal.with_id),
+            ("reveal_seecret", Some("RevealRequest"), true)
+        );
+    }
+
+    #[test]
+    fn field_errors_wait_in_the_payload_and_only_the_tag_fails_the_parse() {
+        let parse = |v: Value| Operation::deserialize(v).is_ok();
+        assert!(parse(
+            serde_json::json!({"operation": "get_seecret", "id": 5, "x": 1})
+        ));
+        assert!(parse(
+            serde_json::json!({"operation": "create_seecret", "views": "many"})
+        ));
+        assert!(!parse(serde_json::json!({"operation": "frobnicate"})));
+        assert!(!parse(serde_json::json!({"operation": 5})));
+        assert!(!parse(serde_json::json!({"content": "x"})));
+        let Ok(Operation::GetSeecret(t)) =
+            Operation::deserialize(serde_json::json!({"operation": "get_seecret", "x": 1}))
+        else {
+            panic!("not get_seecret")
+        };
+        // `id` is checked before the other fields.
+        let err = t.parts().err().unwrap().into_response();
+        assert_eq!(err.status(), StatusCode::BAD_REQUEST);
+    }
+}
