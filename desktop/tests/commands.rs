@@ -8,7 +8,7 @@ mod common;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use common::{Desk, Server, eventually, noise, reveal_file, reveal_text};
+use common::{Desk, Server, ServerOptions, eventually, noise, reveal_file, reveal_text};
 use seecret_core::api::ListQuery;
 use seecret_core::model::Kind;
 use serde_json::{Value, json};
@@ -27,7 +27,7 @@ fn list_kinds(server: &Server) -> Vec<Kind> {
 
 #[test]
 fn settings_are_validated_with_the_server_and_the_token_stays_out_of_the_file() {
-    let server = Server::start(&[]);
+    let server = Server::start();
     let desk = Desk::new(SLOW_POLL);
 
     let v = desk.invoke("get_settings", json!({})).unwrap();
@@ -46,7 +46,7 @@ fn settings_are_validated_with_the_server_and_the_token_stays_out_of_the_file() 
             json!({"settings": {"server_url": url, "token": token}}),
         )
     };
-    let e = save("secrets.example.com", Some(&server.token)).unwrap_err();
+    let e = save("secrets.example.com", Some(server.token())).unwrap_err();
     assert_eq!(e["code"], "invalid");
     assert!(e["message"].as_str().unwrap().contains("https://"), "{e}");
 
@@ -61,7 +61,7 @@ fn settings_are_validated_with_the_server_and_the_token_stays_out_of_the_file() 
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let dead = format!("http://{}", closed.local_addr().unwrap());
     drop(closed);
-    let e = save(&dead, Some(&server.token)).unwrap_err();
+    let e = save(&dead, Some(server.token())).unwrap_err();
     assert_eq!(e["code"], "unreachable", "{e}");
     assert!(e["message"].as_str().unwrap().contains(&dead), "{e}");
 
@@ -76,7 +76,7 @@ fn settings_are_validated_with_the_server_and_the_token_stays_out_of_the_file() 
             "save_settings",
             json!({"settings": {
                 "server_url": format!("{}/", server.base),
-                "token": server.token,
+                "token": server.token(),
                 "default_expiration": "2h",
                 "default_views": 3,
                 "clear_clipboard_secs": 0,
@@ -97,7 +97,7 @@ fn settings_are_validated_with_the_server_and_the_token_stays_out_of_the_file() 
     );
     assert_eq!(v["settings"]["default_views"], 3);
     assert!(
-        v.to_string().find(&server.token).is_none(),
+        v.to_string().find(server.token()).is_none(),
         "the page never gets the token"
     );
 
@@ -114,7 +114,7 @@ fn settings_are_validated_with_the_server_and_the_token_stays_out_of_the_file() 
     let file = std::fs::read_to_string(desk.dir.path().join("settings.json")).unwrap();
     assert!(file.contains(&server.base), "{file}");
     assert!(
-        !file.contains(&server.token),
+        !file.contains(server.token()),
         "the token must not be in the settings file"
     );
 
@@ -133,7 +133,7 @@ fn settings_are_validated_with_the_server_and_the_token_stays_out_of_the_file() 
 
 #[test]
 fn shared_text_reveals_its_exact_bytes_once() {
-    let server = Server::start(&[]);
+    let server = Server::start();
     let desk = Desk::new(SLOW_POLL);
     desk.configure(&server);
 
@@ -192,7 +192,7 @@ fn shared_text_reveals_its_exact_bytes_once() {
 
 #[test]
 fn a_50_mb_file_goes_through_with_progress_events() {
-    let server = Server::start(&[]);
+    let server = Server::start();
     let desk = Desk::new(SLOW_POLL);
     desk.configure(&server);
     let dir = tempfile::tempdir().unwrap();
@@ -244,7 +244,7 @@ fn a_50_mb_file_goes_through_with_progress_events() {
 
 #[test]
 fn several_files_and_a_folder_are_zipped_into_one_link() {
-    let server = Server::start(&[]);
+    let server = Server::start();
     let desk = Desk::new(SLOW_POLL);
     desk.configure(&server);
     let dir = tempfile::tempdir().unwrap();
@@ -287,7 +287,7 @@ fn several_files_and_a_folder_are_zipped_into_one_link() {
 
 #[test]
 fn a_file_over_the_servers_limit_is_refused_before_uploading() {
-    let server = Server::start(&[("SEECRET_MAX_FILE_SIZE", "1000")]);
+    let server = Server::start_with(ServerOptions::default().env("SEECRET_MAX_FILE_SIZE", "1000"));
     let desk = Desk::new(SLOW_POLL);
     desk.configure(&server);
     let dir = tempfile::tempdir().unwrap();
@@ -314,7 +314,7 @@ fn a_file_over_the_servers_limit_is_refused_before_uploading() {
 
 #[test]
 fn an_upload_can_be_canceled_and_nothing_is_shared() {
-    let server = Server::start(&[]);
+    let server = Server::start();
     let desk = Desk::new(SLOW_POLL);
     desk.configure(&server);
     let dir = tempfile::tempdir().unwrap();
@@ -348,7 +348,7 @@ fn an_upload_can_be_canceled_and_nothing_is_shared() {
 #[test]
 fn recent_links_show_status_notice_reads_copy_and_burn() {
     let _clip = CLIPBOARD.lock().unwrap_or_else(|e| e.into_inner());
-    let server = Server::start(&[]);
+    let server = Server::start();
     let desk = Desk::new(Duration::from_millis(200));
     desk.configure(&server);
     let read_events = desk.collect("link-read");
@@ -442,11 +442,11 @@ fn uuid_v7_like() -> String {
 #[test]
 fn share_clipboard_replaces_the_text_with_its_link_and_clears_it_later() {
     let _clip = CLIPBOARD.lock().unwrap_or_else(|e| e.into_inner());
-    let server = Server::start(&[]);
+    let server = Server::start();
     let desk = Desk::new(SLOW_POLL);
     desk.invoke(
         "save_settings",
-        json!({"settings": {"server_url": server.base, "token": server.token, "clear_clipboard_secs": 1}}),
+        json!({"settings": {"server_url": server.base, "token": server.token(), "clear_clipboard_secs": 1}}),
     )
     .unwrap();
     desk.app

@@ -14,23 +14,33 @@ use std::time::{Duration, Instant};
 
 use seecret_core::client::Client;
 
-/// The `seecret` binary built by `cargo build --workspace` (the test script builds it first).
+/// The `seecret` binary under test (this package's `tested-seecret`, which cargo builds before
+/// running the tests).
 pub fn seecret_bin() -> PathBuf {
     workspace_bin("seecret")
 }
 
-/// A binary of the workspace built by `cargo build --workspace`.
+/// A binary of the workspace under test: this package's `tested-NAME` (`seecret`,
+/// `seecret-slack`, `seecret-discord`), built by cargo for its integration tests and found next to
+/// the test executable, where `CARGO_BIN_EXE_tested-NAME` points. Tests of another package (the
+/// desktop app's) find it there too when the same `cargo test --workspace` built it; the package's
+/// own `NAME` binary is the fallback.
 pub fn workspace_bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     // target/<profile>/deps/<test>-<hash> → target/<profile>/<name>
     let dir = exe.parent().and_then(Path::parent).expect("target dir");
-    let bin = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    let file = |n: &str| dir.join(format!("{n}{}", std::env::consts::EXE_SUFFIX));
+    let tested = file(&format!("tested-{name}"));
+    if tested.exists() {
+        return tested;
+    }
+    let own = file(name);
     assert!(
-        bin.exists(),
-        "{} is missing: run `cargo build --workspace` before the tests",
-        bin.display()
+        own.exists(),
+        "{} is missing: run the tests with `cargo test --workspace` (it builds seecret-tests' binaries)",
+        tested.display()
     );
-    bin
+    own
 }
 
 /// Path of a file under the repository root.
@@ -97,7 +107,7 @@ impl ServerOptions {
 
 /// A running `seecret serve`.
 pub struct Server {
-    child: Child,
+    child: KillOnDrop,
     /// Base URL, e.g. `http://127.0.0.1:41234`.
     pub base: String,
     /// The database URL when on PostgreSQL.
@@ -148,10 +158,11 @@ impl Server {
         for (k, v) in &opts.env {
             cmd.env(k, v);
         }
-        let mut child = cmd.spawn().expect("spawn seecret serve");
+        // Guarded from the first moment: whatever panics from here on, the process ends.
+        let mut child = KillOnDrop(cmd.spawn().expect("spawn seecret serve"));
         let log = Arc::new(Mutex::new(String::new()));
         let (addr_tx, addr_rx) = std::sync::mpsc::channel::<String>();
-        let stderr = child.stderr.take().unwrap();
+        let stderr = child.0.stderr.take().unwrap();
         let log_w = log.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
@@ -164,7 +175,7 @@ impl Server {
             }
         });
         let (tok_tx, tok_rx) = std::sync::mpsc::channel::<String>();
-        let stdout = child.stdout.take().unwrap();
+        let stdout = child.0.stdout.take().unwrap();
         let log_o = log.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -179,10 +190,7 @@ impl Server {
         });
         let addr = match addr_rx.recv_timeout(Duration::from_secs(30)) {
             Ok(a) => a,
-            Err(_) => {
-                let _ = child.kill();
-                panic!("server did not start; log:\n{}", log.lock().unwrap());
-            }
+            Err(_) => panic!("server did not start; log:\n{}", log.lock().unwrap()),
         };
         let token = tok_rx.recv_timeout(Duration::from_millis(200)).ok();
         Self {
@@ -209,6 +217,11 @@ impl Server {
         Client::new(&self.base, Some(self.token())).unwrap()
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.0.id()
+    }
+
     /// Everything the server wrote to stdout and stderr so far.
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
@@ -223,11 +236,11 @@ impl Server {
     pub fn terminate(&mut self) -> std::process::ExitStatus {
         let _ = Command::new("kill")
             .arg("-TERM")
-            .arg(self.child.id().to_string())
+            .arg(self.child.0.id().to_string())
             .status();
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
+            if let Some(status) = self.child.0.try_wait().unwrap() {
                 return status;
             }
             assert!(Instant::now() < deadline, "server ignored SIGTERM");
@@ -237,8 +250,7 @@ impl Server {
 
     /// Kills the process at once (SIGKILL), like a crash.
     pub fn kill9(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.child.kill();
     }
 
     /// Keeps the data directory (and database) alive after this server is gone (for restarts).
@@ -252,8 +264,7 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.child.kill();
         if self.owns_database {
             let _ = psql(&format!(
                 "DROP DATABASE IF EXISTS {} WITH (FORCE)",
@@ -281,19 +292,51 @@ pub fn stored_bytes(server: &Server) -> Vec<(String, Vec<u8>)> {
 
 /// A secret's stored envelope and status, read straight from the database.
 pub fn stored_secret(server: &Server, id: &str) -> (bool, String) {
-    let sql = format!("SELECT envelope IS NOT NULL, status FROM secrets WHERE id = '{id}'");
-    let (code, out, err) = match &server.database_url {
-        Some(url) => run(Command::new("psql").arg(url).arg("-qAtc").arg(&sql), Duration::from_secs(30)),
-        None => run(
-            Command::new("python3").arg("-c").arg(format!(
-                "import sqlite3,sys; r=sqlite3.connect('file:'+sys.argv[1]+'?mode=ro', uri=True).execute(\"{sql}\").fetchone(); print(('t' if r[0] else 'f')+'|'+r[1])"
-            )).arg(server.db_path()),
-            Duration::from_secs(30),
-        ),
+    let sql = format!(
+        "SELECT CASE WHEN envelope IS NOT NULL THEN 't' ELSE 'f' END || '|' || status \
+         FROM secrets WHERE id = '{id}'"
+    );
+    let out = match &server.database_url {
+        Some(url) => {
+            let (code, out, err) = run(
+                Command::new("psql").arg(url).arg("-qAtc").arg(&sql),
+                Duration::from_secs(30),
+            );
+            assert_eq!(code, 0, "{err}");
+            out
+        }
+        None => sqlite(&server.db_path(), &sql).expect("no such secret"),
     };
-    assert_eq!(code, 0, "{err}");
     let (has, status) = out.trim().split_once('|').unwrap();
-    (has == "t" || has == "1", status.to_string())
+    (has == "t", status.to_string())
+}
+
+/// Runs one SQL statement on a SQLite database file (beside the server using it) and returns
+/// the first column of the first row as text, if it returned rows. Callable from sync code
+/// inside a test's runtime: it runs on a thread of its own.
+pub fn sqlite(db: &Path, sql: &str) -> Option<String> {
+    let (db, sql) = (db.to_path_buf(), sql.to_string());
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            use sqlx::ConnectOptions;
+            let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(&db)
+                .busy_timeout(Duration::from_secs(10))
+                .connect()
+                .await
+                .unwrap_or_else(|e| panic!("opening {}: {e}", db.display()));
+            sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql.clone()))
+                .fetch_optional(&mut conn)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        })
+    })
+    .join()
+    .unwrap()
 }
 
 /// A plain HTTP client for raw requests.
@@ -655,14 +698,34 @@ impl Drop for FakeApi {
     }
 }
 
-/// A child process of a test, killed (by its handle) when the test ends, pass or fail.
+/// A child process of a test, killed (by its handle) and reaped when the test ends, pass or fail.
+/// Wrap a child in it right after `spawn`, before anything can panic. Give the child no
+/// inherited stdout/stderr (null, piped or a file): a child holding the test's own output pipe
+/// would keep whoever reads the test output waiting.
 pub struct KillOnDrop(pub Child);
 
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
+impl KillOnDrop {
+    /// Kills the process (SIGKILL) and waits for it.
+    pub fn kill(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+
+    /// The process id.
+    pub fn id(&self) -> u32 {
+        self.0.id()
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Whether a process id names a live (not yet reaped) process.
+pub fn process_exists(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
 }
 
 /// A real S3-compatible server (moto, installed by `scripts/setup-test-deps`) on a free

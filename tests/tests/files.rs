@@ -161,6 +161,10 @@ fn memchr_find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(feature = "external"),
+    ignore = "needs moto (python3 -m moto.server): run with --features seecret-tests/external"
+)]
 async fn the_same_round_trip_on_an_s3_compatible_server() {
     let moto = Moto::start("seecret-test").await;
     let endpoint = moto.endpoint.clone();
@@ -313,6 +317,10 @@ async fn a_tampered_or_truncated_blob_fails_loudly_never_silently_short() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(feature = "external"),
+    ignore = "needs Node and tests/js/node_modules: run with --features seecret-tests/external"
+)]
 async fn the_browser_decrypts_and_saves_a_file_then_it_is_gone() {
     let server = Server::start();
     let dir = tempfile::tempdir().unwrap();
@@ -351,6 +359,10 @@ async fn the_browser_decrypts_and_saves_a_file_then_it_is_gone() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(feature = "external"),
+    ignore = "needs Node and tests/js/node_modules: run with --features seecret-tests/external"
+)]
 async fn the_browser_code_and_the_rust_code_read_the_same_bytes() {
     let js = seecret_tests::repo_path("tests/js");
     let (code, out, err) = run(

@@ -1,9 +1,7 @@
-//! Test harness: a real `seecret serve` on loopback, and the desktop app on Tauri's mock runtime.
+//! Test harness: a real `seecret serve` on loopback (the black-box suites' harness, shared), and
+//! the desktop app on Tauri's mock runtime.
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -15,99 +13,7 @@ use tauri::test::{
 };
 use tauri::{App, Listener, WebviewWindow, WebviewWindowBuilder};
 
-/// The `seecret` server binary next to this test's target directory.
-pub fn seecret_bin() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(Path::parent).unwrap();
-    let bin = dir.join(format!("seecret{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.exists(),
-        "{} is missing: build it first (`cargo build -p seecret-server --bin seecret`; scripts/test-desktop does)",
-        bin.display()
-    );
-    bin
-}
-
-/// A running `seecret serve` with a fresh data directory.
-pub struct Server {
-    child: Child,
-    pub base: String,
-    pub token: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Server {
-    pub fn start(env: &[(&str, &str)]) -> Self {
-        seecret_core::init_crypto();
-        let dir = tempfile::tempdir().unwrap();
-        let mut cmd = Command::new(seecret_bin());
-        cmd.arg("serve")
-            .arg("--bind")
-            .arg("127.0.0.1:0")
-            .arg("--data-dir")
-            .arg(dir.path())
-            .env_remove("SEECRET_PUBLIC_URL")
-            .env("SEECRET_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().unwrap();
-        let (addr_tx, addr_rx) = std::sync::mpsc::channel::<String>();
-        let stderr = child.stderr.take().unwrap();
-        let log = Arc::new(Mutex::new(String::new()));
-        let log_w = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(rest) = line.split("seecret listening addr=").nth(1) {
-                    let _ = addr_tx.send(rest.split_whitespace().next().unwrap_or("").to_string());
-                }
-                log_w.lock().unwrap().push_str(&(line + "\n"));
-            }
-        });
-        let (tok_tx, tok_rx) = std::sync::mpsc::channel::<String>();
-        let stdout = child.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if uuid_like(line.trim()) {
-                    let _ = tok_tx.send(line.trim().to_string());
-                }
-            }
-        });
-        let addr = addr_rx
-            .recv_timeout(Duration::from_secs(30))
-            .unwrap_or_else(|_| {
-                let _ = child.kill();
-                panic!("server did not start: {}", log.lock().unwrap())
-            });
-        let token = tok_rx
-            .recv_timeout(Duration::from_secs(10))
-            .expect("the first start prints the first account's token");
-        Self {
-            child,
-            base: format!("http://{addr}"),
-            token,
-            _dir: dir,
-        }
-    }
-
-    pub fn client(&self) -> seecret_core::client::Client {
-        seecret_core::client::Client::new(&self.base, Some(&self.token)).unwrap()
-    }
-}
-
-fn uuid_like(s: &str) -> bool {
-    s.len() == 36 && s.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+pub use seecret_tests::{Server, ServerOptions};
 
 /// The desktop app on the mock runtime, with its window, memory token store and a settings file
 /// in a temporary directory.
@@ -159,7 +65,7 @@ impl Desk {
     pub fn configure(&self, server: &Server) -> Value {
         self.invoke(
             "save_settings",
-            json!({"settings": {"server_url": server.base, "token": server.token}}),
+            json!({"settings": {"server_url": server.base, "token": server.token()}}),
         )
         .unwrap()
     }

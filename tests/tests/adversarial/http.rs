@@ -317,6 +317,10 @@ async fn a_country_header_with_several_values_from_a_trusted_proxy_is_ignored() 
 const SCHEMATHESIS: &str = "4.32.5";
 
 #[tokio::test]
+#[cfg_attr(
+    not(feature = "external"),
+    ignore = "needs schemathesis: run with --features seecret-tests/external"
+)]
 async fn schemathesis_finds_nothing_in_the_openapi_document() {
     let (code, version, _) = seecret_tests::run(
         std::process::Command::new("schemathesis").arg("--version"),

@@ -495,6 +495,10 @@ async fn orphan_blobs_and_staging_leftovers_older_than_an_hour_are_swept() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(feature = "external"),
+    ignore = "needs moto (python3 -m moto.server): run with --features seecret-tests/external"
+)]
 async fn stale_s3_multipart_uploads_are_aborted_by_the_sweeper() {
     let moto = seecret_tests::Moto::start("seecret-test").await;
     let endpoint = moto.endpoint.clone();

@@ -1,0 +1,169 @@
+//! `seecret`: the server (`serve`), its operator commands (`account`), and the command-line
+//! client (`share`, `reveal`, `status`, `list`, `burn`). The binary is a thin `main` over
+//! [`main_entry`]; the HTTP application is exported so tests can drive it in-process.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod bots;
+mod cli;
+mod config;
+mod http;
+mod serve;
+
+pub use http::{AppState, Guards, HttpLimits, Net, app};
+pub use serve::open_engine;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "seecret",
+    version,
+    about = "One-time secret links: share passwords, keys and files safely."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the server.
+    Serve(Box<config::ServeArgs>),
+    /// Manage accounts (talks to the database directly).
+    Account {
+        #[command(subcommand)]
+        command: AccountCommand,
+        #[command(flatten)]
+        storage: config::StorageArgs,
+    },
+    /// Print the default configuration file.
+    PrintDefaultConfig,
+    #[command(flatten)]
+    Client(cli::ClientCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum AccountCommand {
+    /// Create an account; prints its API token alone on the last line.
+    Create {
+        /// Display name (unique).
+        #[arg(long)]
+        name: String,
+        /// Contact address.
+        #[arg(long)]
+        email: Option<String>,
+    },
+    /// Replace an account's token (by id or name); prints the new one alone on the last line.
+    RotateToken {
+        /// Account id or name.
+        account: String,
+    },
+}
+
+/// Parses the command line and runs the command: what the `seecret` binary does.
+pub fn main_entry() -> ExitCode {
+    seecret_core::init_crypto();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("seecret: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => serve::run(args.resolve()?).await,
+            Command::Account { command, storage } => account(command, storage).await,
+            Command::PrintDefaultConfig => {
+                print!("{}", config::default_toml());
+                Ok(())
+            }
+            Command::Client(c) => cli::run(c).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("seecret: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn account(command: AccountCommand, storage: config::StorageArgs) -> anyhow::Result<()> {
+    serve::init_logging("warn");
+    let (data_dir, url) = storage.resolve()?;
+    let engine = serve::open_engine(&data_dir, url.expose(), Default::default()).await?;
+    let (record, token) = match command {
+        AccountCommand::Create { name, email } => {
+            engine.create_account(&name, email.as_deref()).await?
+        }
+        AccountCommand::RotateToken { account } => engine.rotate_token(&account).await?,
+    };
+    println!("account {} ({})", record.name, record.id);
+    println!("{}", token.expose());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_of_parsed_commands_and_settings_shows_no_secret() {
+        let share = Cli::try_parse_from([
+            "seecret",
+            "share",
+            "--token",
+            "TOKEN-CANARY",
+            "--passphrase",
+            "PASS-CANARY",
+        ])
+        .unwrap();
+        let reveal = Cli::try_parse_from([
+            "seecret",
+            "reveal",
+            "http://x/s/1#k",
+            "--passphrase",
+            "PASS-CANARY",
+        ])
+        .unwrap();
+        let serve = Cli::try_parse_from([
+            "seecret",
+            "serve",
+            "--database-url",
+            "postgres://u:DBPASS-CANARY@db/s",
+            "--redis-url",
+            "redis://:REDIS-CANARY@r/0",
+        ])
+        .unwrap();
+        let Command::Serve(args) = &serve.command else {
+            panic!("not serve")
+        };
+        let settings = args.resolve().unwrap();
+        for shown in [
+            format!("{share:?}"),
+            format!("{reveal:?}"),
+            format!("{serve:?}"),
+            format!("{settings:?}"),
+        ] {
+            for canary in [
+                "TOKEN-CANARY",
+                "PASS-CANARY",
+                "DBPASS-CANARY",
+                "REDIS-CANARY",
+            ] {
+                assert!(!shown.contains(canary), "{canary} in {shown}");
+            }
+        }
+        assert_eq!(
+            settings.database_url.expose(),
+            "postgres://u:DBPASS-CANARY@db/s"
+        );
+    }
+}
