@@ -20,6 +20,7 @@ use clap::parser::ValueSource;
 use clap::{Arg, ArgMatches, Args, Command, FromArgMatches, Subcommand, ValueEnum};
 use seecret_core::engine::EngineConfig;
 use seecret_core::model::Expiration;
+use seecret_core::store::{self, StoreOptions};
 use seecret_core::webhook::{PrivateAllowList, WebhookConfig};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -487,16 +488,8 @@ pub struct ServeArgs {
     pub options: Layered<ServeOptions>,
 }
 
-/// How the store uses its database. Declared and resolved here; the store still reads the
-/// variables itself until it takes these.
+/// How the store uses its database, after layering.
 #[derive(Debug, Clone)]
-#[cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        reason = "the store reads these from the environment until it takes them"
-    )
-)]
 pub struct DatabaseTuning {
     /// PostgreSQL pool size.
     pub pool_size: u32,
@@ -504,6 +497,21 @@ pub struct DatabaseTuning {
     pub statement_timeout: Duration,
     /// SQLite durability.
     pub sqlite_synchronous: SqliteSynchronous,
+}
+
+impl DatabaseTuning {
+    /// The store's options for these settings.
+    pub fn store_options(&self) -> StoreOptions {
+        StoreOptions {
+            pool_size: self.pool_size,
+            statement_timeout: self.statement_timeout,
+            sqlite_synchronous: match self.sqlite_synchronous {
+                SqliteSynchronous::Normal => store::SqliteSynchronous::Normal,
+                SqliteSynchronous::Full => store::SqliteSynchronous::Full,
+            },
+            ..StoreOptions::default()
+        }
+    }
 }
 
 /// Storage settings after layering.
@@ -607,10 +615,10 @@ pub fn from_file_var(var: &str) -> anyhow::Result<Option<String>> {
 }
 
 impl StorageArgs {
-    /// Data directory and database URL after layering.
-    pub fn resolve(&self) -> anyhow::Result<(PathBuf, Hidden)> {
+    /// Data directory, database URL and the store's options after layering.
+    pub fn resolve(&self) -> anyhow::Result<(PathBuf, Hidden, StoreOptions)> {
         let s = self.settings(&ConfigFile::read(self.config.as_deref())?)?;
-        Ok((s.data_dir, s.database_url))
+        Ok((s.data_dir, s.database_url, s.tuning.store_options()))
     }
 
     fn settings(&self, file: &ConfigFile) -> anyhow::Result<Storage> {

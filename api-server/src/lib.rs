@@ -97,8 +97,8 @@ pub fn main_entry() -> ExitCode {
 
 async fn account(command: AccountCommand, storage: config::StorageArgs) -> anyhow::Result<()> {
     serve::init_logging("warn");
-    let (data_dir, url) = storage.resolve()?;
-    let engine = serve::open_engine(&data_dir, url.expose(), Default::default()).await?;
+    let (data_dir, url, options) = storage.resolve()?;
+    let engine = serve::open_engine(&data_dir, url.expose(), &options, Default::default()).await?;
     let (record, token) = match command {
         AccountCommand::Create { name, email } => {
             engine.create_account(&name, email.as_deref()).await?

@@ -28,12 +28,16 @@ pub fn init_logging(filter: &str) {
 }
 
 /// Opens the database (creating the data directory for SQLite) and builds the engine.
-pub async fn open_engine(data_dir: &Path, url: &str, cfg: EngineConfig) -> anyhow::Result<Engine> {
+pub async fn open_engine(
+    data_dir: &Path,
+    url: &str,
+    options: &StoreOptions,
+    cfg: EngineConfig,
+) -> anyhow::Result<Engine> {
     if !url.starts_with("postgres") {
         create_private_dir(data_dir)?;
     }
-    let options = StoreOptions::from_vars(url, |name| std::env::var(name).ok());
-    let store = async { seecret_core::store::open(url, &options?).await }
+    let store = seecret_core::store::open(url, options)
         .await
         .with_context(|| format!("opening the database {}", redact_url(url)))?;
     Ok(Engine::new(store, cfg))
@@ -81,6 +85,7 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
     let mut engine = open_engine(
         &settings.data_dir,
         settings.database_url.expose(),
+        &settings.database.store_options(),
         settings.engine.clone(),
     )
     .await?

@@ -60,7 +60,7 @@ impl App {
         seecret_core::init_crypto();
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("seecret.db").display());
-        let engine = open_engine(dir.path(), &url, cfg)
+        let engine = open_engine(dir.path(), &url, &Default::default(), cfg)
             .await
             .unwrap()
             .with_blobs(BlobStore::open("", dir.path()).unwrap());
