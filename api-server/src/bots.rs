@@ -1,18 +1,128 @@
 //! Chat bots embedded in `seecret serve`: each is enabled by its own environment variables, acts
-//! for one account through the engine, and hears its secrets' events from the outbox (so a read
-//! served by any instance reaches the bot, after restarts too).
+//! for one account through the engine ([`Embedded`]), keeps Slack OAuth installations in the
+//! server's database ([`StoreInstallations`]), and hears its secrets' events from the outbox (so
+//! a read served by any instance reaches the bot, after restarts too).
 
 use std::sync::Arc;
 
 use anyhow::Context;
 use axum::Router;
-use seecret_core::bots::Embedded;
+use seecret_core::api::{CreateSecret, EventPayload};
+use seecret_core::bots::{Backend, BackendError, Installations, Notifier, Share, Shared};
+use seecret_core::crypto::{self, SecretKey};
 use seecret_core::engine::Engine;
-use seecret_core::webhook::Deliverer;
+use seecret_core::model::{Link, SecretId};
+use seecret_core::store::{AccountRecord, Store};
+use seecret_core::webhook::{Deliverer, EventSink};
 use tracing::{info, warn};
+use zeroize::Zeroizing;
 
 /// Environment variables the embedded bots read.
 pub const ENV_VARS: &[&[&str]] = &[seecret_slack::ENV_VARS, seecret_discord::ENV_VARS];
+
+/// The engine inside `seecret serve`, acting for one account; events come back through the
+/// outbox to the [`EventSink`] named by [`Share::notify`].
+#[derive(Debug, Clone)]
+pub struct Embedded {
+    engine: Arc<Engine>,
+    account: AccountRecord,
+}
+
+impl Embedded {
+    /// Acts for the account named (or with the id) `account`, or the server's first account.
+    pub async fn new(engine: Arc<Engine>, account: Option<&str>) -> seecret_core::Result<Self> {
+        use seecret_core::Error;
+        let store = engine.store().clone();
+        let record = match account {
+            Some(a) => store
+                .account_by_id_or_name(a)
+                .await?
+                .ok_or_else(|| Error::invalid("account", format!("no account named {a:?}")))?,
+            None => store
+                .first_account()
+                .await?
+                .ok_or_else(|| Error::invalid("account", "the server has no account yet"))?,
+        };
+        Ok(Self {
+            engine,
+            account: record,
+        })
+    }
+
+    /// The account the bot acts for.
+    pub fn account(&self) -> &AccountRecord {
+        &self.account
+    }
+}
+
+#[async_trait::async_trait]
+impl Backend for Embedded {
+    async fn share(&self, share: Share) -> Result<Shared, BackendError> {
+        let id = SecretId::new();
+        let key = SecretKey::generate();
+        let envelope = crypto::seal(&key, &id, share.secret.expose())?;
+        let req = CreateSecret {
+            ciphertext: Some(crypto::b64encode(&envelope)),
+            id: Some(id),
+            verifier: Some(crypto::RevealProof::of_key(&key).verifier().to_base64url()),
+            expiration: Some(share.expiration),
+            views: Some(share.views),
+            passphrase: share.passphrase,
+            label: share.label,
+            ..CreateSecret::default()
+        };
+        let info = self
+            .engine
+            .create_secret_notifying(&self.account, req, Some(share.notify))
+            .await?;
+        Ok(Shared {
+            id,
+            link: Zeroizing::new(Link::format(&self.engine.config().public_url, &id, &key)),
+            expires_at: info.expires_at,
+            views: info.views,
+        })
+    }
+
+    async fn burn(&self, id: SecretId) -> Result<(), BackendError> {
+        use seecret_core::Error;
+        match self.engine.delete_secret(&self.account, id).await {
+            Ok(_) | Err(Error::NotFound | Error::Gone(_)) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// Slack OAuth installations in the server's database.
+#[derive(Debug, Clone)]
+pub struct StoreInstallations(pub Arc<dyn Store>);
+
+#[async_trait::async_trait]
+impl Installations for StoreInstallations {
+    async fn save(&self, provider: &str, team: &str, sealed: &[u8]) -> Result<(), String> {
+        self.0
+            .put_installation(provider, team, sealed, chrono::Utc::now())
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn sealed(&self, provider: &str, team: &str) -> Result<Option<Vec<u8>>, String> {
+        self.0
+            .installation(provider, team)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Hands a bot the outbox's events for the secrets it created.
+#[derive(Debug)]
+struct Sink(Arc<dyn Notifier>);
+
+#[async_trait::async_trait]
+impl EventSink for Sink {
+    async fn deliver(&self, subscriber: &str, event: &EventPayload) -> Result<(), String> {
+        self.0.notify(subscriber, event).await
+    }
+}
 
 /// Mounts the enabled bots: their routes, and their event sinks on `deliverer`.
 pub async fn mount(
@@ -26,9 +136,11 @@ pub async fn mount(
             .await
             .context("SEECRET_SLACK_ACCOUNT")?;
         info!(account = %backend.account().name, oauth = cfg.oauth.is_some(), "Slack app enabled");
-        let installations = cfg.oauth.as_ref().map(|_| engine.store().clone());
+        let installations = cfg.oauth.as_ref().map(|_| {
+            Arc::new(StoreInstallations(engine.store().clone())) as Arc<dyn Installations>
+        });
         let bot = seecret_slack::SlackBot::new(cfg, Arc::new(backend), installations)?;
-        deliverer = deliverer.with_sink("slack", bot.sink());
+        deliverer = deliverer.with_sink("slack", Arc::new(Sink(bot.notifier())));
         routes = routes.merge(bot.router());
     }
     if let Some(cfg) = seecret_discord::DiscordConfig::from_env()? {
@@ -45,7 +157,7 @@ pub async fn mount(
                 warn!("SEECRET_DISCORD_TOKEN is not set: no command registration, no DMs");
             }
             let bot = seecret_discord::DiscordBot::new(cfg, Arc::new(backend))?;
-            deliverer = deliverer.with_sink("discord", bot.sink());
+            deliverer = deliverer.with_sink("discord", Arc::new(Sink(bot.notifier())));
             routes = routes.merge(bot.router());
             if bot.config().token.is_some() {
                 bot.spawn_registration();

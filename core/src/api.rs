@@ -467,3 +467,42 @@ pub struct ErrorDetail {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub valid_operations: Option<Vec<String>>,
 }
+
+/// Event types, as sent in `type` and `X-Seecret-Event`.
+pub mod event_type {
+    /// A view was used.
+    pub const VIEWED: &str = "seecret.viewed";
+    /// The last view was used.
+    pub const CONSUMED: &str = "seecret.consumed";
+    /// The secret expired (swept).
+    pub const EXPIRED: &str = "seecret.expired";
+    /// The owner deleted it.
+    pub const DELETED: &str = "seecret.deleted";
+    /// A reveal was refused (`reason`: passphrase, country, rate).
+    pub const ACCESS_DENIED: &str = "seecret.access_denied";
+}
+
+/// The JSON body of a webhook. Never the content or key.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct EventPayload {
+    /// Event id, the same on every retry: receivers de-duplicate on it.
+    pub id: String,
+    /// One of [`event_type`].
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// When the event happened.
+    pub created_at: DateTime<Utc>,
+    /// The secret concerned.
+    pub secret_id: SecretId,
+    /// The owner's label.
+    pub label: Option<String>,
+    /// Views allowed.
+    pub views: u32,
+    /// Views left after the event.
+    pub views_remaining: u32,
+    /// The viewer's country, when known.
+    pub country: Option<String>,
+    /// Why access was denied (`access_denied` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}

@@ -17,7 +17,7 @@ pub mod text;
 
 #[cfg(feature = "engine")]
 pub mod blob;
-#[cfg(all(feature = "engine", feature = "client"))]
+#[cfg(feature = "client")]
 pub mod bots;
 #[cfg(feature = "client")]
 pub mod client;

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use seecret_core::bots::settings;
 use zeroize::Zeroizing;
 
 /// What `https://discord.com` is replaced with when `SEECRET_DISCORD_API_URL` is unset.
@@ -54,19 +55,11 @@ impl fmt::Debug for DiscordConfig {
 }
 
 /// Reads `name`, or the file named by `name_FILE`.
-pub(crate) fn read_var(
+fn read_var(
     get: &impl Fn(&str) -> Option<String>,
     name: &str,
 ) -> Result<Option<String>, ConfigError> {
-    if let Some(v) = get(name).filter(|v| !v.trim().is_empty()) {
-        return Ok(Some(v.trim().to_string()));
-    }
-    match get(&format!("{name}_FILE")) {
-        Some(path) => std::fs::read_to_string(&path)
-            .map(|v| Some(v.trim().to_string()))
-            .map_err(|e| ConfigError::Invalid(format!("{name}_FILE ({path}): {e}"))),
-        None => Ok(None),
-    }
+    settings::read(get, name).map_err(ConfigError::Invalid)
 }
 
 fn snowflake(name: &str, v: &str) -> Result<u64, ConfigError> {
@@ -113,26 +106,16 @@ impl DiscordConfig {
         let guild_id = read_var(&get, "SEECRET_DISCORD_GUILD_ID")?
             .map(|v| snowflake("SEECRET_DISCORD_GUILD_ID", &v))
             .transpose()?;
-        let number = |name: &str, default: u32| -> Result<u32, ConfigError> {
-            match read_var(&get, name)? {
-                None => Ok(default),
-                Some(v) => v.parse().map_err(|_| {
-                    ConfigError::Invalid(format!("{name} must be a number, not {v:?}"))
-                }),
-            }
+        let number = |name: &str, default: u32| {
+            settings::number(&get, name, default).map_err(ConfigError::Invalid)
         };
-        let api_url =
-            read_var(&get, "SEECRET_DISCORD_API_URL")?.unwrap_or_else(|| DEFAULT_API_URL.into());
-        if !(api_url.starts_with("https://") || api_url.starts_with("http://")) {
-            return Err(ConfigError::Invalid(format!(
-                "SEECRET_DISCORD_API_URL must be an http(s) URL, not {api_url:?}"
-            )));
-        }
+        let api_url = settings::base_url(&get, "SEECRET_DISCORD_API_URL", DEFAULT_API_URL)
+            .map_err(ConfigError::Invalid)?;
         Ok(Some(Self {
             public_key,
             application_id,
             token,
-            api_url: api_url.trim_end_matches('/').to_string(),
+            api_url,
             guild_id,
             account: read_var(&get, "SEECRET_DISCORD_ACCOUNT")?,
             per_user_per_minute: number("SEECRET_DISCORD_RATE_LIMIT", 10)?,

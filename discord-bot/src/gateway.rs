@@ -49,7 +49,7 @@ impl EventHandler for Handler {
         if let Err(e) = self.bot.inner.discord.respond(id, &token, &body).await {
             warn!(error = %e, "answering an interaction failed");
             if let Some(secret) = reply.carries() {
-                handlers::burn(&self.bot, secret).await;
+                self.bot.inner.core.burn(secret).await;
             }
         }
     }

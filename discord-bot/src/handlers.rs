@@ -1,31 +1,19 @@
-//! The interactions: one [`handle`] for both transports (the HTTP endpoint here, the gateway in
-//! `gateway.rs`). Each answers within Discord's three seconds: creating gets two, and anything
-//! slower is deferred and finished by editing the answer. A link that cannot be delivered is
-//! burnt, so no secret is left that nobody can open.
+//! The interactions: one [`handle`] for both transports (the HTTP endpoint in `endpoint.rs`, the
+//! gateway in `gateway.rs`). Each answers within Discord's three seconds: creating gets the bot
+//! core's budget, and anything slower is deferred and finished by editing the answer. A link that
+//! cannot be delivered is burnt, so no secret is left that nobody can open.
 
-use std::time::Duration;
-
-use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use seecret_core::bots::{self, BackendError, MAX_CHAT_SECRET, Share};
-use seecret_core::crypto::SecretBytes;
+use seecret_core::bots::{
+    self, Budget, FormError, MAX_CHAT_SECRET, Refused, Share, phrases, within_budget,
+};
 use seecret_core::model::{Expiration, SecretId};
-use serde::Deserialize;
 use serde_json::Value;
 use serenity::builder::CreateInteractionResponse;
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 use zeroize::Zeroizing;
 
 use crate::DiscordBot;
 use crate::messages::{self, MODAL_ID, input};
-
-/// How long creating (and delivering) may take before the answer is deferred.
-const BUDGET: Duration = Duration::from_millis(2000);
-/// How far a request's timestamp may be from now.
-const MAX_SKEW_SECS: i64 = 300;
 
 /// What the bot answers to one interaction. Its `Debug` shows neither text nor form (a link, a
 /// pre-filled passphrase).
@@ -169,7 +157,7 @@ async fn command(bot: &DiscordBot, i: &Value) -> Reply {
     let views = match option(i, "views") {
         None => 1,
         Some(v) => match v.as_u64().and_then(|n| u32::try_from(n).ok()) {
-            Some(n) if (1..=max_views).contains(&n) => n,
+            Some(n) if bot.inner.core.views_allowed(n) => n,
             _ => return Reply::error(&format!("Views must be between 1 and {max_views}.")),
         },
     };
@@ -251,74 +239,58 @@ async fn create(
     form: Form,
     inline: bool,
 ) -> Reply {
-    // Discord's modals have no per-field errors: each problem is one ephemeral message, and
-    // none repeats what was typed.
-    if form.secret.trim().is_empty() {
-        return Reply::error("Type the secret to share; nothing was shared.");
-    }
-    if form.secret.chars().count() > MAX_CHAT_SECRET {
-        return Reply::error(&format!(
-            "The secret is longer than {MAX_CHAT_SECRET} characters: use the CLI or the web page. Nothing was shared."
-        ));
-    }
-    let Ok(expiration) = form.expiration.trim().parse::<Expiration>() else {
-        return Reply::error(
-            "Expires after must be a duration like 10m, 1h, 24h or 7d; nothing was shared.",
-        );
+    // Discord's modals have no per-field errors: each problem is one ephemeral message.
+    let core = &bot.inner.core;
+    let typed = bots::Form {
+        secret: &form.secret,
+        expiration: &form.expiration,
+        views: &form.views,
+        passphrase: form.passphrase.as_deref().map(String::as_str),
     };
-    let max_views = bot.inner.cfg.max_views;
-    let Some(views) = form
-        .views
-        .trim()
-        .parse::<u32>()
-        .ok()
-        .filter(|v| (1..=max_views).contains(v))
-    else {
-        return Reply::error(&format!(
-            "Views must be a number between 1 and {max_views}; nothing was shared."
-        ));
+    let label = messages::label(user, recipient);
+    let share = match core.accept(typed, &user.to_string(), label, format!("discord:{user}")) {
+        Ok(share) => share,
+        Err(Refused::Form(e)) => return Reply::error(&form_message(e, core.max_views())),
+        Err(Refused::TooFast(msg)) => return Reply::error(&msg),
     };
-    let d = bot.inner.per_user.check(&user.to_string());
-    if !d.allowed {
-        return Reply::error(&format!(
-            "You are creating secrets too fast; try again in {} s.",
-            d.retry_after.as_secs().max(1)
-        ));
-    }
+    drop(form);
     let to = Delivery {
         sender: user,
         recipient,
-        passphrase: form.passphrase.is_some(),
+        passphrase: share.passphrase.is_some(),
         inline,
     };
-    let share = Share {
-        secret: SecretBytes::new(form.secret.as_bytes().to_vec()),
-        expiration,
-        views,
-        passphrase: form
-            .passphrase
-            .as_ref()
-            .map(|p| SecretBytes::new(p.as_bytes().to_vec())),
-        label: Some(messages::label(user, recipient)),
-        notify: format!("discord:{user}"),
-    };
-    drop(form);
     let bot2 = bot.clone();
-    let mut work = tokio::spawn(async move { create_and_deliver(&bot2, share, &to).await });
-    match tokio::time::timeout(BUDGET, &mut work).await {
-        Ok(Ok(reply)) => reply,
-        Ok(Err(_)) => Reply::error("Something went wrong; nothing was shared."),
-        Err(_) => {
+    match within_budget(async move { create_and_deliver(&bot2, share, &to).await }).await {
+        Budget::Done(reply) => reply,
+        Budget::Failed => Reply::error(phrases::SOMETHING_WENT_WRONG),
+        Budget::Late(work) => {
             // Past the budget: Discord shows "thinking…" until the answer replaces it.
             let bot = bot.clone();
             let token = token.to_string();
             tokio::spawn(async move {
                 let reply = work
                     .await
-                    .unwrap_or_else(|_| Reply::error("Something went wrong; nothing was shared."));
+                    .unwrap_or_else(|_| Reply::error(phrases::SOMETHING_WENT_WRONG));
                 finish_deferred(&bot, &token, reply).await;
             });
             Reply::Deferred
+        }
+    }
+}
+
+/// A refused form, in a sentence that does not repeat what was typed.
+fn form_message(e: FormError, max_views: u32) -> String {
+    match e {
+        FormError::NoSecret => "Type the secret to share; nothing was shared.".into(),
+        FormError::TooLong => format!(
+            "The secret is longer than {MAX_CHAT_SECRET} characters: use the CLI or the web page. Nothing was shared."
+        ),
+        FormError::Expiration => {
+            "Expires after must be a duration like 10m, 1h, 24h or 7d; nothing was shared.".into()
+        }
+        FormError::Views => {
+            format!("Views must be a number between 1 and {max_views}; nothing was shared.")
         }
     }
 }
@@ -331,19 +303,12 @@ struct Delivery {
     inline: bool,
 }
 
-fn backend_message(e: &BackendError) -> String {
-    match e {
-        BackendError::Invalid { message, .. } => format!("{message}. Nothing was shared."),
-        other => format!("{other}. Nothing was shared."),
-    }
-}
-
 async fn create_and_deliver(bot: &DiscordBot, share: Share, to: &Delivery) -> Reply {
-    let shared = match bot.inner.backend.share(share).await {
+    let shared = match bot.inner.core.share(share).await {
         Ok(s) => s,
         Err(e) => {
             warn!(error = %e, "creating a secret failed");
-            return Reply::error(&backend_message(&e));
+            return Reply::error(&phrases::backend_message(&e));
         }
     };
     info!(secret = %shared.id, recipient = to.recipient.is_some(), "secret created");
@@ -358,21 +323,10 @@ async fn create_and_deliver(bot: &DiscordBot, share: Share, to: &Delivery) -> Re
         &shared,
         to.passphrase,
     ));
-    match bot.inner.discord.dm(r, &dm).await {
+    let delivery = bot.inner.discord.dm(r, &dm);
+    match bot.inner.core.deliver_or_burn(shared.id, delivery).await {
         Ok(()) => Reply::text(messages::sent_to(r, &shared, to.inline)),
-        Err(e) => {
-            warn!(error = %e, secret = %shared.id, "sending the link by DM failed; deleting the secret");
-            burn(bot, shared.id).await;
-            Reply::error(&format!(
-                "The link could not be sent to <@{r}>: {e}. The secret was deleted; nothing was shared."
-            ))
-        }
-    }
-}
-
-pub(crate) async fn burn(bot: &DiscordBot, id: SecretId) {
-    if let Err(e) = bot.inner.backend.burn(id).await {
-        warn!(error = %e, secret = %id, "deleting an undelivered secret failed");
+        Err(e) => Reply::error(&phrases::undelivered(&format!("sent to <@{r}>"), &e)),
     }
 }
 
@@ -386,120 +340,7 @@ async fn finish_deferred(bot: &DiscordBot, token: &str, reply: Reply) {
     if let Err(e) = bot.inner.discord.edit_original(token, &body).await {
         warn!(error = %e, "finishing a deferred answer failed");
         if let Some(id) = carries {
-            burn(bot, id).await;
-        }
-    }
-}
-
-/// Checks `X-Signature-Ed25519` over `timestamp || body`, and the timestamp's age.
-fn verify(bot: &DiscordBot, headers: &HeaderMap, body: &[u8]) -> Result<(), &'static str> {
-    let Some(verifier) = bot.inner.verifier.as_ref() else {
-        return Err("the HTTP interactions endpoint is not configured");
-    };
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let (Some(sig), Some(ts)) = (
-        header("x-signature-ed25519"),
-        header("x-signature-timestamp"),
-    ) else {
-        return Err("missing Discord signature headers");
-    };
-    verifier
-        .verify(sig, ts, body)
-        .map_err(|()| "invalid Discord signature")?;
-    // Signed, so the timestamp is Discord's: refuse replays of old requests.
-    let t: i64 = ts.trim().parse().map_err(|_| "bad X-Signature-Timestamp")?;
-    if (chrono::Utc::now().timestamp() - t).abs() > MAX_SKEW_SECS {
-        return Err("stale X-Signature-Timestamp");
-    }
-    Ok(())
-}
-
-/// `POST /discord/interactions`: Discord's HTTP interactions.
-pub async fn interactions(
-    State(bot): State<DiscordBot>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    if let Err(why) = verify(&bot, &headers, &body) {
-        debug!(why, "refused an interaction not signed by Discord");
-        return (StatusCode::UNAUTHORIZED, why).into_response();
-    }
-    let payload: Value = match serde_json::from_slice(&body) {
-        Ok(v) => v,
-        Err(_) => return (StatusCode::BAD_REQUEST, "the body is not JSON").into_response(),
-    };
-    drop(body);
-    // A signed request is valid for five minutes; within them, each interaction counts once.
-    if let Some(id) = payload["id"].as_str()
-        && !bot.inner.seen.first_time(id)
-    {
-        debug!("refused a replayed interaction");
-        return (StatusCode::UNAUTHORIZED, "replayed interaction").into_response();
-    }
-    match handle(&bot, &payload).await {
-        Ok(reply) => Json(reply.to_json()).into_response(),
-        Err(Unsupported(why)) => (StatusCode::BAD_REQUEST, why).into_response(),
-    }
-}
-
-/// `?notify=discord:USER` on a standalone bot's webhook URL.
-#[derive(Deserialize)]
-pub struct EventRoute {
-    notify: String,
-}
-
-/// `POST /discord/seecret-events`: a remote Seecret server's webhook about one of our secrets.
-pub async fn seecret_event(
-    State(bot): State<DiscordBot>,
-    Query(route): Query<EventRoute>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let Some(secret) = bot.inner.webhook_secret.as_ref() else {
-        return (StatusCode::NOT_FOUND, "webhooks are not configured").into_response();
-    };
-    let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let h = bots::WebhookHeaders {
-        id: header("webhook-id"),
-        timestamp: header("webhook-timestamp"),
-        signature: header("webhook-signature"),
-    };
-    let event = match bots::verify_event(secret, h, &body, chrono::Utc::now()) {
-        Ok(e) => e,
-        Err(why) => return (StatusCode::UNAUTHORIZED, why).into_response(),
-    };
-    let Some(subscriber) = route.notify.strip_prefix("discord:") else {
-        return (StatusCode::BAD_REQUEST, "notify is not a Discord route").into_response();
-    };
-    match bot.tell_sender(subscriber, &event).await {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        // The server retries on its schedule.
-        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e).into_response(),
-    }
-}
-
-/// Interaction ids answered in the last five minutes (the signature's lifetime), so a captured
-/// request cannot be replayed to this instance.
-#[derive(Debug, Default)]
-pub(crate) struct Seen(std::sync::Mutex<std::collections::HashMap<String, i64>>);
-
-impl Seen {
-    /// Records `id`; `false` if it was already seen.
-    pub(crate) fn first_time(&self, id: &str) -> bool {
-        let now = chrono::Utc::now().timestamp();
-        let mut seen = match self.0.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
-        if seen.len() > 10_000 {
-            seen.retain(|_, t| now - *t <= 2 * MAX_SKEW_SECS);
-        }
-        match seen.get(id) {
-            Some(t) if now - *t <= 2 * MAX_SKEW_SECS => false,
-            _ => {
-                seen.insert(id.to_string(), now);
-                true
-            }
+            bot.inner.core.burn(id).await;
         }
     }
 }

@@ -10,6 +10,7 @@
 
 mod config;
 mod discord;
+mod endpoint;
 mod gateway;
 mod handlers;
 mod messages;
@@ -18,10 +19,8 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::post;
-use seecret_core::bots::Backend;
-use seecret_core::crypto::WebhookSecret;
-use seecret_core::limits::Limiter;
-use seecret_core::webhook::{EventPayload, EventSink};
+use seecret_core::api::EventPayload;
+use seecret_core::bots::{Backend, Core, Notifier};
 use serenity::interactions_endpoint::Verifier;
 use tracing::{info, warn};
 
@@ -37,21 +36,18 @@ pub struct DiscordBot {
 
 struct Inner {
     cfg: DiscordConfig,
-    backend: Arc<dyn Backend>,
+    core: Core,
     discord: discord::Discord,
     verifier: Option<Verifier>,
-    per_user: Limiter,
-    /// Standalone: verifies the remote server's webhooks.
-    webhook_secret: Option<WebhookSecret>,
     /// Interactions already answered (replay guard).
-    seen: handlers::Seen,
+    seen: endpoint::Seen,
 }
 
 impl std::fmt::Debug for Inner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Inner")
             .field("cfg", &self.cfg)
-            .field("backend", &self.backend)
+            .field("core", &self.core)
             .field("discord", &self.discord)
             .finish_non_exhaustive()
     }
@@ -66,16 +62,14 @@ impl DiscordBot {
             .transpose()
             .map_err(|e| ConfigError::Invalid(format!("SEECRET_DISCORD_PUBLIC_KEY: {e}")))?;
         let discord = discord::Discord::new(&cfg);
-        let per_user = Limiter::per_minute(cfg.per_user_per_minute);
+        let core = Core::new(backend, cfg.per_user_per_minute, cfg.max_views);
         Ok(Self {
             inner: Arc::new(Inner {
                 cfg,
-                backend,
+                core,
                 discord,
                 verifier,
-                per_user,
-                webhook_secret: None,
-                seen: handlers::Seen::default(),
+                seen: endpoint::Seen::default(),
             }),
         })
     }
@@ -83,7 +77,7 @@ impl DiscordBot {
     /// Standalone: accept Seecret webhooks signed with `whsec` on `/discord/seecret-events`.
     pub fn with_webhook_secret(mut self, whsec: &str) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
-            inner.webhook_secret = Some(WebhookSecret::from_stored(whsec.to_string()));
+            inner.core.set_webhook_secret(whsec);
         }
         self
     }
@@ -96,19 +90,19 @@ impl DiscordBot {
     /// `POST /discord/interactions` (Discord's "Interactions Endpoint URL").
     pub fn router(&self) -> Router {
         Router::new()
-            .route("/discord/interactions", post(handlers::interactions))
+            .route("/discord/interactions", post(endpoint::interactions))
             .with_state(self.clone())
     }
 
     /// `POST /discord/seecret-events`: Seecret webhooks for a standalone bot.
     pub fn webhook_router(&self) -> Router {
         Router::new()
-            .route("/discord/seecret-events", post(handlers::seecret_event))
+            .route("/discord/seecret-events", post(endpoint::seecret_event))
             .with_state(self.clone())
     }
 
-    /// The in-process receiver of this bot's events (embedded mode).
-    pub fn sink(&self) -> Arc<dyn EventSink> {
+    /// The receiver of this bot's events (embedded mode: the server hands them over in process).
+    pub fn notifier(&self) -> Arc<dyn Notifier> {
         Arc::new(self.clone())
     }
 
@@ -148,9 +142,12 @@ impl DiscordBot {
     pub async fn run_gateway(&self) -> Result<(), DiscordError> {
         gateway::run(self.clone()).await
     }
+}
 
+#[async_trait::async_trait]
+impl Notifier for DiscordBot {
     /// Sends the sender of the secret a DM about `event`; `subscriber` is the sender's user id.
-    async fn tell_sender(&self, subscriber: &str, event: &EventPayload) -> Result<(), String> {
+    async fn notify(&self, subscriber: &str, event: &EventPayload) -> Result<(), String> {
         let Some(user) = subscriber.parse::<u64>().ok().filter(|u| *u > 0) else {
             // Not ours to retry: a malformed route never becomes valid.
             return Ok(());
@@ -163,12 +160,5 @@ impl DiscordBot {
             .dm(user, &messages::message_body(&text))
             .await
             .map_err(|e| e.to_string())
-    }
-}
-
-#[async_trait::async_trait]
-impl EventSink for DiscordBot {
-    async fn deliver(&self, subscriber: &str, event: &EventPayload) -> Result<(), String> {
-        self.tell_sender(subscriber, event).await
     }
 }

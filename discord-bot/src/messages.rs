@@ -2,8 +2,8 @@
 //! serenity's builders and kept as the JSON Discord receives.
 
 use chrono::{DateTime, Utc};
-use seecret_core::bots::{EXPIRATION_CHOICES, MAX_CHAT_SECRET, Shared, event_phrase, views_phrase};
-use seecret_core::webhook::EventPayload;
+use seecret_core::api::EventPayload;
+use seecret_core::bots::{EXPIRATION_CHOICES, MAX_CHAT_SECRET, Shared, phrases};
 use serde_json::{Value, json};
 use serenity::builder::{
     CreateActionRow, CreateCommand, CreateCommandOption, CreateInputText,
@@ -169,25 +169,12 @@ fn when(t: DateTime<Utc>) -> String {
 }
 
 fn terms(s: &Shared) -> String {
-    format!("{}, expires {}", views_phrase(s.views), when(s.expires_at))
-}
-
-fn times(n: u32) -> String {
-    if n == 1 {
-        "once".into()
-    } else {
-        format!("{n} times")
-    }
+    phrases::terms(s, &when(s.expires_at))
 }
 
 /// The link for the sender (no recipient).
 pub fn link_for_sender(s: &Shared, inline: bool) -> String {
-    let mut text = format!(
-        "🔐 Your one-time link ({}):\n{}\nIt shows the secret {} and is then erased. You will get a DM when it is read.",
-        terms(s),
-        s.link.as_str(),
-        times(s.views)
-    );
+    let mut text = format!("🔐 {}", phrases::link_for_sender(s, &terms(s)));
     if inline {
         text.push_str(INLINE_WARNING);
     }
@@ -199,25 +186,15 @@ pub const INLINE_WARNING: &str = "\n-# The secret was typed as a command option,
 
 /// The link for a recipient, by DM.
 pub fn link_for_recipient(sender: u64, s: &Shared, passphrase: bool) -> String {
-    let pp = if passphrase {
-        " It is protected by a passphrase: ask the sender for it."
-    } else {
-        ""
-    };
-    format!(
-        "🔐 <@{sender}> shared a secret with you ({}):\n{}\nOpen it when you are ready to copy it: it can be read {}.{pp}",
-        terms(s),
-        s.link.as_str(),
-        times(s.views),
-    )
+    let how_often = phrases::times(s.views);
+    let text =
+        phrases::link_for_recipient(&sender.to_string(), s, &terms(s), &how_often, passphrase);
+    format!("🔐 {text}")
 }
 
 /// The sender's confirmation that the recipient got the link (which it does not repeat).
 pub fn sent_to(recipient: u64, s: &Shared, inline: bool) -> String {
-    let mut text = format!(
-        "✅ Sent a one-time link to <@{recipient}> by direct message ({}). You will get a DM when it is read.",
-        terms(s)
-    );
+    let mut text = format!("✅ {}", phrases::sent_to(&recipient.to_string(), &terms(s)));
     if inline {
         text.push_str(INLINE_WARNING);
     }
@@ -226,19 +203,11 @@ pub fn sent_to(recipient: u64, s: &Shared, inline: bool) -> String {
 
 /// The sender's DM about an event, if it is one worth a message.
 pub fn event_text(e: &EventPayload) -> Option<String> {
-    let what = event_phrase(e)?;
-    let which = e
-        .label
-        .as_deref()
-        .and_then(|l| l.split_once(" to ").map(|(_, to)| format!(" for {to}")))
-        .unwrap_or_default();
-    Some(format!("👀 Your secret{which} {what}."))
+    Some(format!("👀 {}", phrases::event_text(e)?))
 }
 
 /// The label stored with a secret: who shared it with whom (Discord ids, never content).
 pub fn label(sender: u64, recipient: Option<u64>) -> String {
-    match recipient {
-        Some(r) => format!("Discord: <@{sender}> to <@{r}>"),
-        None => format!("Discord: <@{sender}>"),
-    }
+    let recipient = recipient.map(|r| r.to_string());
+    phrases::label("Discord", &sender.to_string(), recipient.as_deref())
 }

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use seecret_core::bots::settings;
 use seecret_core::crypto::SecretKey;
 use zeroize::Zeroizing;
 
@@ -78,17 +79,7 @@ impl SlackConfig {
         get: impl Fn(&str) -> Option<String>,
         public_url: &str,
     ) -> Result<Option<Self>, ConfigError> {
-        let read = |name: &str| -> Result<Option<String>, ConfigError> {
-            if let Some(v) = get(name).filter(|v| !v.trim().is_empty()) {
-                return Ok(Some(v.trim().to_string()));
-            }
-            match get(&format!("{name}_FILE")) {
-                Some(path) => std::fs::read_to_string(&path)
-                    .map(|v| Some(v.trim().to_string()))
-                    .map_err(|e| ConfigError::Invalid(format!("{name}_FILE ({path}): {e}"))),
-                None => Ok(None),
-            }
-        };
+        let read = |name: &str| settings::read(&get, name).map_err(ConfigError::Invalid);
         let Some(signing_secret) = read("SEECRET_SLACK_SIGNING_SECRET")? else {
             return Ok(None);
         };
@@ -125,25 +116,16 @@ impl SlackConfig {
                     .into(),
             ));
         }
-        let number = |name: &str, default: u32| -> Result<u32, ConfigError> {
-            match read(name)? {
-                None => Ok(default),
-                Some(v) => v.parse().map_err(|_| {
-                    ConfigError::Invalid(format!("{name} must be a number, not {v:?}"))
-                }),
-            }
+        let number = |name: &str, default: u32| {
+            settings::number(&get, name, default).map_err(ConfigError::Invalid)
         };
-        let api_url = read("SEECRET_SLACK_API_URL")?.unwrap_or_else(|| DEFAULT_API_URL.into());
-        if !(api_url.starts_with("https://") || api_url.starts_with("http://")) {
-            return Err(ConfigError::Invalid(format!(
-                "SEECRET_SLACK_API_URL must be an http(s) URL, not {api_url:?}"
-            )));
-        }
+        let api_url = settings::base_url(&get, "SEECRET_SLACK_API_URL", DEFAULT_API_URL)
+            .map_err(ConfigError::Invalid)?;
         Ok(Some(Self {
             signing_secret: Zeroizing::new(signing_secret),
             bot_token,
             oauth,
-            api_url: api_url.trim_end_matches('/').to_string(),
+            api_url,
             public_url: read("SEECRET_SLACK_PUBLIC_URL")?
                 .unwrap_or_else(|| public_url.to_string())
                 .trim_end_matches('/')
@@ -174,5 +156,5 @@ pub const ENV_VARS: &[&str] = &[
     "SEECRET_SLACK_MAX_VIEWS",
     "SEECRET_SLACK_WEBHOOK_SECRET",
     "SEECRET_SLACK_BIND",
-    "SEECRET_SLACK_DATABASE_URL",
+    "SEECRET_SLACK_INSTALLATIONS_PATH",
 ];

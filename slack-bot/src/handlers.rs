@@ -1,14 +1,15 @@
 //! The HTTP endpoints Slack calls. Each checks Slack's signature over the raw body first, answers
 //! within Slack's three seconds, and does slow work (creating, delivering) after the answer.
 
-use std::time::Duration;
-
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use seecret_core::bots::{self, BackendError, Share, Shared};
+use seecret_core::bots::{
+    self, BackendError, Budget, EventRoute, Form, FormError, Refused, Share, Shared,
+    WebhookHeaders, phrases, within_budget,
+};
 use seecret_core::crypto::SecretBytes;
 use seecret_core::model::Expiration;
 use serde::Deserialize;
@@ -132,12 +133,16 @@ pub async fn command(State(bot): State<SlackBot>, headers: HeaderMap, body: Byte
         Err(e) => return answer(&messages::error(&format!("{e}. See `/share-secret help`."))),
     };
     let views = quick.views.unwrap_or(1);
-    if !(1..=max_views).contains(&views) {
+    if !bot.inner.core.views_allowed(views) {
         return answer(&messages::error(&format!(
             "--views must be between 1 and {max_views}."
         )));
     }
-    if let Err(msg) = check_rate(&bot, &cmd.team_id, &cmd.user_id) {
+    if let Err(msg) = bot
+        .inner
+        .core
+        .check_rate(&format!("{}:{}", cmd.team_id, cmd.user_id))
+    {
         return answer(&messages::error(&msg));
     }
     let share = Share {
@@ -148,15 +153,13 @@ pub async fn command(State(bot): State<SlackBot>, headers: HeaderMap, body: Byte
         label: Some(messages::label(&cmd.team_id, &cmd.user_id, None)),
         notify: format!("slack:{}:{}", cmd.team_id, cmd.user_id),
     };
-    let mut pending = tokio::spawn(create(bot.clone(), share));
+    let bot2 = bot.clone();
     // Answer within Slack's deadline; past it, the link follows through `response_url`.
-    match tokio::time::timeout(Duration::from_millis(2000), &mut pending).await {
-        Ok(Ok(Ok(shared))) => answer(&messages::link_for_sender(&shared)),
-        Ok(Ok(Err(e))) => answer(&messages::error(&backend_message(&e))),
-        Ok(Err(_)) => answer(&messages::error(
-            "Something went wrong; nothing was shared.",
-        )),
-        Err(_) => {
+    match within_budget(async move { bot2.inner.core.share(share).await }).await {
+        Budget::Done(Ok(shared)) => answer(&messages::link_for_sender(&shared)),
+        Budget::Done(Err(e)) => answer(&messages::error(&phrases::backend_message(&e))),
+        Budget::Failed => answer(&messages::error(phrases::SOMETHING_WENT_WRONG)),
+        Budget::Late(pending) => {
             let to = Delivery {
                 team: cmd.team_id.clone(),
                 sender: cmd.user_id.clone(),
@@ -168,37 +171,14 @@ pub async fn command(State(bot): State<SlackBot>, headers: HeaderMap, body: Byte
                 match pending.await {
                     Ok(Ok(shared)) => deliver(&bot, &to, shared).await,
                     Ok(Err(e)) => {
-                        let _ =
-                            tell_sender(&bot, &to, &messages::error(&backend_message(&e))).await;
+                        let msg = messages::error(&phrases::backend_message(&e));
+                        let _ = tell_sender(&bot, &to, &msg).await;
                     }
                     Err(_) => {}
                 }
             });
             StatusCode::OK.into_response()
         }
-    }
-}
-
-fn check_rate(bot: &SlackBot, team: &str, user: &str) -> Result<(), String> {
-    let d = bot.inner.per_user.check(&format!("{team}:{user}"));
-    if d.allowed {
-        Ok(())
-    } else {
-        Err(format!(
-            "You are creating secrets too fast; try again in {} s.",
-            d.retry_after.as_secs().max(1)
-        ))
-    }
-}
-
-async fn create(bot: SlackBot, share: Share) -> Result<Shared, BackendError> {
-    bot.inner.backend.share(share).await
-}
-
-fn backend_message(e: &BackendError) -> String {
-    match e {
-        BackendError::Invalid { message, .. } => format!("{message}. Nothing was shared."),
-        other => format!("{other}. Nothing was shared."),
     }
 }
 
@@ -269,57 +249,57 @@ async fn submission(bot: &SlackBot, payload: &Value) -> Result<(), Refusal> {
             .unwrap_or("")
             .to_string(),
     );
-    if secret.trim().is_empty() {
-        return Err(field(block::SECRET, "Type the secret to share."));
-    }
-    if secret.chars().count() > seecret_core::bots::MAX_CHAT_SECRET {
-        return Err(field(
-            block::SECRET,
-            "That is too long for the form; use the CLI or the web.",
-        ));
-    }
-    let expiration: Expiration = input(block::EXPIRES)["selected_option"]["value"]
-        .as_str()
-        .unwrap_or("24h")
-        .parse()
-        .map_err(|_| field(block::EXPIRES, "Pick how long the link lives."))?;
-    let max_views = bot.inner.cfg.max_views;
-    let views: u32 = input(block::VIEWS)["selected_option"]["value"]
-        .as_str()
-        .unwrap_or("1")
-        .parse()
-        .ok()
-        .filter(|v| (1..=max_views).contains(v))
-        .ok_or_else(|| {
-            field(
-                block::VIEWS,
-                format!("Views must be between 1 and {max_views}."),
-            )
-        })?;
+    let selected = |b: &str, default: &'static str| -> String {
+        input(b)["selected_option"]["value"]
+            .as_str()
+            .unwrap_or(default)
+            .to_string()
+    };
     let recipient = input(block::RECIPIENT)["selected_user"]
         .as_str()
         .map(String::from);
-    let passphrase = input(block::PASSPHRASE)["value"]
-        .as_str()
-        .filter(|p| !p.is_empty())
-        .map(|p| SecretBytes::new(p.as_bytes().to_vec()));
     let meta: Metadata =
         serde_json::from_str(payload["view"]["private_metadata"].as_str().unwrap_or("{}"))
             .unwrap_or(Metadata {
                 response_url: None,
                 channel_id: None,
             });
-    check_rate(bot, &team, &user).map_err(|m| field(block::SECRET, m))?;
-    let has_passphrase = passphrase.is_some();
-    let share = Share {
-        secret: SecretBytes::new(secret.as_bytes().to_vec()),
-        expiration,
-        views,
-        passphrase,
-        label: Some(messages::label(&team, &user, recipient.as_deref())),
-        notify: format!("slack:{team}:{user}"),
+    let form = Form {
+        secret: &secret,
+        expiration: &selected(block::EXPIRES, "24h"),
+        views: &selected(block::VIEWS, "1"),
+        passphrase: input(block::PASSPHRASE)["value"].as_str(),
     };
+    let label = messages::label(&team, &user, recipient.as_deref());
+    let share = bot
+        .inner
+        .core
+        .accept(
+            form,
+            &format!("{team}:{user}"),
+            label,
+            format!("slack:{team}:{user}"),
+        )
+        .map_err(|r| match r {
+            Refused::Form(FormError::NoSecret) => field(block::SECRET, "Type the secret to share."),
+            Refused::Form(FormError::TooLong) => field(
+                block::SECRET,
+                "That is too long for the form; use the CLI or the web.",
+            ),
+            Refused::Form(FormError::Expiration) => {
+                field(block::EXPIRES, "Pick how long the link lives.")
+            }
+            Refused::Form(FormError::Views) => field(
+                block::VIEWS,
+                format!(
+                    "Views must be between 1 and {}.",
+                    bot.inner.core.max_views()
+                ),
+            ),
+            Refused::TooFast(m) => field(block::SECRET, m),
+        })?;
     drop(secret);
+    let has_passphrase = share.passphrase.is_some();
     let to = Delivery {
         team,
         sender: user,
@@ -328,15 +308,15 @@ async fn submission(bot: &SlackBot, payload: &Value) -> Result<(), Refusal> {
         passphrase: has_passphrase,
     };
     let bot2 = bot.clone();
-    let work = tokio::spawn(async move {
-        let shared = create(bot2.clone(), share).await?;
+    let work = within_budget(async move {
+        let shared = bot2.inner.core.share(share).await?;
         deliver(&bot2, &to, shared).await;
         Ok::<(), BackendError>(())
     });
     // Settings the server refuses are shown in the form, if the answer comes in time; anything
     // later is reported by message.
-    match tokio::time::timeout(Duration::from_millis(2000), work).await {
-        Ok(Ok(Err(BackendError::Invalid { field: f, message }))) => {
+    match work.await {
+        Budget::Done(Err(BackendError::Invalid { field: f, message })) => {
             let b = match f.as_deref() {
                 Some("expiration") => block::EXPIRES,
                 Some("views") => block::VIEWS,
@@ -345,7 +325,7 @@ async fn submission(bot: &SlackBot, payload: &Value) -> Result<(), Refusal> {
             };
             Err(field(b, message))
         }
-        Ok(Ok(Err(e))) => Err(field(block::SECRET, backend_message(&e))),
+        Budget::Done(Err(e)) => Err(field(block::SECRET, phrases::backend_message(&e))),
         _ => Ok(()),
     }
 }
@@ -363,18 +343,11 @@ struct Delivery {
 /// cannot be delivered the secret is deleted, so no link to it exists anywhere, and the sender
 /// is told why.
 async fn deliver(bot: &SlackBot, to: &Delivery, shared: Shared) {
-    let result = deliver_link(bot, to, &shared).await;
-    let Err(e) = result else {
-        return;
-    };
-    warn!(error = %e, secret = %shared.id, "delivering a link failed; deleting the secret");
-    if let Err(b) = bot.inner.backend.burn(shared.id).await {
-        warn!(error = %b, secret = %shared.id, "deleting the undelivered secret failed");
+    let delivery = deliver_link(bot, to, &shared);
+    if let Err(e) = bot.inner.core.deliver_or_burn(shared.id, delivery).await {
+        let msg = messages::error(&phrases::undelivered("delivered", &e));
+        let _ = tell_sender(bot, to, &msg).await;
     }
-    let msg = messages::error(&format!(
-        "The link could not be delivered: {e}. The secret was deleted; nothing was shared."
-    ));
-    let _ = tell_sender(bot, to, &msg).await;
 }
 
 async fn deliver_link(bot: &SlackBot, to: &Delivery, shared: &Shared) -> Result<(), SlackError> {
@@ -419,38 +392,23 @@ async fn tell_sender(bot: &SlackBot, to: &Delivery, msg: &Message) -> Result<(),
     bot.inner.slack.dm(&token, &to.sender, msg.clone()).await
 }
 
-/// `?notify=slack:TEAM:USER` on a standalone bot's webhook URL.
-#[derive(Deserialize)]
-pub struct EventRoute {
-    notify: String,
-}
-
-/// `POST /slack/seecret-events`: a remote Seecret server's webhook about one of our secrets.
+/// `POST /slack/seecret-events?notify=slack:TEAM:USER`: a remote Seecret server's webhook about
+/// one of our secrets.
 pub async fn seecret_event(
     State(bot): State<SlackBot>,
     Query(route): Query<EventRoute>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(secret) = bot.inner.webhook_secret.as_ref() else {
-        return (StatusCode::NOT_FOUND, "webhooks are not configured").into_response();
-    };
-    let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let h = bots::WebhookHeaders {
-        id: header("webhook-id"),
-        timestamp: header("webhook-timestamp"),
-        signature: header("webhook-signature"),
-    };
-    let event = match bots::verify_event(secret, h, &body, chrono::Utc::now()) {
-        Ok(e) => e,
-        Err(why) => return (StatusCode::UNAUTHORIZED, why).into_response(),
-    };
-    let Some(subscriber) = route.notify.strip_prefix("slack:") else {
-        return bad_request("notify is not a Slack route".into());
-    };
-    match bot.tell_sender(subscriber, &event).await {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        // The server retries on its schedule.
-        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e).into_response(),
+    let h = WebhookHeaders::from_fn(|n| headers.get(n).and_then(|v| v.to_str().ok()));
+    let core = &bot.inner.core;
+    let reply = core
+        .receive_event("slack", "Slack", &route.notify, h, &body, &bot)
+        .await;
+    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if reply.text.is_empty() {
+        status.into_response()
+    } else {
+        (status, reply.text).into_response()
     }
 }

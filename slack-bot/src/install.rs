@@ -43,9 +43,9 @@ pub async fn token(bot: &SlackBot, team: &str) -> Result<Option<Token>, InstallE
         return Ok(None);
     };
     let Some(sealed) = store
-        .installation(PROVIDER, team)
+        .sealed(PROVIDER, team)
         .await
-        .map_err(|e| InstallError::Store(e.to_string()))?
+        .map_err(InstallError::Store)?
     else {
         return Ok(None);
     };
@@ -201,10 +201,7 @@ pub async fn callback(
         Ok(s) => s,
         Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     };
-    if let Err(e) = store
-        .put_installation(PROVIDER, &installed.team_id, &sealed, chrono::Utc::now())
-        .await
-    {
+    if let Err(e) = store.save(PROVIDER, &installed.team_id, &sealed).await {
         warn!(error = %e, "saving a Slack installation failed");
         return page(
             StatusCode::SERVICE_UNAVAILABLE,

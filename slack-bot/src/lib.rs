@@ -17,15 +17,12 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::{get, post};
-use seecret_core::bots::Backend;
-use seecret_core::crypto::WebhookSecret;
-use seecret_core::limits::Limiter;
-use seecret_core::store::Store;
-use seecret_core::webhook::{EventPayload, EventSink};
+use seecret_core::api::EventPayload;
+use seecret_core::bots::{Backend, Core, Installations, Notifier};
 
 pub use config::{ConfigError, ENV_VARS, SlackConfig};
 
-/// The Slack app: routes for Slack, and the sink for its secrets' events.
+/// The Slack app: routes for Slack, and the [`Notifier`] for its secrets' events.
 #[derive(Debug, Clone)]
 pub struct SlackBot {
     inner: Arc<Inner>,
@@ -34,13 +31,10 @@ pub struct SlackBot {
 #[derive(Debug)]
 struct Inner {
     cfg: SlackConfig,
-    backend: Arc<dyn Backend>,
+    core: Core,
     slack: slack::Slack,
     /// Where OAuth installations are kept (`None`: single workspace, token from the config).
-    installations: Option<Arc<dyn Store>>,
-    per_user: Limiter,
-    /// Standalone: verifies the remote server's webhooks.
-    webhook_secret: Option<WebhookSecret>,
+    installations: Option<Arc<dyn Installations>>,
 }
 
 impl SlackBot {
@@ -49,18 +43,16 @@ impl SlackBot {
     pub fn new(
         cfg: SlackConfig,
         backend: Arc<dyn Backend>,
-        installations: Option<Arc<dyn Store>>,
+        installations: Option<Arc<dyn Installations>>,
     ) -> Result<Self, ConfigError> {
         let slack = slack::Slack::new(&cfg.api_url)?;
-        let per_user = Limiter::per_minute(cfg.per_user_per_minute);
+        let core = Core::new(backend, cfg.per_user_per_minute, cfg.max_views);
         Ok(Self {
             inner: Arc::new(Inner {
                 cfg,
-                backend,
+                core,
                 slack,
                 installations,
-                per_user,
-                webhook_secret: None,
             }),
         })
     }
@@ -68,7 +60,7 @@ impl SlackBot {
     /// Standalone: accept Seecret webhooks signed with `whsec` on `/slack/seecret-events`.
     pub fn with_webhook_secret(mut self, whsec: &str) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
-            inner.webhook_secret = Some(WebhookSecret::from_stored(whsec.to_string()));
+            inner.core.set_webhook_secret(whsec);
         }
         self
     }
@@ -93,13 +85,24 @@ impl SlackBot {
             .with_state(self.clone())
     }
 
-    /// The in-process receiver of this bot's events (embedded mode).
-    pub fn sink(&self) -> Arc<dyn EventSink> {
+    /// The receiver of this bot's events (embedded mode: the server hands them over in process).
+    pub fn notifier(&self) -> Arc<dyn Notifier> {
         Arc::new(self.clone())
     }
 
+    /// The bot token for a workspace: the configured one, or its OAuth installation's.
+    async fn token_for(&self, team: &str) -> Result<Option<slack::Token>, install::InstallError> {
+        if let Some(t) = &self.inner.cfg.bot_token {
+            return Ok(Some(slack::Token::new(t.as_str())));
+        }
+        install::token(self, team).await
+    }
+}
+
+#[async_trait::async_trait]
+impl Notifier for SlackBot {
     /// Sends the sender of the secret a DM about `event`; `subscriber` is `TEAM:USER`.
-    async fn tell_sender(&self, subscriber: &str, event: &EventPayload) -> Result<(), String> {
+    async fn notify(&self, subscriber: &str, event: &EventPayload) -> Result<(), String> {
         let Some((team, user)) = subscriber.split_once(':') else {
             // Not ours to retry: a malformed route never becomes valid.
             return Ok(());
@@ -117,20 +120,5 @@ impl SlackBot {
             .dm(&token, user, messages::plain(&text))
             .await
             .map_err(|e| e.to_string())
-    }
-
-    /// The bot token for a workspace: the configured one, or its OAuth installation's.
-    async fn token_for(&self, team: &str) -> Result<Option<slack::Token>, install::InstallError> {
-        if let Some(t) = &self.inner.cfg.bot_token {
-            return Ok(Some(slack::Token::new(t.as_str())));
-        }
-        install::token(self, team).await
-    }
-}
-
-#[async_trait::async_trait]
-impl EventSink for SlackBot {
-    async fn deliver(&self, subscriber: &str, event: &EventPayload) -> Result<(), String> {
-        self.tell_sender(subscriber, event).await
     }
 }

@@ -2,14 +2,15 @@
 //!
 //! It creates secrets with an API token (`SEECRET_SERVER`, `SEECRET_TOKEN`), encrypting them
 //! here, and hears about reads through the server's webhooks on `/slack/seecret-events`
-//! (`SEECRET_SLACK_WEBHOOK_SECRET`: the account's `whsec_…`).
+//! (`SEECRET_SLACK_WEBHOOK_SECRET`: the account's `whsec_…`). With OAuth, the workspaces'
+//! sealed bot tokens are kept in the file `SEECRET_SLACK_INSTALLATIONS_PATH` (default
+//! `seecret-slack-installations.json`): this process compiles no database.
 
 use std::sync::Arc;
 
 use anyhow::Context;
-use seecret_core::bots::Remote;
+use seecret_core::bots::{FileInstallations, Installations, Remote};
 use seecret_core::client::Client;
-use seecret_core::store::StoreOptions;
 use seecret_slack::{SlackBot, SlackConfig};
 use tracing::info;
 use tracing_subscriber::EnvFilter;
@@ -39,16 +40,22 @@ async fn main() -> anyhow::Result<()> {
         .await
         .context("checking SEECRET_TOKEN with the server")?;
     info!(account = %account.name, %server, "acting for account");
-    let installations = match &cfg.oauth {
+    if env("SEECRET_SLACK_DATABASE_URL").is_some() {
+        anyhow::bail!(
+            "SEECRET_SLACK_DATABASE_URL is no longer read: the standalone bot keeps OAuth \
+             installations in the file SEECRET_SLACK_INSTALLATIONS_PATH (default \
+             seecret-slack-installations.json); unset it, and install the workspaces again"
+        );
+    }
+    let installations: Option<Arc<dyn Installations>> = match &cfg.oauth {
         Some(_) => {
-            let url = env("SEECRET_SLACK_DATABASE_URL")
-                .unwrap_or_else(|| "sqlite://seecret-slack.db".into());
-            let options = StoreOptions::from_vars(&url, |name| std::env::var(name).ok());
-            Some(
-                async { seecret_core::store::open(&url, &options?).await }
-                    .await
-                    .context("SEECRET_SLACK_DATABASE_URL (installations)")?,
-            )
+            let path = env("SEECRET_SLACK_INSTALLATIONS_PATH")
+                .unwrap_or_else(|| "seecret-slack-installations.json".into());
+            let file = FileInstallations::open(&path)
+                .await
+                .map_err(anyhow::Error::msg)
+                .context("SEECRET_SLACK_INSTALLATIONS_PATH")?;
+            Some(Arc::new(file))
         }
         None => None,
     };

@@ -2,8 +2,8 @@
 //! JSON so what Slack receives can be read here directly.
 
 use chrono::{DateTime, Utc};
-use seecret_core::bots::{EXPIRATION_CHOICES, Shared, event_phrase, views_phrase};
-use seecret_core::webhook::EventPayload;
+use seecret_core::api::EventPayload;
+use seecret_core::bots::{EXPIRATION_CHOICES, Shared, phrases, views_phrase};
 use serde_json::{Value, json};
 
 use crate::slack::Message;
@@ -128,63 +128,37 @@ fn when(t: DateTime<Utc>) -> String {
 }
 
 fn terms(s: &Shared) -> String {
-    format!("{}, expires {}", views_phrase(s.views), when(s.expires_at))
+    phrases::terms(s, &when(s.expires_at))
 }
 
 /// The link for the sender (no recipient chosen, or quick mode).
 pub fn link_for_sender(s: &Shared) -> Message {
-    let text = format!(
-        "Your one-time link ({}):\n{}\nIt shows the secret {} and is then erased. \
-         You will get a DM when it is read.",
-        terms(s),
-        s.link.as_str(),
-        if s.views == 1 {
-            "once".to_string()
-        } else {
-            format!("{} times", s.views)
-        }
-    );
-    plain(&text)
+    plain(&phrases::link_for_sender(s, &terms(s)))
 }
 
 /// The link for a recipient, by DM.
 pub fn link_for_recipient(sender: &str, s: &Shared, passphrase: bool) -> Message {
-    let pp = if passphrase {
-        " It is protected by a passphrase: ask the sender for it."
-    } else {
-        ""
-    };
-    plain(&format!(
-        "<@{sender}> shared a secret with you ({}):\n{}\nOpen it when you are ready to copy it: it can be read {}.{pp}",
-        terms(s),
-        s.link.as_str(),
-        views_phrase(s.views).replace("view", "time"),
+    let how_often = views_phrase(s.views).replace("view", "time");
+    plain(&phrases::link_for_recipient(
+        sender,
+        s,
+        &terms(s),
+        &how_often,
+        passphrase,
     ))
 }
 
 /// The sender's confirmation that the recipient got the link (which it does not repeat).
 pub fn sent_to(recipient: &str, s: &Shared) -> Message {
-    plain(&format!(
-        "Sent a one-time link to <@{recipient}> by direct message ({}). You will get a DM when it is read.",
-        terms(s)
-    ))
+    plain(&phrases::sent_to(recipient, &terms(s)))
 }
 
 /// The sender's DM about an event, if it is one worth a message.
 pub fn event_text(e: &EventPayload) -> Option<String> {
-    let what = event_phrase(e)?;
-    let which = e
-        .label
-        .as_deref()
-        .and_then(|l| l.split_once(" to ").map(|(_, to)| format!(" for {to}")))
-        .unwrap_or_default();
-    Some(format!(":eyes: Your secret{which} {what}."))
+    Some(format!(":eyes: {}", phrases::event_text(e)?))
 }
 
 /// The label stored with a secret: who shared it with whom (Slack ids, never content).
 pub fn label(team: &str, sender: &str, recipient: Option<&str>) -> String {
-    match recipient {
-        Some(r) => format!("Slack {team}: <@{sender}> to <@{r}>"),
-        None => format!("Slack {team}: <@{sender}>"),
-    }
+    phrases::label(&format!("Slack {team}"), sender, recipient)
 }

@@ -1,0 +1,219 @@
+//! What the chat bots (Slack, Discord) share, so that a platform crate only parses its platform's
+//! payloads and renders its replies:
+//! - the [`Backend`] they create secrets through, and the [`Remote`] one (a Seecret server over
+//!   the typed client; the engine-backed one lives in the server);
+//! - [`Core`]: the form rules, the per-user limit, the time budget, "a link that cannot be
+//!   delivered is burnt", and the signed route for a remote server's webhooks ([`events`]);
+//! - quick-mode parsing ([`parse_quick`]), the phrases both bots say ([`phrases`]), the
+//!   `NAME`/`NAME_FILE` settings reader ([`settings`]), and where Slack OAuth installations are
+//!   kept ([`Installations`]).
+//!
+//! A bot never sees a secret again after handing it to the backend: it keeps the link only long
+//! enough to deliver it, and events carry ids and counts, never content.
+
+pub mod events;
+mod flow;
+mod installations;
+mod limit;
+pub mod phrases;
+mod quick;
+mod remote;
+pub mod settings;
+
+use std::fmt;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use zeroize::Zeroizing;
+
+use crate::client::ClientError;
+use crate::crypto::SecretBytes;
+use crate::model::{Expiration, SecretId};
+
+pub use events::{EventReply, EventRoute, Notifier, WebhookHeaders, verify_event};
+pub use flow::{BUDGET, Budget, Core, Form, FormError, Refused, within_budget};
+pub use installations::{FileInstallations, Installations};
+pub use limit::PerUser;
+pub use phrases::{event_phrase, views_phrase};
+pub use quick::{Quick, parse_quick};
+pub use remote::Remote;
+
+/// Expirations offered in pickers: label and value.
+pub const EXPIRATION_CHOICES: &[(&str, &str)] = &[
+    ("10 minutes", "10m"),
+    ("1 hour", "1h"),
+    ("1 day", "24h"),
+    ("3 days", "3d"),
+    ("7 days", "7d"),
+];
+
+/// Views offered in pickers.
+pub const VIEW_CHOICES: &[u32] = &[1, 2, 3, 5, 10];
+
+/// Longest secret a chat modal accepts (Slack's and Discord's text inputs stop at 3 000 / 4 000).
+pub const MAX_CHAT_SECRET: usize = 3000;
+
+/// A secret to create on behalf of a chat user.
+pub struct Share {
+    /// The content; zeroed on drop.
+    pub secret: SecretBytes,
+    /// Lifetime.
+    pub expiration: Expiration,
+    /// Views allowed.
+    pub views: u32,
+    /// Passphrase the recipient must also give.
+    pub passphrase: Option<SecretBytes>,
+    /// Owner's note (never the secret), e.g. "Slack: from U123 to U456".
+    pub label: Option<String>,
+    /// Who hears about its events: `"{sink}:{subscriber}"`, e.g. `slack:T1:U2`.
+    pub notify: String,
+}
+
+impl fmt::Debug for Share {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Share")
+            .field("expiration", &self.expiration)
+            .field("views", &self.views)
+            .field(
+                "passphrase",
+                &self.passphrase.as_ref().map(|_| "<redacted>"),
+            )
+            .field("notify", &self.notify)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A created secret: the link (key included, so it is as sensitive as the secret) and what the
+/// message about it says.
+pub struct Shared {
+    /// Its id.
+    pub id: SecretId,
+    /// `{server}/s/{id}#{key}`.
+    pub link: Zeroizing<String>,
+    /// When it expires.
+    pub expires_at: DateTime<Utc>,
+    /// Views allowed.
+    pub views: u32,
+}
+
+impl fmt::Debug for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shared")
+            .field("id", &self.id)
+            .field("link", &"<redacted>")
+            .field("expires_at", &self.expires_at)
+            .field("views", &self.views)
+            .finish()
+    }
+}
+
+/// Why the backend did not create (or delete) a secret, in words a chat user can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    /// Bad settings; `field` is the API field concerned (`expiration`, `views`, `content`…).
+    #[error("{message}")]
+    Invalid {
+        /// The field, when known.
+        field: Option<String>,
+        /// What is wrong.
+        message: String,
+    },
+    /// Too many secrets too fast.
+    #[error("too many secrets created, try again in {} s", .retry_after.as_secs().max(1))]
+    RateLimited {
+        /// When to retry.
+        retry_after: Duration,
+    },
+    /// The server refused for another reason (token revoked, secret gone…).
+    #[error("the Seecret server refused: {0}")]
+    Refused(String),
+    /// The server or its storage could not be reached.
+    #[error("the Seecret server is unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl From<crate::Error> for BackendError {
+    fn from(e: crate::Error) -> Self {
+        use crate::Error as E;
+        match e {
+            E::InvalidInput { field, message } => Self::Invalid {
+                field: field.map(String::from),
+                message,
+            },
+            E::TooLarge { message } => Self::Invalid {
+                field: Some("content".into()),
+                message,
+            },
+            E::Rejected { message, .. } => Self::Invalid {
+                field: None,
+                message,
+            },
+            E::RateLimited { retry_after } => Self::RateLimited { retry_after },
+            E::Storage(_) | E::Internal(_) => Self::Unavailable(e.to_string()),
+            other => Self::Refused(other.to_string()),
+        }
+    }
+}
+
+impl From<ClientError> for BackendError {
+    fn from(e: ClientError) -> Self {
+        match e {
+            ClientError::Api {
+                status: 400 | 413 | 422,
+                message,
+                ..
+            } => Self::Invalid {
+                field: None,
+                message,
+            },
+            ClientError::Api { status: 429, .. } => Self::RateLimited {
+                retry_after: Duration::from_secs(60),
+            },
+            ClientError::Api {
+                status: 500..,
+                message,
+                ..
+            } => Self::Unavailable(message),
+            ClientError::Api { message, .. } => Self::Refused(message),
+            ClientError::Transport(m) => Self::Unavailable(m),
+            ClientError::Local(e) => e.into(),
+        }
+    }
+}
+
+/// Where a bot creates and deletes secrets: a remote server ([`Remote`]), or the engine inside
+/// `seecret serve` (the server's `Embedded`).
+#[async_trait::async_trait]
+pub trait Backend: Send + Sync + fmt::Debug {
+    /// Seals `share` under a fresh key and creates it; the key only ever lives in the link.
+    async fn share(&self, share: Share) -> Result<Shared, BackendError>;
+    /// Deletes a secret whose link could not be delivered, so none is left orphaned.
+    async fn burn(&self, id: SecretId) -> Result<(), BackendError>;
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn debug_of_share_and_link_hides_them() {
+        let s = Share {
+            secret: SecretBytes::new(b"hunter2".to_vec()),
+            expiration: Expiration::DEFAULT,
+            views: 1,
+            passphrase: Some(SecretBytes::new(b"pp-word".to_vec())),
+            label: None,
+            notify: "slack:T:U".into(),
+        };
+        let d = format!("{s:?}");
+        assert!(!d.contains("hunter2") && !d.contains("pp-word"), "{d}");
+        let l = Shared {
+            id: SecretId::new(),
+            link: Zeroizing::new("https://x/s/1#KEYKEY".into()),
+            expires_at: Utc::now(),
+            views: 1,
+        };
+        assert!(!format!("{l:?}").contains("KEYKEY"));
+    }
+}

@@ -1,0 +1,159 @@
+//! What both bots say, in plain text. Each platform adds its own markup around it (an icon, its
+//! date rendering) and mentions people as `<@id>`, which Slack and Discord both understand.
+
+use std::time::Duration;
+
+use super::{BackendError, Shared};
+use crate::api::EventPayload;
+
+/// A task creating or delivering a secret failed unexpectedly.
+pub const SOMETHING_WENT_WRONG: &str = "Something went wrong; nothing was shared.";
+
+/// "1 view" / "3 views".
+pub fn views_phrase(n: u32) -> String {
+    if n == 1 {
+        "1 view".into()
+    } else {
+        format!("{n} views")
+    }
+}
+
+/// "once" / "3 times".
+pub fn times(n: u32) -> String {
+    if n == 1 {
+        "once".into()
+    } else {
+        format!("{n} times")
+    }
+}
+
+/// A short "what happened" line for an event: `viewed (1 of 1, from FR)`.
+pub fn event_phrase(e: &EventPayload) -> Option<String> {
+    use crate::api::event_type as t;
+    let used = e.views.saturating_sub(e.views_remaining);
+    let from = e
+        .country
+        .as_deref()
+        .map(|c| format!(", from {c}"))
+        .unwrap_or_default();
+    match e.kind.as_str() {
+        t::VIEWED => Some(format!("was viewed ({used} of {}{from})", e.views)),
+        t::ACCESS_DENIED => Some(format!(
+            "was refused to a visitor ({}{from})",
+            e.reason.as_deref().unwrap_or("denied")
+        )),
+        t::EXPIRED => Some("expired unread".to_string()).filter(|_| used == 0),
+        _ => None,
+    }
+}
+
+/// The sender's message about an event, if it is one worth a message:
+/// `Your secret for <@U2> was viewed (1 of 1).` (the recipient comes from the label).
+pub fn event_text(e: &EventPayload) -> Option<String> {
+    let what = event_phrase(e)?;
+    let which = e
+        .label
+        .as_deref()
+        .and_then(|l| l.split_once(" to ").map(|(_, to)| format!(" for {to}")))
+        .unwrap_or_default();
+    Some(format!("Your secret{which} {what}."))
+}
+
+/// The label stored with a secret: who shared it with whom (platform ids, never content), e.g.
+/// `Slack T1: <@U1> to <@U2>`.
+pub fn label(platform: &str, sender: &str, recipient: Option<&str>) -> String {
+    match recipient {
+        Some(r) => format!("{platform}: <@{sender}> to <@{r}>"),
+        None => format!("{platform}: <@{sender}>"),
+    }
+}
+
+/// `3 views, expires {when}`; `when` is the expiry in the platform's date markup.
+pub fn terms(s: &Shared, when: &str) -> String {
+    format!("{}, expires {when}", views_phrase(s.views))
+}
+
+/// The link for the sender (no recipient chosen, or quick mode).
+pub fn link_for_sender(s: &Shared, terms: &str) -> String {
+    format!(
+        "Your one-time link ({terms}):\n{}\nIt shows the secret {} and is then erased. You will get a DM when it is read.",
+        s.link.as_str(),
+        times(s.views)
+    )
+}
+
+/// The link for a recipient, by DM; `how_often` says how many times it can be read.
+pub fn link_for_recipient(
+    sender: &str,
+    s: &Shared,
+    terms: &str,
+    how_often: &str,
+    passphrase: bool,
+) -> String {
+    let pp = if passphrase {
+        " It is protected by a passphrase: ask the sender for it."
+    } else {
+        ""
+    };
+    format!(
+        "<@{sender}> shared a secret with you ({terms}):\n{}\nOpen it when you are ready to copy it: it can be read {how_often}.{pp}",
+        s.link.as_str(),
+    )
+}
+
+/// The sender's confirmation that the recipient got the link (which it does not repeat).
+pub fn sent_to(recipient: &str, terms: &str) -> String {
+    format!(
+        "Sent a one-time link to <@{recipient}> by direct message ({terms}). You will get a DM when it is read."
+    )
+}
+
+/// The per-user limit refused a share.
+pub fn too_fast(retry_after: Duration) -> String {
+    format!(
+        "You are creating secrets too fast; try again in {} s.",
+        retry_after.as_secs().max(1)
+    )
+}
+
+/// The backend refused or failed: what the user is told.
+pub fn backend_message(e: &BackendError) -> String {
+    match e {
+        BackendError::Invalid { message, .. } => format!("{message}. Nothing was shared."),
+        other => format!("{other}. Nothing was shared."),
+    }
+}
+
+/// The link was burnt because it could not be `how` ("delivered", "sent to <@U2>").
+pub fn undelivered(how: &str, e: &dyn std::fmt::Display) -> String {
+    format!("The link could not be {how}: {e}. The secret was deleted; nothing was shared.")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(kind: &str, views: u32, left: u32) -> EventPayload {
+        EventPayload {
+            id: "evt_1".into(),
+            kind: kind.into(),
+            created_at: chrono::Utc::now(),
+            secret_id: crate::model::SecretId::new(),
+            label: Some(label("Slack T1", "U1", Some("U2"))),
+            views,
+            views_remaining: left,
+            country: Some("FR".into()),
+            reason: None,
+        }
+    }
+
+    #[test]
+    fn events_are_phrased_for_the_sender_without_noise() {
+        let t = event_text(&event(crate::api::event_type::VIEWED, 2, 1)).unwrap();
+        assert_eq!(t, "Your secret for <@U2> was viewed (1 of 2, from FR).");
+        assert!(event_text(&event(crate::api::event_type::EXPIRED, 1, 0)).is_none());
+        assert!(event_text(&event(crate::api::event_type::DELETED, 1, 1)).is_none());
+        assert_eq!(views_phrase(1), "1 view");
+        assert_eq!(times(3), "3 times");
+    }
+}
