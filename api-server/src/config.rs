@@ -531,13 +531,6 @@ pub struct Settings {
     pub data_dir: PathBuf,
     pub database_url: Hidden,
     /// Pool size, statement timeout, SQLite durability.
-    #[cfg_attr(
-        not(test),
-        expect(
-            dead_code,
-            reason = "the store reads these from the environment until it takes them"
-        )
-    )]
     pub database: DatabaseTuning,
     /// Redis for shared rate limits.
     pub redis_url: Option<Hidden>,
