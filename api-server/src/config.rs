@@ -92,7 +92,7 @@ impl fmt::Display for Human {
         }
         let ms = self.0.as_millis();
         for (unit, len) in [("h", 3_600_000), ("m", 60_000), ("s", 1000)] {
-            if ms >= len && ms % len == 0 {
+            if ms >= len && ms.is_multiple_of(len) {
                 return write!(f, "{}{unit}", ms / len);
             }
         }
