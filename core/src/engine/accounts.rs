@@ -4,6 +4,7 @@ use std::time::Instant;
 
 use tracing::info;
 
+use super::rules::check_account_name;
 use super::{Engine, now, to_chrono};
 use crate::api::{AccountInfo, Limits, RateLimit, RotatedWebhookSecret, UpdateAccount};
 use crate::crypto::{ApiToken, WebhookSecret};
@@ -18,10 +19,7 @@ impl Engine {
         name: &str,
         email: Option<&str>,
     ) -> Result<(AccountRecord, ApiToken)> {
-        let name = name.trim();
-        if name.is_empty() || name.chars().count() > 100 {
-            return Err(Error::invalid("name", "name must be 1 to 100 characters"));
-        }
+        let name = check_account_name(name)?;
         let account = AccountRecord {
             id: AccountId::new(),
             name: name.to_string(),

@@ -11,6 +11,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use tracing::warn;
 
 use super::Engine;
+use super::rules::check_new_passphrase;
 use crate::crypto::SecretBytes;
 use crate::error::{Error, Result};
 use crate::model::SecretId;
@@ -90,12 +91,7 @@ impl Engine {
     }
 
     pub(super) async fn hash_passphrase(&self, p: SecretBytes) -> Result<String> {
-        if p.len() > 1024 {
-            return Err(Error::invalid(
-                "passphrase",
-                "passphrase must be at most 1024 bytes",
-            ));
-        }
+        check_new_passphrase(&p)?;
         let permit = self.argon2_permit()?;
         tokio::task::spawn_blocking(move || {
             let _permit = permit;

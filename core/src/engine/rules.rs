@@ -1,6 +1,8 @@
 //! The rules a request is checked against: every input check (expiration, views, sizes,
-//! envelope, countries, webhook URL, names, verifiers), the reveal-proof check, and the one
-//! statement of a secret's live status ([`Status::live_at`]) as every operation applies it.
+//! envelope, countries, webhook URL, labels and file names, verifiers, account names,
+//! subscribers, paging, passphrase length), the reveal-proof check, and the live status of a
+//! secret as every operation applies it (the rule itself is stated once, in
+//! [`Status::live_at`]).
 
 use chrono::{DateTime, Utc};
 
@@ -8,7 +10,7 @@ use super::Engine;
 use crate::api::SecretInfo;
 use crate::crypto::{self, RevealProof, SecretBytes, SecretKey, Verifier};
 use crate::error::{Error, GoneReason, Result};
-use crate::model::{Expiration, Status};
+use crate::model::{Expiration, SecretId, Status};
 use crate::store::SecretRecord;
 use crate::webhook;
 
@@ -210,4 +212,65 @@ pub(super) fn check_name(field: &'static str, name: Option<String>) -> Result<Op
         ));
     }
     Ok(Some(name))
+}
+
+/// An account's name: 1 to 100 characters once trimmed.
+pub(super) fn check_account_name(name: &str) -> Result<&str> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(Error::invalid("name", "name must be 1 to 100 characters"));
+    }
+    Ok(name)
+}
+
+/// An in-process subscriber (`slack:T1:U2`): at most 200 bytes, no control characters.
+pub(super) fn check_notify(notify: Option<String>) -> Result<Option<String>> {
+    match notify {
+        Some(n) if n.is_empty() || n.len() > 200 || n.chars().any(char::is_control) => {
+            Err(Error::invalid("notify", "invalid subscriber"))
+        }
+        n => Ok(n),
+    }
+}
+
+/// A page size: 20 unless given, 1 to 100.
+pub(super) fn check_page_limit(limit: Option<u32>) -> Result<u32> {
+    let limit = limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(Error::invalid("limit", "limit must be between 1 and 100"));
+    }
+    Ok(limit)
+}
+
+/// A listing cursor: the last id of the previous page (empty: the first page).
+pub(super) fn check_cursor(cursor: Option<&str>) -> Result<Option<SecretId>> {
+    cursor
+        .filter(|c| !c.is_empty())
+        .map(|c| {
+            c.parse::<SecretId>()
+                .map_err(|_| Error::invalid("cursor", "cursor is not one this server issued"))
+        })
+        .transpose()
+}
+
+/// New total views for a secret that used `used`: more than those, or nothing is left to allow.
+pub(super) fn check_views_above_used(views: u32, used: u32) -> Result<u32> {
+    if views <= used {
+        return Err(Error::invalid(
+            "views",
+            format!("views must be more than the {used} already used"),
+        ));
+    }
+    Ok(views)
+}
+
+/// A passphrase to hash: at most 1024 bytes (Argon2 takes longer the longer it is).
+pub(super) fn check_new_passphrase(p: &SecretBytes) -> Result<()> {
+    if p.len() > 1024 {
+        return Err(Error::invalid(
+            "passphrase",
+            "passphrase must be at most 1024 bytes",
+        ));
+    }
+    Ok(())
 }

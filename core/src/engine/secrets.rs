@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use tracing::instrument;
 
 use super::rules::{
-    check_label, check_name, client_verifier_of, gone_reason, verifier_with_plaintext,
-    with_live_status,
+    check_cursor, check_label, check_name, check_notify, check_page_limit, check_views_above_used,
+    client_verifier_of, gone_reason, verifier_with_plaintext, with_live_status,
 };
 use super::{Engine, now, to_chrono};
 use crate::api::{CreateSecret, Deleted, ListQuery, SecretInfo, SecretList, UpdateSecret};
@@ -41,12 +41,7 @@ impl Engine {
         // a refused name is refused whatever the kind.
         check_name("file_name", req.file_name.take())?;
         let mut draft = self.draft(&mut req).await?;
-        draft.notify = match notify {
-            Some(n) if n.is_empty() || n.len() > 200 || n.chars().any(char::is_control) => {
-                return Err(Error::invalid("notify", "invalid subscriber"));
-            }
-            n => n,
-        };
+        draft.notify = check_notify(notify)?;
         let client_verifier = req.verifier.take();
         let (id, envelope, key, verifier) = match (req.content, req.ciphertext, req.id) {
             (Some(_), None, None) if client_verifier.is_some() => {
@@ -105,19 +100,8 @@ impl Engine {
 
     /// A page of the account's secrets, newest first.
     pub async fn list_secrets(&self, account: &AccountRecord, q: ListQuery) -> Result<SecretList> {
-        let limit = q.limit.unwrap_or(20);
-        if !(1..=100).contains(&limit) {
-            return Err(Error::invalid("limit", "limit must be between 1 and 100"));
-        }
-        let before = q
-            .cursor
-            .as_deref()
-            .filter(|c| !c.is_empty())
-            .map(|c| {
-                c.parse::<SecretId>()
-                    .map_err(|_| Error::invalid("cursor", "cursor is not one this server issued"))
-            })
-            .transpose()?;
+        let limit = check_page_limit(q.limit)?;
+        let before = check_cursor(q.cursor.as_deref())?;
         let mut records = self
             .store
             .list_secrets(account.id, q.status, before, limit + 1)
@@ -158,17 +142,10 @@ impl Engine {
             patch.expires_at = Some(now + to_chrono(self.check_expiration(e)?.duration()));
         }
         if let Some(v) = req.views {
-            let v = self.check_views(v)?;
-            if v <= current.views_used {
-                return Err(Error::invalid(
-                    "views",
-                    format!(
-                        "views must be more than the {} already used",
-                        current.views_used
-                    ),
-                ));
-            }
-            patch.views_total = Some(v);
+            patch.views_total = Some(check_views_above_used(
+                self.check_views(v)?,
+                current.views_used,
+            )?);
         }
         if let Some(p) = req.passphrase {
             patch.passphrase_hash = Some(if p.is_empty() {
