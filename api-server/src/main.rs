@@ -1,5 +1,8 @@
 //! `seecret`: the server (`serve`), its operator commands (`account`), and the command-line
 //! client (`share`, `reveal`, `status`, `list`, `burn`).
+// The settings' doc comments are also their `--help` text, where `<data-dir>` is a placeholder,
+// not an HTML tag.
+#![allow(rustdoc::invalid_html_tags)]
 
 use std::process::ExitCode;
 
