@@ -2,6 +2,10 @@
 //! client (`share`, `reveal`, `status`, `list`, `burn`). The binary is a thin `main` over
 //! [`main_entry`]; the HTTP application is exported so tests can drive it in-process.
 
+// The settings' doc comments are also their `--help` text, where `<data-dir>` is a placeholder,
+// not an HTML tag.
+#![allow(rustdoc::invalid_html_tags)]
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
