@@ -258,6 +258,47 @@ async fn listing_pages_newest_first_with_a_cursor() {
     assert_eq!(field(err), Some("cursor"));
 }
 
+#[tokio::test]
+async fn account_names_are_checked_and_a_rotated_token_stops_working_at_once() {
+    let f = fixture().await;
+    let (bob, token) = f.engine.create_account("  bob  ", Some(" ")).await.unwrap();
+    assert_eq!((bob.name.as_str(), bob.email.as_deref()), ("bob", None));
+    for bad in ["   ".to_string(), "x".repeat(101)] {
+        let err = f.engine.create_account(&bad, None).await.unwrap_err();
+        assert_eq!(field(err), Some("name"), "{bad:?}");
+    }
+    assert_eq!(
+        f.engine.authenticate(token.expose()).await.unwrap().id,
+        bob.id
+    );
+    let (_, fresh) = f.engine.rotate_token("bob").await.unwrap();
+    let err = f.engine.authenticate(token.expose()).await.unwrap_err();
+    assert!(matches!(err, Error::Unauthorized), "{err:?}");
+    assert_eq!(
+        f.engine.authenticate(fresh.expose()).await.unwrap().id,
+        bob.id
+    );
+}
+
+#[tokio::test]
+async fn an_in_process_subscriber_name_is_checked() {
+    let f = fixture().await;
+    let long = "s".repeat(201);
+    for bad in ["", "slack:T1\nU2", long.as_str()] {
+        let err = f
+            .engine
+            .create_secret_notifying(&f.alice, text("x"), Some(bad.to_string()))
+            .await
+            .unwrap_err();
+        assert_eq!(field(err), Some("notify"), "{bad:?}");
+    }
+    let ok = f
+        .engine
+        .create_secret_notifying(&f.alice, text("x"), Some("slack:T1:U2".into()))
+        .await;
+    assert!(ok.is_ok());
+}
+
 // ---- files ---------------------------------------------------------------------------------
 
 fn plain_file(
