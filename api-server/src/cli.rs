@@ -10,7 +10,9 @@ use seecret_core::api::ListQuery;
 use seecret_core::client::{Client, ClientError, RevealedContent, ShareOptions};
 use seecret_core::crypto::SecretBytes;
 use seecret_core::filestream::FileMeta;
-use seecret_core::model::{Expiration, Link, SecretId, SecretInfo, Status};
+use seecret_core::model::{Expiration, SecretId, Status};
+use seecret_core::link::Link;
+use seecret_core::api::SecretInfo;
 
 use crate::config::Hidden;
 

@@ -14,7 +14,9 @@ use crate::api::{
 };
 use crate::crypto::{self, RevealProof, SecretBytes, SecretKey};
 use crate::filestream::{self, Decryptor, Encryptor, FileMeta};
-use crate::model::{Expiration, Link, SecretId, SecretInfo};
+use crate::model::{Expiration, SecretId};
+use crate::link::Link;
+use crate::api::SecretInfo;
 use futures::StreamExt;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 

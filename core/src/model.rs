@@ -12,12 +12,6 @@ use uuid::Uuid;
 
 use crate::error::{Error, Result};
 
-// Old paths, kept so the crates that import them from here still build: `SecretInfo` is a wire
-// type (now in `api`) and `Link` carries a key (now in `link`). Import them from there; these
-// two lines go once nothing names `model::SecretInfo` or `model::Link` any more.
-pub use crate::api::SecretInfo;
-pub use crate::link::Link;
-
 /// A secret's id: a UUIDv7, so ids sort by creation time and cursors are just the last id.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]

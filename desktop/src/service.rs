@@ -11,7 +11,8 @@ use chrono::{DateTime, Utc};
 use seecret_core::api::{Limits, ListQuery};
 use seecret_core::client::{Client, ShareOptions, Shared};
 use seecret_core::crypto::SecretBytes;
-use seecret_core::model::{Kind, SecretId, SecretInfo, Status};
+use seecret_core::model::{Kind, SecretId, Status};
+use seecret_core::api::SecretInfo;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use zeroize::Zeroizing;
@@ -589,8 +590,7 @@ fn label_of(info: &SecretInfo, local_name: Option<&str>) -> String {
 /// The state a user reads: waiting (never opened), viewed (opened, views left), consumed,
 /// expired, burned.
 fn state_of(info: &SecretInfo, now: DateTime<Utc>) -> &'static str {
-    match info.status {
-        Status::Active if info.expires_at <= now => "expired",
+    match info.status.live_at(info.expires_at, now) {
         Status::Active if used(info) == 0 => "waiting",
         Status::Active => "viewed",
         Status::Consumed => "consumed",

@@ -161,7 +161,7 @@ fn shared_text_reveals_its_exact_bytes_once() {
             json!({"request": {"text": "behind a passphrase", "passphrase": "open sesame"}}),
         )
         .unwrap();
-    let link = seecret_core::model::Link::parse(r["link"].as_str().unwrap()).unwrap();
+    let link = seecret_core::link::Link::parse(r["link"].as_str().unwrap()).unwrap();
     let without =
         tauri::async_runtime::block_on(seecret_core::client::Client::reveal_link(&link, None));
     assert!(without.is_err());

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use ed25519_dalek::{Signer, SigningKey};
 use seecret_core::client::Client;
-use seecret_core::model::Link;
+use seecret_core::link::Link;
 use seecret_tests::{Call, FakeApi, Server, ServerOptions, eventually, http};
 use serde_json::{Value, json};
 
@@ -175,7 +175,7 @@ impl Setup {
         )
     }
 
-    async fn secrets(&self) -> Vec<seecret_core::model::SecretInfo> {
+    async fn secrets(&self) -> Vec<seecret_core::api::SecretInfo> {
         self.server
             .client()
             .list(&Default::default())

@@ -87,7 +87,7 @@ async fn secrets_survive_a_crash_and_the_first_account_is_created_once() {
         restarted.token.is_none(),
         "a second first account was created"
     );
-    let mut link = seecret_core::model::Link::parse(&created.link).unwrap();
+    let mut link = seecret_core::link::Link::parse(&created.link).unwrap();
     link.base = restarted.base.clone(); // the new process listens on a new port
     let got = seecret_core::client::Client::reveal_link(&link, None)
         .await

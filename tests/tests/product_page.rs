@@ -6,7 +6,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use seecret_core::client::Client;
-use seecret_core::model::Link;
+use seecret_core::link::Link;
 use seecret_tests::{Server, repo_path, run};
 
 /// The first `http…/s/<id>#<key>` link in a program's output.

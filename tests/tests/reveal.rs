@@ -95,7 +95,7 @@ async fn an_expired_secret_is_refused_and_its_ciphertext_erased() {
         "the sweeper did not erase the expired secret"
     );
     let err = seecret_core::client::Client::reveal_link(
-        &seecret_core::model::Link::parse(short.url.as_ref().unwrap()).unwrap(),
+        &seecret_core::link::Link::parse(short.url.as_ref().unwrap()).unwrap(),
         None,
     )
     .await

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use seecret_core::api::CreateSecret;
 use seecret_core::client::Client;
-use seecret_core::model::Link;
+use seecret_core::link::Link;
 use seecret_tests::{Server, ServerOptions, rpc, run, seecret_bin};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use hmac::{Hmac, Mac};
 use seecret_core::client::Client;
-use seecret_core::model::Link;
+use seecret_core::link::Link;
 use seecret_tests::{Call, FakeApi, Server, ServerOptions, eventually, http};
 use serde_json::{Value, json};
 use sha2::Sha256;
@@ -146,7 +146,7 @@ impl Setup {
         self.post_signed("/slack/interactions", &body, now()).await
     }
 
-    async fn secrets(&self) -> Vec<seecret_core::model::SecretInfo> {
+    async fn secrets(&self) -> Vec<seecret_core::api::SecretInfo> {
         self.server
             .client()
             .list(&Default::default())

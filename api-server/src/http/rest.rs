@@ -10,7 +10,8 @@ use seecret_core::api::{
     AccountInfo, CreateSecret, Deleted, ErrorBody, ListQuery, PublicStatus, RevealRequest,
     Revealed, RotatedWebhookSecret, SecretList, StatusRequest, UpdateAccount, UpdateSecret,
 };
-use seecret_core::model::{SecretId, SecretInfo};
+use seecret_core::model::SecretId;
+use seecret_core::api::SecretInfo;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 

@@ -11,5 +11,3 @@ pub use delivery::{Deliverer, EventSink, WebhookConfig, parse_schedule};
 pub use guard::{PrivateAllowList, REFUSED_TARGET, check_url, is_forbidden};
 
 pub use crate::crypto::WebhookSecret;
-// Old paths of the event model, kept while the store and the bots import it from here.
-pub use crate::outbox::{EventFacts, EventPayload, INTERNAL_PREFIX, NewEvent, event_type, events};

@@ -99,7 +99,7 @@ pub fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
 
 /// Reveals a link through the server (one view), as a recipient's client would.
 pub fn reveal_text(link: &str) -> Result<Vec<u8>, String> {
-    let link = seecret_core::model::Link::parse(link).map_err(|e| e.to_string())?;
+    let link = seecret_core::link::Link::parse(link).map_err(|e| e.to_string())?;
     tauri::async_runtime::block_on(seecret_core::client::Client::reveal_link(&link, None))
         .map(|b| b.expose().to_vec())
         .map_err(|e| e.to_string())
@@ -108,7 +108,7 @@ pub fn reveal_text(link: &str) -> Result<Vec<u8>, String> {
 /// Reveals a file link into a temporary file; returns its name and bytes.
 pub fn reveal_file(link: &str) -> (String, Vec<u8>) {
     use seecret_core::client::{Client, RevealedContent};
-    let link = seecret_core::model::Link::parse(link).unwrap();
+    let link = seecret_core::link::Link::parse(link).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("revealed");
     let out2 = out.clone();

@@ -9,7 +9,7 @@ use std::time::Duration;
 use seecret_core::client::{Client, ShareOptions};
 use seecret_core::crypto::{RevealProof, SecretKey};
 use seecret_core::filestream::FileMeta;
-use seecret_core::model::Link;
+use seecret_core::link::Link;
 use seecret_tests::{Server, http, rpc, run};
 use serde_json::{Value, json};
 
