@@ -7,12 +7,12 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use seecret_core::api::ListQuery;
+use seecret_core::api::SecretInfo;
 use seecret_core::client::{Client, ClientError, RevealedContent, ShareOptions};
 use seecret_core::crypto::SecretBytes;
 use seecret_core::filestream::FileMeta;
-use seecret_core::model::{Expiration, SecretId, Status};
 use seecret_core::link::Link;
-use seecret_core::api::SecretInfo;
+use seecret_core::model::{Expiration, SecretId, Status};
 
 use crate::config::Hidden;
 

@@ -15,6 +15,7 @@ mod cli;
 mod config;
 mod http;
 mod serve;
+mod vars;
 
 pub use http::{AppState, Guards, HttpLimits, Net, app};
 pub use serve::open_engine;

@@ -14,8 +14,9 @@ use tokio::sync::watch;
 use tracing::{error, info, warn};
 use tracing_subscriber::EnvFilter;
 
-use crate::config::{Settings, unknown_env_vars};
+use crate::config::Settings;
 use crate::http::{AppState, app};
+use crate::vars::unknown_env_vars;
 
 /// Logs to stderr with the given filter (`SEECRET_LOG` syntax).
 pub fn init_logging(filter: &str) {

@@ -8,15 +8,15 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use zeroize::Zeroizing;
 
+use crate::api::SecretInfo;
 use crate::api::{
     AccountInfo, CreateSecret, Deleted, ErrorBody, ListQuery, PublicStatus, RevealRequest,
     Revealed, SecretList, StatusRequest, UpdateSecret,
 };
 use crate::crypto::{self, RevealProof, SecretBytes, SecretKey};
 use crate::filestream::{self, Decryptor, Encryptor, FileMeta};
-use crate::model::{Expiration, SecretId};
 use crate::link::Link;
-use crate::api::SecretInfo;
+use crate::model::{Expiration, SecretId};
 use futures::StreamExt;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 

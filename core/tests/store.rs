@@ -20,8 +20,8 @@ use seecret_core::api::{CreateSecret, ListQuery, RevealRequest, UpdateAccount, U
 use seecret_core::crypto::{SecretBytes, Verifier, WebhookSecret};
 use seecret_core::engine::{Engine, EngineConfig, Reveal, Viewer};
 use seecret_core::error::GoneReason;
-use seecret_core::model::{AccountId, Kind, SecretId, Status};
 use seecret_core::link::Link;
+use seecret_core::model::{AccountId, Kind, SecretId, Status};
 use seecret_core::store::{
     self, AccountRecord, Attempt, AttemptClaim, OutboxRow, SecretPatch, SecretRecord, Store,
     StoreError, StoreOptions, ViewClaim,

@@ -8,11 +8,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
+use seecret_core::api::SecretInfo;
 use seecret_core::api::{Limits, ListQuery};
 use seecret_core::client::{Client, ShareOptions, Shared};
 use seecret_core::crypto::SecretBytes;
 use seecret_core::model::{Kind, SecretId, Status};
-use seecret_core::api::SecretInfo;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use zeroize::Zeroizing;

@@ -8,8 +8,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use seecret_core::api::CreateSecret;
-use seecret_core::engine::{FileDownload, FileSource, Reveal};
 use seecret_core::api::SecretInfo;
+use seecret_core::engine::{FileDownload, FileSource, Reveal};
 use seecret_core::store::AccountRecord;
 use serde_json::{Map, Value};
 

@@ -58,6 +58,7 @@ pub fn app(state: AppState, bots: Router) -> Router {
     Router::new()
         .merge(rpc::routes())
         .merge(rest::routes(state.clone()))
+        .route("/v1/openapi.json", get(openapi::serve))
         .merge(page::routes())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))

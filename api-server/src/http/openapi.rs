@@ -3,8 +3,20 @@
 //! every status each route can answer, so a client generated from it, or a fuzzer such as
 //! schemathesis, finds no request the schema allows and the server refuses.
 
+use axum::Json;
+use axum::extract::State;
 use seecret_core::engine::EngineConfig;
 use serde_json::{Map, Value, json};
+
+use super::AppState;
+use super::error::ApiError;
+
+/// `GET /v1/openapi.json`.
+pub async fn serve(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    document(state.engine.config())
+        .map(Json)
+        .map_err(|e| seecret_core::Error::Internal(format!("openapi document: {e}")).into())
+}
 
 /// Canonical base64url of 32 bytes without padding: the key, the proof and the verifier. The
 /// last character carries 2 bits of padding, which must be zero.

@@ -6,12 +6,12 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
+use seecret_core::api::SecretInfo;
 use seecret_core::api::{
     AccountInfo, CreateSecret, Deleted, ErrorBody, ListQuery, PublicStatus, RevealRequest,
     Revealed, RotatedWebhookSecret, SecretList, StatusRequest, UpdateAccount, UpdateSecret,
 };
 use seecret_core::model::SecretId;
-use seecret_core::api::SecretInfo;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -38,7 +38,6 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .merge(owner)
         .route("/v1/secrets/{id}/reveal", post(reveal))
         .route("/v1/secrets/{id}/status", post(status))
-        .route("/v1/openapi.json", get(openapi))
 }
 
 /// Authenticates owner routes and puts the rate-limit headers on every answer, errors included.
@@ -255,12 +254,6 @@ async fn status(
     Ok(Json(
         state.engine.status(secret_id(&id)?, &req.proof).await?,
     ))
-}
-
-async fn openapi(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
-    super::openapi::document(state.engine.config())
-        .map(Json)
-        .map_err(|e| seecret_core::Error::Internal(format!("openapi document: {e}")).into())
 }
 
 struct BearerAuth;

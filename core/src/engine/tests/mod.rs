@@ -58,7 +58,9 @@ async fn fixture() -> Fixture {
 async fn fixture_with(tune: impl FnOnce(&mut EngineConfig)) -> Fixture {
     let dir = TempDir::new();
     let url = format!("sqlite://{}", dir.path().join("seecret.db").display());
-    let store = crate::store::open(&url, &crate::store::StoreOptions::default()).await.unwrap();
+    let store = crate::store::open(&url, &crate::store::StoreOptions::default())
+        .await
+        .unwrap();
     let blobs = BlobStore::open("", dir.path()).unwrap();
     let mut cfg = EngineConfig {
         argon2_concurrency: 4,

@@ -11,22 +11,28 @@
 use std::collections::BTreeSet;
 use std::fmt;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use clap::parser::ValueSource;
-use clap::{Arg, ArgMatches, Args, Command, FromArgMatches, Subcommand, ValueEnum};
+use clap::{Args, ValueEnum};
 use seecret_core::engine::EngineConfig;
 use seecret_core::model::Expiration;
 use seecret_core::store::{self, StoreOptions};
 use seecret_core::webhook::{PrivateAllowList, WebhookConfig};
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 
 use crate::http::HttpLimits;
+
+mod docs;
+mod layered;
+#[cfg(test)]
+mod tests;
+
+pub use docs::{default_toml, settings_table};
+use layered::args_of;
+pub use layered::{ConfigFile, Layered, from_file_var};
 
 /// A setting that may carry a secret (a token, a passphrase, a URL with a password): zeroed on
 /// drop and never shown by `Debug`, so no struct that holds one can leak it by being printed.
@@ -317,151 +323,8 @@ fn list_or_bool<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>
     }))
 }
 
-/// Settings of type `T` as clap parsed them (defaults, environment, flags), and which of them
-/// came from a flag or the environment: the TOML file ranks between those and the defaults,
-/// which clap alone does not tell apart.
-#[derive(Clone, Debug)]
-pub struct Layered<T> {
-    parsed: T,
-    explicit: BTreeSet<String>,
-}
-
-impl<T: Args> Args for Layered<T> {
-    fn group_id() -> Option<clap::Id> {
-        T::group_id()
-    }
-    fn augment_args(cmd: Command) -> Command {
-        T::augment_args(cmd)
-    }
-    fn augment_args_for_update(cmd: Command) -> Command {
-        T::augment_args_for_update(cmd)
-    }
-}
-
-impl<T: Args + FromArgMatches> FromArgMatches for Layered<T> {
-    fn from_arg_matches(m: &ArgMatches) -> Result<Self, clap::Error> {
-        Ok(Self {
-            explicit: explicit::<T>(m),
-            parsed: T::from_arg_matches(m)?,
-        })
-    }
-    fn update_from_arg_matches(&mut self, m: &ArgMatches) -> Result<(), clap::Error> {
-        self.explicit.extend(explicit::<T>(m));
-        self.parsed.update_from_arg_matches(m)
-    }
-}
-
-/// The arguments `T` declares.
-fn args_of<T: Args>() -> Vec<Arg> {
-    T::augment_args(Command::new("seecret"))
-        .get_arguments()
-        .cloned()
-        .collect()
-}
-
-/// The settings of `T` given by a flag or an environment variable.
-fn explicit<T: Args>(m: &ArgMatches) -> BTreeSet<String> {
-    args_of::<T>()
-        .iter()
-        .map(|a| a.get_id().to_string())
-        .filter(|id| {
-            matches!(
-                m.value_source(id),
-                Some(ValueSource::CommandLine | ValueSource::EnvVariable)
-            )
-        })
-        .collect()
-}
-
-/// `T` with nothing but its built-in defaults (no flag, no environment).
-fn defaults<T: Args + FromArgMatches>() -> anyhow::Result<T> {
-    let matches = T::augment_args(Command::new("seecret").no_binary_name(true))
-        .mut_args(|a| a.env(None::<&'static str>))
-        .try_get_matches_from(Vec::<String>::new())?;
-    Ok(T::from_arg_matches(&matches)?)
-}
-
-fn to_map<T: Serialize>(value: &T) -> anyhow::Result<Map<String, Value>> {
-    match serde_json::to_value(value)? {
-        Value::Object(map) => Ok(map),
-        _ => bail!("settings are not a table"),
-    }
-}
-
-impl<T: Args + Serialize + DeserializeOwned> Layered<T> {
-    /// The settings with the TOML file's values in place of defaults, and `<VAR>_FILE`
-    /// contents in place of those.
-    fn resolve(&self, file: &ConfigFile) -> anyhow::Result<T> {
-        let mut merged = to_map(&self.parsed)?;
-        let args = args_of::<T>();
-        for (key, value) in &file.values {
-            if !args.iter().any(|a| a.get_id() == key.as_str()) {
-                continue;
-            }
-            // Checked one by one so that an error names its key, also when a flag overrides it.
-            let mut probe = merged.clone();
-            probe.insert(key.clone(), value.clone());
-            serde_json::from_value::<T>(Value::Object(probe))
-                .with_context(|| format!("config file {}: {key}", file.shown()))?;
-            if !self.explicit.contains(key) {
-                merged.insert(key.clone(), value.clone());
-            }
-        }
-        for arg in args.iter().filter(|a| a.is_hide_env_values_set()) {
-            let (id, Some(var)) = (arg.get_id().as_str(), arg.get_env()) else {
-                continue;
-            };
-            if self.explicit.contains(id) {
-                continue;
-            }
-            if let Some(text) = from_file_var(&var.to_string_lossy())? {
-                merged.insert(id.to_string(), Value::String(text));
-            }
-        }
-        Ok(serde_json::from_value(Value::Object(merged))?)
-    }
-}
-
-/// The TOML file's settings by key, checked against the declared ones.
-#[derive(Default)]
-struct ConfigFile {
-    path: Option<PathBuf>,
-    values: Map<String, Value>,
-}
-
-impl ConfigFile {
-    fn read(path: Option<&Path>) -> anyhow::Result<Self> {
-        let Some(path) = path else {
-            return Ok(Self::default());
-        };
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading config file {}", path.display()))?;
-        let table: toml::Table = toml::from_str(&text)
-            .with_context(|| format!("parsing config file {}", path.display()))?;
-        let values = to_map(&table)?;
-        let known = toml_keys();
-        if let Some(key) = values.keys().find(|k| !known.contains(*k)) {
-            bail!(
-                "parsing config file {}: unknown setting {key:?} (`seecret print-default-config` lists them)",
-                path.display()
-            );
-        }
-        Ok(Self {
-            path: Some(path.to_path_buf()),
-            values,
-        })
-    }
-
-    fn shown(&self) -> String {
-        self.path
-            .as_deref()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default()
-    }
-}
-
 /// Every key the TOML file may hold: the settings' ids.
-fn toml_keys() -> BTreeSet<String> {
+pub(crate) fn toml_keys() -> BTreeSet<String> {
     args_of::<StorageOptions>()
         .into_iter()
         .chain(args_of::<ServeOptions>())
@@ -555,62 +418,10 @@ pub struct Settings {
     pub http: HttpLimits,
 }
 
-/// Every `SEECRET_*` variable the server and the CLI read: the variable of each flag, with
-/// `<VAR>_FILE` for the secret-bearing ones, and the embedded bots' variables (each also with
-/// `_FILE`).
-pub fn known_env_vars() -> BTreeSet<String> {
-    fn walk(cmd: &Command, known: &mut BTreeSet<String>) {
-        for arg in cmd.get_arguments() {
-            if let Some(var) = arg.get_env() {
-                let var = var.to_string_lossy();
-                if arg.is_hide_env_values_set() {
-                    known.insert(format!("{var}_FILE"));
-                }
-                known.insert(var.into_owned());
-            }
-        }
-        for sub in cmd.get_subcommands() {
-            walk(sub, known);
-        }
-    }
-    let mut known = BTreeSet::new();
-    walk(&ServeArgs::augment_args(Command::new("serve")), &mut known);
-    walk(
-        &crate::cli::ClientCommand::augment_subcommands(Command::new("client")),
-        &mut known,
-    );
-    for var in crate::bots::ENV_VARS.iter().flat_map(|vars| vars.iter()) {
-        known.insert(var.to_string());
-        known.insert(format!("{var}_FILE"));
-    }
-    known
-}
-
-/// Names of `SEECRET_*` variables in the environment that nothing reads.
-pub fn unknown_env_vars() -> Vec<String> {
-    let known = known_env_vars();
-    std::env::vars()
-        .map(|(k, _)| k)
-        .filter(|k| k.starts_with("SEECRET_") && !known.contains(k))
-        .collect()
-}
-
-/// Reads `<var>_FILE` if set: how container secrets are usually mounted.
-pub fn from_file_var(var: &str) -> anyhow::Result<Option<String>> {
-    match std::env::var_os(format!("{var}_FILE")) {
-        None => Ok(None),
-        Some(path) => {
-            let text = std::fs::read_to_string(&path)
-                .with_context(|| format!("reading {var}_FILE ({})", Path::new(&path).display()))?;
-            Ok(Some(text.trim().to_string()))
-        }
-    }
-}
-
 impl StorageArgs {
     /// Data directory, database URL and the store's options after layering.
     pub fn resolve(&self) -> anyhow::Result<(PathBuf, Hidden, StoreOptions)> {
-        let s = self.settings(&ConfigFile::read(self.config.as_deref())?)?;
+        let s = self.settings(&ConfigFile::read(self.config.as_deref(), &toml_keys())?)?;
         Ok((s.data_dir, s.database_url, s.tuning.store_options()))
     }
 
@@ -641,7 +452,7 @@ impl StorageArgs {
 impl ServeArgs {
     /// Resolves every setting and validates it.
     pub fn resolve(&self) -> anyhow::Result<Settings> {
-        let file = ConfigFile::read(self.storage.config.as_deref())?;
+        let file = ConfigFile::read(self.storage.config.as_deref(), &toml_keys())?;
         let storage = self.storage.settings(&file)?;
         let o = self.options.resolve(&file)?;
         let d = EngineConfig::default();
@@ -749,297 +560,5 @@ impl ServeArgs {
             header_timeout,
             http,
         })
-    }
-}
-
-/// One setting as declared, for the default configuration and the docs' table.
-struct Setting {
-    /// The TOML key (none for `--config` itself).
-    key: Option<String>,
-    flag: String,
-    env: Option<String>,
-    /// The built-in default (none: unset, or computed as the help says).
-    default: Option<Value>,
-    help: String,
-    /// Whether `<VAR>_FILE` may hold the value.
-    from_file: bool,
-}
-
-/// Every setting of `seecret serve`, in declaration order.
-fn declared() -> anyhow::Result<Vec<Setting>> {
-    let mut builtin = to_map(&defaults::<StorageOptions>()?)?;
-    builtin.extend(to_map(&defaults::<ServeOptions>()?)?);
-    let keys = toml_keys();
-    Ok(args_of::<StorageArgs>()
-        .into_iter()
-        .chain(args_of::<ServeOptions>())
-        .map(|arg| {
-            let id = arg.get_id().to_string();
-            Setting {
-                default: builtin.get(&id).filter(|v| !v.is_null()).cloned(),
-                key: keys.contains(&id).then(|| id.clone()),
-                flag: format!("--{}", arg.get_long().unwrap_or(id.as_str())),
-                env: arg.get_env().map(|v| v.to_string_lossy().into_owned()),
-                help: arg
-                    .get_help()
-                    .map(|h| {
-                        // clap drops the final period of a one-sentence help.
-                        let h = h.to_string();
-                        if h.ends_with('.') { h } else { format!("{h}.") }
-                    })
-                    .unwrap_or_default(),
-                from_file: arg.is_hide_env_values_set(),
-            }
-        })
-        .collect())
-}
-
-/// A JSON value of the settings as a TOML value.
-fn toml_literal(value: &Value) -> String {
-    toml::Value::try_from(value)
-        .map(|v| v.to_string())
-        .unwrap_or_else(|_| value.to_string())
-}
-
-/// The default configuration as a TOML file, for `seecret print-default-config`.
-pub fn default_toml() -> String {
-    let mut out = String::from(
-        "# Seecret server configuration. Precedence: defaults < this file < SEECRET_* env < flags.\n\
-         # Each key is also a flag (max_views: --max-views) and a variable (SEECRET_MAX_VIEWS).\n",
-    );
-    for s in declared().unwrap_or_default() {
-        let Some(key) = &s.key else { continue };
-        out.push_str(&format!("\n# {}\n", s.help.replace('\n', "\n# ")));
-        match &s.default {
-            Some(v) => out.push_str(&format!("{key} = {}\n", toml_literal(v))),
-            None => out.push_str(&format!("# {key} =\n")),
-        }
-    }
-    out
-}
-
-/// The settings table of `docs/configuration.md`, for `seecret print-settings-table`.
-pub fn settings_table() -> String {
-    let cell = |s: &str| {
-        s.replace('|', "\\|")
-            .replace('<', "&lt;")
-            .replace('\n', " ")
-    };
-    let mut out = String::from(
-        "| TOML key | flag | environment variable | default | meaning |\n|---|---|---|---|---|\n",
-    );
-    for s in declared().unwrap_or_default() {
-        let key = s.key.as_deref().map_or("—".into(), |k| format!("`{k}`"));
-        let env = s.env.as_deref().map_or("—".into(), |e| format!("`{e}`"));
-        let default = match &s.default {
-            None => "—".to_string(),
-            Some(Value::String(text)) => format!("`{text}`"),
-            Some(v) => format!("`{v}`"),
-        };
-        let mut help = cell(&s.help);
-        if let (true, Some(var)) = (s.from_file, &s.env) {
-            help.push_str(&format!(" Also read from the file named by `{var}_FILE`."));
-        }
-        out.push_str(&format!(
-            "| {key} | `{}` | {env} | {default} | {help} |\n",
-            s.flag
-        ));
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[derive(clap::Parser, Debug)]
-    struct Serve {
-        #[command(flatten)]
-        args: ServeArgs,
-    }
-
-    fn serve(args: &[&str]) -> ServeArgs {
-        use clap::Parser;
-        Serve::try_parse_from(std::iter::once("serve").chain(args.iter().copied()))
-            .unwrap()
-            .args
-    }
-
-    #[test]
-    fn flags_beat_file_and_file_beats_defaults() {
-        let dir = std::env::temp_dir().join(format!("seecret-cfg-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("c.toml");
-        std::fs::write(
-            &file,
-            "max_views = 7\nrate_limit_per_minute = 5\nbind = \"127.0.0.1:9999\"\n",
-        )
-        .unwrap();
-        let file = file.display().to_string();
-        let s = serve(&["--config", &file, "--rate-limit-per-minute", "9"])
-            .resolve()
-            .unwrap();
-        assert_eq!(s.engine.max_views, 7, "file beats default");
-        assert_eq!(s.engine.rate_limit_per_minute, 9, "flag beats file");
-        assert_eq!(s.engine.public_url, "http://127.0.0.1:9999");
-        assert_eq!(s.engine.max_expiration.to_string(), "30d");
-        assert!(default_toml().contains("\nmax_views = 100\n"));
-    }
-
-    #[test]
-    fn the_default_configuration_changes_nothing() {
-        let dir = std::env::temp_dir().join(format!("seecret-dflt-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("default.toml");
-        std::fs::write(&file, default_toml()).unwrap();
-        let file = file.display().to_string();
-        let with = format!("{:?}", serve(&["--config", &file]).resolve().unwrap());
-        let without = format!("{:?}", serve(&[]).resolve().unwrap());
-        assert_eq!(with, without);
-        let w = WebhookConfig::default();
-        let s = serve(&[]).resolve().unwrap();
-        assert_eq!(s.engine.webhooks.retry_schedule, w.retry_schedule);
-        assert_eq!(s.sweep_interval, Duration::from_secs(60));
-        assert_eq!(s.header_timeout, Duration::from_secs(10));
-        assert_eq!(s.database.pool_size, 10);
-        assert_eq!(s.database.statement_timeout, Duration::from_secs(5));
-        assert_eq!(s.database.sqlite_synchronous, SqliteSynchronous::Normal);
-    }
-
-    #[test]
-    fn unknown_keys_and_bad_values_in_the_file_are_refused_with_their_name() {
-        let dir = std::env::temp_dir().join(format!("seecret-bad-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        for (text, named) in [
-            ("max_veiws = 3\n", "max_veiws"),
-            ("max_views = \"many\"\n", "max_views"),
-            ("config = \"other.toml\"\n", "config"),
-        ] {
-            let file = dir.join("bad.toml");
-            std::fs::write(&file, text).unwrap();
-            let file = file.display().to_string();
-            // Refused even when a flag would override the value.
-            let err = serve(&["--config", &file, "--max-views", "5"])
-                .resolve()
-                .unwrap_err();
-            assert!(format!("{err:#}").contains(named), "{err:#}");
-        }
-        let file = dir.join("bool.toml");
-        std::fs::write(&file, "webhook_allow_private = true\n").unwrap();
-        let file = file.display().to_string();
-        let err = serve(&["--config", &file]).resolve().unwrap_err();
-        assert!(
-            format!("{err:#}").contains("SEECRET_WEBHOOK_ALLOW_PRIVATE"),
-            "{err:#}"
-        );
-    }
-
-    #[test]
-    fn durations_are_written_in_their_largest_whole_unit_and_read_back() {
-        for (secs, millis, text) in [
-            (86_400, 0, "24h"),
-            (90, 0, "90s"),
-            (0, 500, "500ms"),
-            (600, 0, "10m"),
-        ] {
-            let d = Duration::from_secs(secs) + Duration::from_millis(millis);
-            assert_eq!(Human(d).to_string(), text);
-            assert_eq!(text.parse::<Human>().unwrap(), Human(d));
-        }
-    }
-
-    #[test]
-    fn every_setting_has_a_variable_a_flag_and_help() {
-        for s in declared().unwrap() {
-            assert!(!s.help.is_empty(), "{} has no help", s.flag);
-            let env = s.env.as_deref().unwrap_or_default();
-            let expected = format!(
-                "SEECRET_{}",
-                s.flag
-                    .trim_start_matches("--")
-                    .replace('-', "_")
-                    .to_uppercase()
-            );
-            assert_eq!(env, expected, "{} is not named like its flag", s.flag);
-        }
-        let known = known_env_vars();
-        for var in [
-            "SEECRET_DATABASE_POOL_SIZE",
-            "SEECRET_SQLITE_SYNCHRONOUS",
-            "SEECRET_DATABASE_URL_FILE",
-            "SEECRET_REDIS_URL_FILE",
-            "SEECRET_TOKEN_FILE",
-            "SEECRET_SERVER",
-            "SEECRET_PASSPHRASE",
-            "SEECRET_SLACK_SIGNING_SECRET",
-            "SEECRET_DISCORD_TOKEN_FILE",
-        ] {
-            assert!(known.contains(var), "{var} is not known");
-        }
-        assert!(!known.contains("SEECRET_BOGUS_SETTING"));
-    }
-
-    /// The table between the markers of `docs/configuration.md` is the one the code declares.
-    #[test]
-    fn the_settings_table_in_the_docs_is_generated_from_the_declarations() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/configuration.md");
-        let doc = std::fs::read_to_string(&path).unwrap();
-        let (start, end) = (
-            "<!-- settings table: generated by `seecret print-settings-table` -->\n",
-            "<!-- end of settings table -->",
-        );
-        let from = doc.find(start).expect("start marker") + start.len();
-        let to = doc[from..].find(end).expect("end marker") + from;
-        assert_eq!(
-            &doc[from..to],
-            settings_table(),
-            "docs/configuration.md is stale: replace its table by the output of \
-             `seecret print-settings-table`"
-        );
-    }
-
-    /// Names in the docs that are not the server's: the example receiver's own variable, what
-    /// `scripts/cluster` prints, and the test harness's switches.
-    const NOT_SERVER_VARIABLES: &[&str] = &[
-        "SEECRET_WEBHOOK_SECRET",
-        "SEECRET_CLUSTER_A",
-        "SEECRET_CLUSTER_B",
-        "SEECRET_CLUSTER_S3",
-        "SEECRET_CLUSTER_DB",
-        "SEECRET_CLUSTER_TOKEN",
-        "SEECRET_BIN",
-        "SEECRET_TEST_DATABASE",
-        "SEECRET_TEST_POSTGRES_URL",
-    ];
-
-    #[test]
-    fn every_variable_the_docs_mention_is_known_to_the_server() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        let mut docs = vec![root.join("README.md")];
-        for entry in std::fs::read_dir(root.join("docs")).unwrap() {
-            let path = entry.unwrap().path();
-            if path.extension().is_some_and(|e| e == "md") {
-                docs.push(path);
-            }
-        }
-        let known = known_env_vars();
-        let mut unknown = BTreeSet::new();
-        for doc in &docs {
-            let text = std::fs::read_to_string(doc).unwrap();
-            for (at, _) in text.match_indices("SEECRET_") {
-                let name: String = text[at..]
-                    .chars()
-                    .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
-                    .collect();
-                // `SEECRET_*` and `SEECRET_SLACK_…` are families, not names.
-                if name.ends_with('_') {
-                    continue;
-                }
-                if !known.contains(&name) && !NOT_SERVER_VARIABLES.contains(&name.as_str()) {
-                    unknown.insert(format!("{name} ({})", doc.display()));
-                }
-            }
-        }
-        assert!(unknown.is_empty(), "unknown to the server: {unknown:?}");
     }
 }
