@@ -338,7 +338,7 @@ fn read_input(file: Option<&PathBuf>) -> anyhow::Result<SecretBytes> {
 
 /// Runs a client command.
 pub async fn run(cmd: ClientCommand) -> anyhow::Result<()> {
-    crate::serve::init_logging(&std::env::var("SEECRET_LOG").unwrap_or_else(|_| "warn".into()));
+    crate::logging::init(&std::env::var("SEECRET_LOG").unwrap_or_else(|_| "warn".into()));
     match cmd {
         ClientCommand::Share {
             file,

@@ -14,6 +14,7 @@ mod bots;
 mod cli;
 mod config;
 mod http;
+mod logging;
 mod serve;
 mod vars;
 
@@ -101,7 +102,7 @@ pub fn main_entry() -> ExitCode {
 }
 
 async fn account(command: AccountCommand, storage: config::StorageArgs) -> anyhow::Result<()> {
-    serve::init_logging("warn");
+    logging::init("warn");
     let (data_dir, url, options) = storage.resolve()?;
     let engine = serve::open_engine(&data_dir, url.expose(), &options, Default::default()).await?;
     let (record, token) = match command {

@@ -1,6 +1,5 @@
 //! Running the server: storage, engine, background sweeper, HTTP, graceful shutdown.
 
-use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -12,21 +11,10 @@ use seecret_core::webhook::Deliverer;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tracing::{error, info, warn};
-use tracing_subscriber::EnvFilter;
 
 use crate::config::Settings;
 use crate::http::{AppState, app};
 use crate::vars::unknown_env_vars;
-
-/// Logs to stderr with the given filter (`SEECRET_LOG` syntax).
-pub fn init_logging(filter: &str) {
-    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .try_init();
-}
 
 /// Opens the database (creating the data directory for SQLite) and builds the engine.
 pub async fn open_engine(
@@ -68,7 +56,7 @@ fn redact_url(url: &str) -> String {
 
 /// `seecret serve`.
 pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
-    init_logging(&settings.log);
+    crate::logging::init(&settings.log);
     for var in unknown_env_vars() {
         warn!(%var, "unknown SEECRET_* environment variable ignored (typo?)");
     }
