@@ -42,6 +42,13 @@ pub enum StoreError {
     /// The database failed. (sqlx errors carry SQL text and driver messages, never bound values.)
     #[error("storage error: {0}")]
     Database(#[from] sqlx::Error),
+    /// The batch a write ran in failed to commit (SQLite's group commit): the write is not
+    /// stored.
+    #[error("storage error: commit failed: {0}")]
+    CommitFailed(String),
+    /// The store's writer has stopped (the server is shutting down).
+    #[error("storage error: the writer has stopped")]
+    WriterStopped,
     /// A migration failed.
     #[error("storage error: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -78,6 +85,7 @@ impl From<StoreError> for Error {
             StoreError::Corrupt { .. } => Self::Internal(e.to_string()),
             StoreError::Database(e) => Self::Storage(e.to_string()),
             StoreError::Migrate(e) => Self::Storage(e.to_string()),
+            StoreError::CommitFailed(_) | StoreError::WriterStopped => Self::Storage(e.to_string()),
         }
     }
 }

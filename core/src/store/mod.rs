@@ -12,6 +12,7 @@ use crate::api::{Usage, WebhookDelivery};
 use crate::crypto::{Verifier, WebhookSecret};
 use crate::model::{AccountId, Kind, SecretId, Status, ViewEntry};
 
+mod batch;
 mod error;
 mod jobs_sql;
 mod options;

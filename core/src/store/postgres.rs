@@ -9,6 +9,7 @@
 //! Unlike SQLite's `secure_delete`, PostgreSQL leaves an erased envelope in the dead row version
 //! until VACUUM reclaims it; autovacuum does, and operators who need it sooner run VACUUM.
 
+use futures::future::BoxFuture;
 use sqlx::PgConnection;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
@@ -68,6 +69,17 @@ impl PostgresStore {
 
     fn reader(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// A write a request makes: on its own pooled connection, since PostgreSQL takes
+    /// concurrent writers (and batching them would serialise instances' row locks).
+    async fn write<T, F>(&self, write: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut PgConnection) -> BoxFuture<'c, StoreResult<T>> + Send + 'static,
+    {
+        let mut conn = self.pool.acquire().await?;
+        write(&mut conn).await
     }
 
     /// Workers on several instances claim at once, so claims take turns on one

@@ -8,6 +8,9 @@
 /// Implements [`Store`](super::Store) for `$store`, a backend with
 /// - `fn writer(&self) -> &Pool<$db>` (writes and read-your-writes reads) and `fn reader(&self)`
 ///   (plain reads; the same pool where the backend has only one);
+/// - `async fn write(&self, f)`, which runs `f` with a connection for the writes requests make
+///   (SQLite commits them in groups, see `batch`; `f` owns what it binds, since it may run on
+///   another task);
 /// - `async fn serialize_claims(tx)`, run in the outbox claim's transaction before it counts
 ///   live leases, and `async fn flush(&self)` behind `flush_erasures`;
 ///
@@ -27,7 +30,7 @@ macro_rules! store_impl {
 
             use async_trait::async_trait;
             use chrono::{DateTime, Utc};
-            use sqlx::QueryBuilder;
+            use sqlx::{Connection, QueryBuilder};
 
             use super::$store;
             use $crate::api::{Usage, WebhookDelivery};
@@ -247,6 +250,9 @@ macro_rules! store_impl {
 
                 async fn insert_secret(&self, s: &SecretRecord) -> StoreResult<()> {
                     let size = s.size.map(|v| to_i64(v, "size")).transpose()?;
+                    let views = to_i32(s.views_total, "views")?;
+                    let s = s.clone();
+                    self.write(move |conn| Box::pin(async move {
                     let res = sqlx::query(
                         "INSERT INTO secrets (id, account_id, kind, envelope, blob_key, size,
                             file_name, label, passphrase_hash, allowed_countries, webhook_url,
@@ -267,11 +273,11 @@ macro_rules! store_impl {
                     .bind(join_countries(&s.allowed_countries))
                     .bind(&s.webhook_url)
                     .bind(&s.notify)
-                    .bind(to_i32(s.views_total, "views")?)
+                    .bind(views)
                     .bind(millis(s.created_at))
                     .bind(millis(s.expires_at))
                     .bind(s.verifier.as_ref().map(|w| w.as_bytes().to_vec()))
-                    .execute(self.writer())
+                    .execute(&mut *conn)
                     .await;
                     match res {
                         // The primary key is the only unique constraint here: the id is
@@ -281,6 +287,7 @@ macro_rules! store_impl {
                         }
                         other => other.map(drop).map_err(StoreError::from),
                     }
+                    })).await
                 }
 
                 async fn secret(&self, id: SecretId) -> StoreResult<Option<SecretRecord>> {
@@ -349,8 +356,10 @@ macro_rules! store_impl {
                         // caller checked; the write lock makes this re-check see its count.
                         q.push(" AND views_used < ").push_bind(v);
                     }
-                    let res = q.build().execute(self.writer()).await?;
-                    Ok(res.rows_affected() == 1)
+                    self.write(move |conn| Box::pin(async move {
+                        let res = q.build().execute(&mut *conn).await?;
+                        Ok(res.rows_affected() == 1)
+                    })).await
                 }
 
                 async fn list_secrets(
@@ -392,7 +401,8 @@ macro_rules! store_impl {
                     id: SecretId,
                     now: DateTime<Utc>,
                 ) -> StoreResult<Option<Option<String>>> {
-                    let mut tx = self.writer().begin().await?;
+                    self.write(move |conn| Box::pin(async move {
+                    let mut tx = conn.begin().await?;
                     // Conditional on `active`: racing a reveal that consumes it, or an expiry,
                     // only one of them changes the row and writes events.
                     let row: Option<EndedRow> = sqlx::query_as(
@@ -415,6 +425,7 @@ macro_rules! store_impl {
                     insert_events(&mut tx, &evs).await?;
                     tx.commit().await?;
                     Ok(Some(row.blob_key))
+                    })).await
                 }
 
                 async fn claim_view(
@@ -425,7 +436,10 @@ macro_rules! store_impl {
                     content_version: i64,
                 ) -> StoreResult<ViewClaim> {
                     let now_ms = millis(now);
-                    let mut tx = self.writer().begin().await?;
+                    let country = country.map(str::to_owned);
+                    self.write(move |conn| Box::pin(async move {
+                    let country = country.as_deref();
+                    let mut tx = conn.begin().await?;
                     // One conditional UPDATE decides who gets a view. Concurrent reveals of the
                     // same secret queue on the write lock (SQLite's single writer, PostgreSQL's
                     // row lock, from any instance); each one that was waiting re-checks the
@@ -490,6 +504,7 @@ macro_rules! store_impl {
                         status,
                         events: evs.len(),
                     })
+                    })).await
                 }
 
                 async fn claim_passphrase_attempt(
@@ -499,6 +514,7 @@ macro_rules! store_impl {
                     now: DateTime<Utc>,
                 ) -> StoreResult<AttemptClaim> {
                     let window_start = millis(now) - 60_000;
+                    self.write(move |conn| Box::pin(async move {
                     // Check and count in one statement, before any passphrase is evaluated.
                     // Concurrent attempts (from any instance) queue on the write lock and each
                     // re-evaluates the WHERE clause against the count the previous one
@@ -516,7 +532,7 @@ macro_rules! store_impl {
                     .bind(millis(now))
                     .bind(id.to_string())
                     .bind(i64::from(max))
-                    .fetch_optional(self.writer())
+                    .fetch_optional(&mut *conn)
                     .await?;
                     if claimed.is_some() {
                         return Ok(AttemptClaim::Granted);
@@ -524,12 +540,13 @@ macro_rules! store_impl {
                     let window: i64 =
                         sqlx::query_scalar("SELECT pp_fail_window FROM secrets WHERE id = $1")
                             .bind(id.to_string())
-                            .fetch_optional(self.writer())
+                            .fetch_optional(&mut *conn)
                             .await?
                             .ok_or(StoreError::NotFound)?;
                     Ok(AttemptClaim::Refused {
                         window_end: time(window + 60_000, "secrets.pp_fail_window")?,
                     })
+                    })).await
                 }
 
                 async fn record_access_denied(
@@ -539,7 +556,10 @@ macro_rules! store_impl {
                     country: Option<&str>,
                     now: DateTime<Utc>,
                 ) -> StoreResult<()> {
-                    let mut tx = self.writer().begin().await?;
+                    let reason = reason.to_owned();
+                    let country = country.map(str::to_owned);
+                    self.write(move |conn| Box::pin(async move {
+                    let mut tx = conn.begin().await?;
                     let row: FactsRow = sqlx::query_as(
                         "SELECT account_id, label, views_total, views_used, webhook_url, notify
                          FROM secrets WHERE id = $1",
@@ -553,14 +573,15 @@ macro_rules! store_impl {
                         id,
                         &row,
                         &[event_type::ACCESS_DENIED],
-                        Some(reason),
-                        country,
+                        Some(&reason),
+                        country.as_deref(),
                         now,
                     )
                     .await?;
                     insert_events(&mut tx, &evs).await?;
                     tx.commit().await?;
                     Ok(())
+                    })).await
                 }
 
                 async fn views(&self, id: SecretId) -> StoreResult<Vec<ViewEntry>> {

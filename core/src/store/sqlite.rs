@@ -9,16 +9,19 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+use futures::future::BoxFuture;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use sqlx::{Row, SqliteConnection};
 
+use super::batch::GroupCommit;
 use super::{SqliteSynchronous, StoreOptions, StoreResult};
 
 /// SQLite storage.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    writer: SqlitePool,
-    reader: SqlitePool,
+    pub(super) writer: SqlitePool,
+    pub(super) reader: SqlitePool,
+    pub(super) batch: GroupCommit,
 }
 
 impl SqliteStore {
@@ -49,7 +52,12 @@ impl SqliteStore {
             .max_connections(options.sqlite_readers)
             .connect_with(opts.read_only(true))
             .await?;
-        Ok(Self { writer, reader })
+        let batch = GroupCommit::start(writer.clone());
+        Ok(Self {
+            writer,
+            reader,
+            batch,
+        })
     }
 
     /// Moves the WAL's content into the database file and truncates it, so erased envelopes do
@@ -72,6 +80,17 @@ impl SqliteStore {
 
     fn reader(&self) -> &SqlitePool {
         &self.reader
+    }
+
+    /// A write a request makes, committed with the others queued beside it.
+    async fn write<T, F>(&self, write: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, StoreResult<T>>
+            + Send
+            + 'static,
+    {
+        self.batch.write(write).await
     }
 
     /// Outbox claims are already serialised: they run on the single writer.

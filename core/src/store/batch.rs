@@ -1,0 +1,303 @@
+//! Group commit for SQLite's single writer: every write a request makes (create, view claim with
+//! its outbox rows, delete, update, passphrase attempt, denial) is queued here, and one task
+//! commits whatever is queued in one transaction.
+//!
+//! Why: SQLite has one writer, so concurrent writes queue anyway; committed one by one, each pays
+//! its own `BEGIN`/`COMMIT`, WAL append and (with `synchronous = FULL`) fsync. Batched, a burst
+//! of N writes pays them once.
+//!
+//! The guarantees each caller relies on:
+//! - **Isolation of failures**: each write runs inside its own `SAVEPOINT`; a write that fails
+//!   is rolled back to it, and its neighbours commit as if it had never run.
+//! - **Its own result**: a caller gets exactly what its write returned, or the commit's error.
+//! - **Nothing acknowledged before its commit**: results are handed out only after `COMMIT`
+//!   returned. A crash before that loses the batch, and no caller was told it succeeded.
+//! - **Order**: writes run in the order they were queued, one after the other, on one
+//!   connection: each sees the effect of the ones before it, as with one commit per write.
+//!
+//! The batch closes when the queue is empty (after letting the tasks woken alongside the first
+//! write queue theirs) or at [`MAX_BATCH`] writes; so an idle server commits a lone write at once,
+//! and a busy one commits at most one batch behind.
+
+use std::collections::VecDeque;
+
+use futures::future::BoxFuture;
+use sqlx::{Connection, SqliteConnection, SqlitePool};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{StoreError, StoreResult};
+
+/// Most writes in one transaction: bounds how long a batch holds the write lock, and how many
+/// callers one failed commit fails.
+pub(super) const MAX_BATCH: usize = 128;
+
+/// Writes waiting for the writer task; past it, callers wait to queue (backpressure).
+const QUEUE: usize = 4 * MAX_BATCH;
+
+/// What a queued write hands back once it ran: how to answer its caller, given the commit's
+/// outcome, and whether the connection is still fit to run the rest of the batch.
+struct Ran {
+    answer: Box<dyn FnOnce(Result<(), &StoreError>) + Send>,
+    healthy: bool,
+}
+
+/// A queued write. Called with the batch's transaction, it runs; called with `None` (the batch
+/// could not begin), it only prepares the answer, which then carries the batch's error.
+type Job = Box<dyn for<'c> FnOnce(Option<&'c mut SqliteConnection>) -> BoxFuture<'c, Ran> + Send>;
+
+/// The handle writes are queued on. Cloning it shares the one writer task.
+#[derive(Clone)]
+pub(super) struct GroupCommit {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl std::fmt::Debug for GroupCommit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GroupCommit").finish_non_exhaustive()
+    }
+}
+
+impl GroupCommit {
+    /// Starts the writer task, which takes `writer`'s connection for each batch (so jobs that
+    /// use the pool directly, like the sweeper's, take turns with batches).
+    pub(super) fn start(writer: SqlitePool) -> Self {
+        let (jobs, rx) = mpsc::channel(QUEUE);
+        tokio::spawn(run(writer, rx));
+        Self { jobs }
+    }
+
+    /// Runs `write` in the next batch and returns its result once the batch committed.
+    pub(super) async fn write<T, F>(&self, write: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, StoreResult<T>>
+            + Send
+            + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            Box::pin(async move {
+                let result = match conn {
+                    Some(conn) => Some(in_savepoint(conn, write).await),
+                    None => None,
+                };
+                // A failure of the database itself (I/O, a full disk) may have ended the whole
+                // transaction; a rule the write checked (a taken id, a missing row) has not.
+                let healthy =
+                    !matches!(&result, Some(Err(StoreError::Database(e))) if !is_row_level(e));
+                Ran {
+                    answer: Box::new(move |committed| {
+                        let answer = match (result, committed) {
+                            (Some(Ok(v)), Ok(())) => Ok(v),
+                            (Some(Err(e)), _) => Err(e),
+                            (_, Err(e)) => Err(StoreError::CommitFailed(e.to_string())),
+                            (None, Ok(())) => Err(StoreError::CommitFailed("not run".into())),
+                        };
+                        // The caller may have gone (its request was cancelled): the write
+                        // stands all the same, as a committed write does.
+                        let _ = tx.send(answer);
+                    }),
+                    healthy,
+                }
+            })
+        });
+        self.jobs
+            .send(job)
+            .await
+            .map_err(|_| StoreError::WriterStopped)?;
+        rx.await.map_err(|_| StoreError::WriterStopped)?
+    }
+}
+
+/// Runs `write` inside a savepoint of the batch's transaction: released if it succeeds, rolled
+/// back to if it fails, so a failed write leaves nothing behind.
+async fn in_savepoint<T, F>(conn: &mut SqliteConnection, write: F) -> StoreResult<T>
+where
+    F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, StoreResult<T>>,
+{
+    // `begin` on a connection already in a transaction is a SAVEPOINT (sqlx counts the depth).
+    let mut savepoint = conn.begin().await?;
+    match write(&mut savepoint).await {
+        Ok(v) => {
+            savepoint.commit().await?;
+            Ok(v)
+        }
+        Err(e) => {
+            savepoint.rollback().await?;
+            Err(e)
+        }
+    }
+}
+
+/// Whether a database error concerns the rows of one statement (a constraint), leaving the
+/// transaction usable.
+fn is_row_level(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::RowNotFound)
+        || matches!(e, sqlx::Error::Database(d) if d.is_unique_violation()
+            || d.is_foreign_key_violation() || d.is_check_violation())
+}
+
+async fn run(writer: SqlitePool, mut rx: mpsc::Receiver<Job>) {
+    let mut queued: VecDeque<Job> = VecDeque::new();
+    loop {
+        if queued.is_empty() {
+            match rx.recv().await {
+                Some(job) => queued.push_back(job),
+                None => return,
+            }
+            // The requests that arrived with this one are being polled right now; let them
+            // queue their writes before the batch closes.
+            tokio::task::yield_now().await;
+        }
+        while queued.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => queued.push_back(job),
+                Err(_) => break,
+            }
+        }
+        commit_batch(&writer, &mut queued).await;
+    }
+}
+
+/// Runs up to [`MAX_BATCH`] of `queued` in one transaction and answers their callers. Writes
+/// behind one that broke the transaction stay queued for the next batch; if the batch cannot
+/// even begin (the database is away), every queued write is answered with that error rather
+/// than left waiting.
+async fn commit_batch(writer: &SqlitePool, queued: &mut VecDeque<Job>) {
+    let mut conn = match writer.acquire().await {
+        Ok(conn) => conn,
+        Err(e) => return refuse_all(queued, &e.into()).await,
+    };
+    let mut tx = match conn.begin().await {
+        Ok(tx) => tx,
+        Err(e) => return refuse_all(queued, &e.into()).await,
+    };
+    let mut answers = Vec::new();
+    while answers.len() < MAX_BATCH {
+        let Some(job) = queued.pop_front() else { break };
+        let ran = job(Some(&mut tx)).await;
+        answers.push(ran.answer);
+        if !ran.healthy {
+            break;
+        }
+    }
+    let outcome: StoreResult<()> = tx.commit().await.map_err(StoreError::from);
+    if let Err(e) = &outcome {
+        tracing::warn!(error = %e, writes = answers.len(), "a batch of writes failed to commit");
+    }
+    for answer in answers {
+        answer(outcome.as_ref().map(|_| ()));
+    }
+}
+
+async fn refuse_all(queued: &mut VecDeque<Job>, e: &StoreError) {
+    tracing::warn!(error = %e, writes = queued.len(), "a batch of writes could not begin");
+    while let Some(job) = queued.pop_front() {
+        (job(None).await.answer)(Err(e));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::store::{SqliteStore, StoreOptions};
+
+    async fn store() -> (SqliteStore, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("seecret-batch-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite://{}", dir.join("seecret.db").display());
+        (
+            SqliteStore::open(&url, &StoreOptions::default())
+                .await
+                .unwrap(),
+            dir,
+        )
+    }
+
+    #[tokio::test]
+    async fn one_failing_write_in_a_batch_leaves_its_neighbours_committed() {
+        let (store, dir) = store().await;
+        let batch = Arc::new(store.batch.clone());
+        sqlx::query("CREATE TABLE t (k INTEGER PRIMARY KEY)")
+            .execute(&store.writer)
+            .await
+            .unwrap();
+        // 200 concurrent writes of two rows each; every tenth fails at its second row, after
+        // its first went in: the savepoint must take that first row back out.
+        let mut tasks = Vec::new();
+        for i in 0..200i64 {
+            let batch = batch.clone();
+            let second = if i % 10 == 9 { i } else { 1000 + i };
+            tasks.push(tokio::spawn(async move {
+                batch
+                    .write(move |c| {
+                        Box::pin(async move {
+                            for k in [i, second] {
+                                sqlx::query("INSERT INTO t (k) VALUES ($1)")
+                                    .bind(k)
+                                    .execute(&mut *c)
+                                    .await?;
+                            }
+                            Ok(i)
+                        })
+                    })
+                    .await
+            }));
+        }
+        let mut ok = 0;
+        let mut taken = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(_) => ok += 1,
+                Err(StoreError::Database(e)) if is_row_level(&e) => taken += 1,
+                Err(e) => panic!("unexpected {e}"),
+            }
+        }
+        let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM t")
+            .fetch_one(&store.reader)
+            .await
+            .unwrap();
+        assert_eq!((ok, taken, rows), (180, 20, 360));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_write_sees_the_writes_queued_before_it() {
+        let (store, dir) = store().await;
+        sqlx::query("CREATE TABLE c (n INTEGER NOT NULL)")
+            .execute(&store.writer)
+            .await
+            .unwrap();
+        sqlx::query("INSERT INTO c (n) VALUES (0)")
+            .execute(&store.writer)
+            .await
+            .unwrap();
+        let batch = store.batch.clone();
+        let mut tasks = Vec::new();
+        for _ in 0..100 {
+            let batch = batch.clone();
+            tasks.push(tokio::spawn(async move {
+                batch
+                    .write(|c| {
+                        Box::pin(async move {
+                            let n: i64 = sqlx::query_scalar("UPDATE c SET n = n + 1 RETURNING n")
+                                .fetch_one(&mut *c)
+                                .await?;
+                            Ok(n)
+                        })
+                    })
+                    .await
+                    .unwrap()
+            }));
+        }
+        let mut seen: Vec<i64> = Vec::new();
+        for t in tasks {
+            seen.push(t.await.unwrap());
+        }
+        seen.sort_unstable();
+        assert_eq!(seen, (1..=100).collect::<Vec<_>>());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
