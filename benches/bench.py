@@ -262,12 +262,12 @@ def report(d):
         out(f"{'  achieved req/s, errors':44} {sf['mixed']['achieved_rps']:>10.0f} "
             f"{(pf['mixed']['achieved_rps'] if pf else 0):>10.0f}   errors {sf['mixed']['errors']} / "
             f"{pf['mixed']['errors'] if pf else '-'}")
-        out(f"{'  creates p99 / reveals p99 ms':44} {sf['create']['p99_ms']:>5.2f}/{sf['reveal']['p99_ms']:<4.2f}"
-            f" {(pf['create']['p99_ms'] if pf else 0):>5.2f}/{(pf['reveal']['p99_ms'] if pf else 0):<4.2f}")
+        for kind in ("create", "reveal"):
+            row(f"  {kind}s alone, p99 ms", sf[kind]["p99_ms"], pf[kind]["p99_ms"] if pf else None)
     bc, bf = get("seecret", "create", "big"), get("seecret", "fixed", "big")
     out("")
     out(f"with {big:,} secrets stored (seeded: active, consumed, expired), sweeper and outbox worker running:")
-    out(f"{'measure':44} {'stored':>10} {'empty':>10} {'ratio':>7}  target")
+    out(f"{'measure':44} {'stored':>10} {'empty':>10} {'slower':>7}  target")
     if bc and sc:
         r = sc["creates_per_s"] / bc["creates_per_s"] if bc["creates_per_s"] else float("inf")
         out(f"{'creates/s':44} {f(bc['creates_per_s']):>10} {f(sc['creates_per_s']):>10} {r:>6.2f}x  "
@@ -302,6 +302,7 @@ def plots(d, recs, meta):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     fig, ax = plt.subplots(figsize=(6.4, 3.8), dpi=100)
     for r in recs:
@@ -310,12 +311,16 @@ def plots(d, recs, meta):
         label = {"seecret": "Seecret", "snappass": "snappass"}[r["target"]]
         if r.get("phase") == "big":
             label += f", {meta['stored']:,} stored"
-        xs = [1 / (1 - p / 100) if p < 100 else None for p, _ in r["mixed"]["curve"]]
-        ax.plot(xs, [v for _, v in r["mixed"]["curve"]], marker="o", ms=3, label=label)
-    ticks = [0, 50, 90, 99, 99.9, 99.99]
+        curve = [(1 / (1 - p / 100), v) for p, v in r["mixed"]["curve"] if p >= 10 and v]
+        ax.plot([x for x, _ in curve], [v for _, v in curve], marker="o", ms=3, label=label)
+    ticks = [50, 90, 99, 99.9, 99.99]
     ax.set_xscale("log")
     ax.set_xticks([1 / (1 - p / 100) for p in ticks], [f"p{p:g}" for p in ticks])
+    ax.set_xticks([], minor=True)
     ax.set_yscale("log")
+    ax.yaxis.set_major_locator(matplotlib.ticker.FixedLocator([0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]))
+    ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+    ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_ylabel("latency, ms")
     ax.set_title(f"{meta['rate']} req/s fixed rate, creates and reveals mixed")
     ax.grid(True, which="both", alpha=0.3)
@@ -327,13 +332,18 @@ def plots(d, recs, meta):
     pts = sorted((r["stored_before"], r["creates_per_s"]) for r in recs
                  if r["target"] == "seecret" and r["workload"] == "create")
     ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label="Seecret creates/s")
-    peer = [r["creates_per_s"] for r in recs if r["target"] == "snappass" and r["workload"] == "create"]
-    if peer:
-        ax.axhline(peer[0], color="gray", ls="--", label="snappass creates/s (empty redis)")
+    pts = sorted((r["stored_before"], r["pairs_per_s"]) for r in recs
+                 if r["target"] == "seecret" and r["workload"] == "pair")
+    ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="s", label="Seecret pairs/s")
+    for workload, key, ls in (("create", "creates_per_s", "--"), ("pair", "pairs_per_s", ":")):
+        peer = [r[key] for r in recs if r["target"] == "snappass" and r["workload"] == workload]
+        if peer:
+            ax.axhline(peer[0], color="gray", ls=ls, label=f"snappass {key[:-6]}/s (empty)")
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _: f"{x:,.0f}"))
     ax.set_xlabel("secrets stored when the run starts")
-    ax.set_ylabel("creates/s")
+    ax.set_ylabel("per second")
     ax.set_ylim(bottom=0)
-    ax.set_title(f"Saturating creates, {meta['conns']} connections")
+    ax.set_title(f"Saturating throughput vs. secrets stored, {meta['conns']} connections")
     ax.grid(True, alpha=0.3)
     ax.legend()
     fig.tight_layout()
