@@ -324,7 +324,7 @@ def plots(d, recs, meta):
     ax.set_ylabel("latency, ms")
     ax.set_title(f"{meta['rate']} req/s fixed rate, creates and reveals mixed")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
+    ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(os.path.join(d, "latency.png"))
 
@@ -345,7 +345,7 @@ def plots(d, recs, meta):
     ax.set_ylim(bottom=0)
     ax.set_title(f"Saturating throughput vs. secrets stored, {meta['conns']} connections")
     ax.grid(True, alpha=0.3)
-    ax.legend()
+    ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(os.path.join(d, "throughput.png"))
 
