@@ -139,3 +139,113 @@ async fn configuration_comes_from_a_file_env_and_flags_in_that_order() {
     assert_eq!(code, 0);
     assert!(out.contains("max_views = 100"));
 }
+
+/// A crash in the middle of a batch of writes (SQLite commits concurrent writes in groups) loses
+/// nothing that was acknowledged and revives nothing that was consumed.
+#[tokio::test]
+async fn a_crash_under_concurrent_writes_keeps_every_acknowledged_create_and_view() {
+    use std::sync::{Arc, Mutex};
+
+    let server = Server::start_with(
+        ServerOptions::default()
+            .env("SEECRET_RATE_LIMIT_PER_MINUTE", 0)
+            .env("SEECRET_REVEAL_RATE_LIMIT_PER_MINUTE", 0),
+    );
+    let token = server.token().to_string();
+    let client = server.client();
+    let mut to_reveal = Vec::new();
+    for i in 0..60 {
+        let shared = client
+            .share(format!("old {i}").as_bytes(), Default::default())
+            .await
+            .unwrap();
+        to_reveal.push(seecret_core::link::Link::parse(&shared.link).unwrap());
+    }
+    let to_reveal = Arc::new(to_reveal);
+    let created: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let revealed: Arc<Mutex<Vec<usize>>> = Arc::default();
+    let attempted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for t in 0..32 {
+        let (client, created, revealed, attempted, to_reveal) = (
+            server.client(),
+            created.clone(),
+            revealed.clone(),
+            attempted.clone(),
+            to_reveal.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            for n in 0.. {
+                if t % 2 == 0 {
+                    let text = format!("new {t}/{n}");
+                    attempted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    match client.share(text.as_bytes(), Default::default()).await {
+                        Ok(s) => created.lock().unwrap().push((s.link.to_string(), text)),
+                        Err(_) => return,
+                    }
+                } else {
+                    let i = (t / 2) + 16 * n;
+                    let Some(link) = to_reveal.get(i) else { return };
+                    match seecret_core::client::Client::reveal_link(link, None).await {
+                        Ok(_) => revealed.lock().unwrap().push(i),
+                        Err(_) => return,
+                    }
+                }
+            }
+        }));
+    }
+    // Kill while the writers are busy: once some creates were acknowledged.
+    eventually(Duration::from_secs(30), || {
+        let n = created.lock().unwrap().len();
+        async move { (n >= 200).then_some(()) }
+    })
+    .await
+    .expect("creates were acknowledged");
+    let (_tmp, data_dir) = server.into_data_dir(); // SIGKILL mid-batch
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let created = created.lock().unwrap().clone();
+    let revealed = revealed.lock().unwrap().clone();
+
+    let restarted = Server::start_with(ServerOptions {
+        data_dir: Some(data_dir),
+        ..Default::default()
+    });
+    for (link, text) in &created {
+        let mut link = seecret_core::link::Link::parse(link).unwrap();
+        link.base = restarted.base.clone();
+        let got = seecret_core::client::Client::reveal_link(&link, None).await;
+        assert_eq!(
+            got.map(|s| s.expose().to_vec()).ok(),
+            Some(text.as_bytes().to_vec()),
+            "an acknowledged create is lost"
+        );
+    }
+    for i in &revealed {
+        let mut link = to_reveal[*i].clone();
+        link.base = restarted.base.clone();
+        assert!(
+            seecret_core::client::Client::reveal_link(&link, None)
+                .await
+                .is_err(),
+            "a consumed secret came back after the crash"
+        );
+    }
+    // Nothing but what was asked for is stored: no more secrets than creates attempted.
+    let (s, _, acct) = rpc(
+        &restarted.base,
+        Some(&token),
+        json!({"operation": "get_account"}),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let usage = &acct["usage"];
+    let stored = usage["active"].as_u64().unwrap() + usage["consumed"].as_u64().unwrap();
+    let asked = 60 + attempted.load(std::sync::atomic::Ordering::SeqCst) as u64;
+    assert!(
+        stored >= 60 + created.len() as u64 && stored <= asked,
+        "{stored} secrets stored for {} acknowledged and {asked} attempted creates",
+        created.len()
+    );
+}
