@@ -37,9 +37,12 @@ const QUEUE: usize = 4 * MAX_BATCH;
 /// What a queued write hands back once it ran: how to answer its caller, given the commit's
 /// outcome, and whether the connection is still fit to run the rest of the batch.
 struct Ran {
-    answer: Box<dyn FnOnce(Result<(), &StoreError>) + Send>,
+    answer: Answer,
     healthy: bool,
 }
+
+/// Hands a write's result to its caller, given the commit's outcome.
+type Answer = Box<dyn FnOnce(Result<(), &StoreError>) + Send>;
 
 /// A queued write. Called with the batch's transaction, it runs; called with `None` (the batch
 /// could not begin), it only prepares the answer, which then carries the batch's error.
