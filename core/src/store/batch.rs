@@ -7,8 +7,9 @@
 //! of N writes pays them once.
 //!
 //! The guarantees each caller relies on:
-//! - **Isolation of failures**: each write runs inside its own `SAVEPOINT`; a write that fails
-//!   is rolled back to it, and its neighbours commit as if it had never run.
+//! - **Isolation of failures**: each write of several statements runs inside its own
+//!   `SAVEPOINT`; a write that fails is rolled back to it, and its neighbours commit as if it had
+//!   never run. A one-statement write needs none: SQLite undoes a failed statement by itself.
 //! - **Its own result**: a caller gets exactly what its write returned, or the commit's error.
 //! - **Nothing acknowledged before its commit**: results are handed out only after `COMMIT`
 //!   returned. A crash before that loses the batch, and no caller was told it succeeded.
@@ -69,8 +70,10 @@ impl GroupCommit {
         Self { jobs }
     }
 
-    /// Runs `write` in the next batch and returns its result once the batch committed.
-    pub(super) async fn write<T, F>(&self, write: F) -> StoreResult<T>
+    /// Runs `write` in the next batch and returns its result once the batch committed; in a
+    /// savepoint of its own if `savepoint` (a write of several statements; a single statement
+    /// is atomic by itself).
+    pub(super) async fn write<T, F>(&self, savepoint: bool, write: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, StoreResult<T>>
@@ -81,7 +84,8 @@ impl GroupCommit {
         let job: Job = Box::new(move |conn| {
             Box::pin(async move {
                 let result = match conn {
-                    Some(conn) => Some(in_savepoint(conn, write).await),
+                    Some(conn) if savepoint => Some(in_savepoint(conn, write).await),
+                    Some(conn) => Some(write(conn).await),
                     None => None,
                 };
                 // A failure of the database itself (I/O, a full disk) may have ended the whole
@@ -235,7 +239,7 @@ mod tests {
             let second = if i % 10 == 9 { i } else { 1000 + i };
             tasks.push(tokio::spawn(async move {
                 batch
-                    .write(move |c| {
+                    .write(true, move |c| {
                         Box::pin(async move {
                             for k in [i, second] {
                                 sqlx::query("INSERT INTO t (k) VALUES ($1)")
@@ -283,7 +287,7 @@ mod tests {
             let batch = batch.clone();
             tasks.push(tokio::spawn(async move {
                 batch
-                    .write(|c| {
+                    .write(false, |c| {
                         Box::pin(async move {
                             let n: i64 = sqlx::query_scalar("UPDATE c SET n = n + 1 RETURNING n")
                                 .fetch_one(&mut *c)

@@ -71,9 +71,21 @@ impl PostgresStore {
         &self.pool
     }
 
-    /// A write a request makes: on its own pooled connection, since PostgreSQL takes
-    /// concurrent writers (and batching them would serialise instances' row locks).
+    /// A write a request makes, in a transaction of its own on a pooled connection: PostgreSQL
+    /// takes concurrent writers (and batching them would serialise instances' row locks).
     async fn write<T, F>(&self, write: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut PgConnection) -> BoxFuture<'c, StoreResult<T>> + Send + 'static,
+    {
+        let mut tx = self.pool.begin().await?;
+        let v = write(&mut tx).await?;
+        tx.commit().await?;
+        Ok(v)
+    }
+
+    /// A one-statement write: atomic by itself, so no `BEGIN`/`COMMIT` round trips.
+    async fn write_one<T, F>(&self, write: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut PgConnection) -> BoxFuture<'c, StoreResult<T>> + Send + 'static,

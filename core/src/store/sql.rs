@@ -8,9 +8,10 @@
 /// Implements [`Store`](super::Store) for `$store`, a backend with
 /// - `fn writer(&self) -> &Pool<$db>` (writes and read-your-writes reads) and `fn reader(&self)`
 ///   (plain reads; the same pool where the backend has only one);
-/// - `async fn write(&self, f)`, which runs `f` with a connection for the writes requests make
-///   (SQLite commits them in groups, see `batch`; `f` owns what it binds, since it may run on
-///   another task);
+/// - `async fn write(&self, f)` and `async fn write_one(&self, f)`, which run `f`, a write a
+///   request makes, with a connection: `write` as one atomic unit (a savepoint of SQLite's
+///   batch, see `batch`; a transaction of its own on PostgreSQL), `write_one` for a single
+///   statement, atomic by itself. `f` owns what it binds, since it may run on another task;
 /// - `async fn serialize_claims(tx)`, run in the outbox claim's transaction before it counts
 ///   live leases, and `async fn flush(&self)` behind `flush_erasures`;
 ///
@@ -30,7 +31,7 @@ macro_rules! store_impl {
 
             use async_trait::async_trait;
             use chrono::{DateTime, Utc};
-            use sqlx::{Connection, QueryBuilder};
+            use sqlx::QueryBuilder;
 
             use super::$store;
             use $crate::api::{Usage, WebhookDelivery};
@@ -252,7 +253,7 @@ macro_rules! store_impl {
                     let size = s.size.map(|v| to_i64(v, "size")).transpose()?;
                     let views = to_i32(s.views_total, "views")?;
                     let s = s.clone();
-                    self.write(move |conn| Box::pin(async move {
+                    self.write_one(move |conn| Box::pin(async move {
                     let res = sqlx::query(
                         "INSERT INTO secrets (id, account_id, kind, envelope, blob_key, size,
                             file_name, label, passphrase_hash, allowed_countries, webhook_url,
@@ -356,7 +357,7 @@ macro_rules! store_impl {
                         // caller checked; the write lock makes this re-check see its count.
                         q.push(" AND views_used < ").push_bind(v);
                     }
-                    self.write(move |conn| Box::pin(async move {
+                    self.write_one(move |conn| Box::pin(async move {
                         let res = q.build().execute(&mut *conn).await?;
                         Ok(res.rows_affected() == 1)
                     })).await
@@ -402,7 +403,6 @@ macro_rules! store_impl {
                     now: DateTime<Utc>,
                 ) -> StoreResult<Option<Option<String>>> {
                     self.write(move |conn| Box::pin(async move {
-                    let mut tx = conn.begin().await?;
                     // Conditional on `active`: racing a reveal that consumes it, or an expiry,
                     // only one of them changes the row and writes events.
                     let row: Option<EndedRow> = sqlx::query_as(
@@ -414,16 +414,15 @@ macro_rules! store_impl {
                     .bind(millis(now))
                     .bind(id.to_string())
                     .bind(account.to_string())
-                    .fetch_optional(&mut *tx)
+                    .fetch_optional(&mut *conn)
                     .await?;
                     let Some(row) = row else {
                         return Ok(None);
                     };
                     let evs =
-                        facts_events(&mut tx, id, &row.facts, &[event_type::DELETED], None, None, now)
+                        facts_events(&mut *conn, id, &row.facts, &[event_type::DELETED], None, None, now)
                             .await?;
-                    insert_events(&mut tx, &evs).await?;
-                    tx.commit().await?;
+                    insert_events(&mut *conn, &evs).await?;
                     Ok(Some(row.blob_key))
                     })).await
                 }
@@ -439,7 +438,6 @@ macro_rules! store_impl {
                     let country = country.map(str::to_owned);
                     self.write(move |conn| Box::pin(async move {
                     let country = country.as_deref();
-                    let mut tx = conn.begin().await?;
                     // One conditional UPDATE decides who gets a view. Concurrent reveals of the
                     // same secret queue on the write lock (SQLite's single writer, PostgreSQL's
                     // row lock, from any instance); each one that was waiting re-checks the
@@ -467,7 +465,7 @@ macro_rules! store_impl {
                     .bind(now_ms)
                     .bind(id.to_string())
                     .bind(content_version)
-                    .fetch_optional(&mut *tx)
+                    .fetch_optional(&mut *conn)
                     .await?;
                     let Some(row) = row else {
                         return Ok(ViewClaim::Refused);
@@ -480,23 +478,22 @@ macro_rules! store_impl {
                         // lock is still held, so nobody reads the consumed row with it.
                         sqlx::query("UPDATE secrets SET envelope = NULL WHERE id = $1")
                             .bind(id.to_string())
-                            .execute(&mut *tx)
+                            .execute(&mut *conn)
                             .await?;
                     }
                     sqlx::query("INSERT INTO views (secret_id, at, country) VALUES ($1, $2, $3)")
                         .bind(id.to_string())
                         .bind(now_ms)
                         .bind(country)
-                        .execute(&mut *tx)
+                        .execute(&mut *conn)
                         .await?;
                     let kinds: &[&'static str] = if status == Status::Consumed {
                         &[event_type::VIEWED, event_type::CONSUMED]
                     } else {
                         &[event_type::VIEWED]
                     };
-                    let evs = facts_events(&mut tx, id, &row.facts, kinds, None, country, now).await?;
-                    insert_events(&mut tx, &evs).await?;
-                    tx.commit().await?;
+                    let evs = facts_events(&mut *conn, id, &row.facts, kinds, None, country, now).await?;
+                    insert_events(&mut *conn, &evs).await?;
                     Ok(ViewClaim::Granted {
                         envelope: row.envelope,
                         blob_key: row.blob_key,
@@ -514,7 +511,7 @@ macro_rules! store_impl {
                     now: DateTime<Utc>,
                 ) -> StoreResult<AttemptClaim> {
                     let window_start = millis(now) - 60_000;
-                    self.write(move |conn| Box::pin(async move {
+                    self.write_one(move |conn| Box::pin(async move {
                     // Check and count in one statement, before any passphrase is evaluated.
                     // Concurrent attempts (from any instance) queue on the write lock and each
                     // re-evaluates the WHERE clause against the count the previous one
@@ -559,17 +556,16 @@ macro_rules! store_impl {
                     let reason = reason.to_owned();
                     let country = country.map(str::to_owned);
                     self.write(move |conn| Box::pin(async move {
-                    let mut tx = conn.begin().await?;
                     let row: FactsRow = sqlx::query_as(
                         "SELECT account_id, label, views_total, views_used, webhook_url, notify
                          FROM secrets WHERE id = $1",
                     )
                     .bind(id.to_string())
-                    .fetch_optional(&mut *tx)
+                    .fetch_optional(&mut *conn)
                     .await?
                     .ok_or(StoreError::NotFound)?;
                     let evs = facts_events(
-                        &mut tx,
+                        &mut *conn,
                         id,
                         &row,
                         &[event_type::ACCESS_DENIED],
@@ -578,8 +574,7 @@ macro_rules! store_impl {
                         now,
                     )
                     .await?;
-                    insert_events(&mut tx, &evs).await?;
-                    tx.commit().await?;
+                    insert_events(&mut *conn, &evs).await?;
                     Ok(())
                     })).await
                 }

@@ -82,7 +82,7 @@ impl SqliteStore {
         &self.reader
     }
 
-    /// A write a request makes, committed with the others queued beside it.
+    /// A write a request makes, committed with the others queued beside it, in a savepoint.
     async fn write<T, F>(&self, write: F) -> StoreResult<T>
     where
         T: Send + 'static,
@@ -90,7 +90,19 @@ impl SqliteStore {
             + Send
             + 'static,
     {
-        self.batch.write(write).await
+        self.batch.write(true, write).await
+    }
+
+    /// A one-statement write, committed with the others queued beside it. A statement is
+    /// atomic by itself (SQLite undoes a failed statement's changes), so it needs no savepoint.
+    async fn write_one<T, F>(&self, write: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, StoreResult<T>>
+            + Send
+            + 'static,
+    {
+        self.batch.write(false, write).await
     }
 
     /// Outbox claims are already serialised: they run on the single writer.
