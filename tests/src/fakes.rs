@@ -1,0 +1,249 @@
+//! Loopback stand-ins for what a test cannot reach: a webhook receiver and a scriptable fake of an outside HTTP API (Slack's, Discord's).
+
+use super::*;
+
+/// One request a [`Receiver`] got.
+#[derive(Clone, Debug)]
+pub struct Received {
+    /// Request headers (lower-case names).
+    pub headers: Vec<(String, String)>,
+    /// Raw body.
+    pub body: Vec<u8>,
+    /// When it arrived.
+    pub at: chrono_like::Instant,
+}
+
+impl Received {
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap()
+    }
+}
+
+/// Wall-clock instants for latency figures.
+pub mod chrono_like {
+    /// Milliseconds since the Unix epoch.
+    pub type Instant = i64;
+    /// Now, in milliseconds since the Unix epoch.
+    pub fn now_ms() -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or_default()
+    }
+}
+
+/// A webhook receiver on loopback that records every request and answers with the status the
+/// `respond` function picks for the n-th request (0-based).
+pub struct Receiver {
+    /// `http://127.0.0.1:PORT/hook`.
+    pub url: String,
+    seen: Arc<Mutex<Vec<Received>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Receiver {
+    /// Starts on a free port.
+    pub async fn start(respond: fn(usize) -> u16) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::start_on(listener, respond)
+    }
+
+    /// Starts on a given listener.
+    pub fn start_on(listener: tokio::net::TcpListener, respond: fn(usize) -> u16) -> Self {
+        use axum::body::Bytes;
+        use axum::http::{HeaderMap, StatusCode};
+        let addr = listener.local_addr().unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let seen2 = seen.clone();
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |headers: HeaderMap, body: Bytes| {
+                let seen = seen2.clone();
+                async move {
+                    let mut s = seen.lock().unwrap();
+                    let n = s.len();
+                    s.push(Received {
+                        headers: headers
+                            .iter()
+                            .map(|(k, v)| {
+                                (k.as_str().to_string(), v.to_str().unwrap_or("").to_string())
+                            })
+                            .collect(),
+                        body: body.to_vec(),
+                        at: chrono_like::now_ms(),
+                    });
+                    StatusCode::from_u16(respond(n)).unwrap()
+                }
+            }),
+        );
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self {
+            url: format!("http://{addr}/hook"),
+            seen,
+            task,
+        }
+    }
+
+    /// Everything received so far.
+    pub fn received(&self) -> Vec<Received> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    /// Waits until `n` requests arrived (or `timeout`), then returns them.
+    pub async fn wait_for(&self, n: usize, timeout: Duration) -> Vec<Received> {
+        let _ = eventually(timeout, || async {
+            (self.seen.lock().unwrap().len() >= n).then_some(())
+        })
+        .await;
+        self.received()
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// One request a [`FakeApi`] got.
+#[derive(Clone, Debug)]
+pub struct Call {
+    /// HTTP method.
+    pub method: String,
+    /// Path, without the query.
+    pub path: String,
+    /// Query string ("" when none).
+    pub query: String,
+    /// Request headers (lower-case names).
+    pub headers: Vec<(String, String)>,
+    /// Raw body.
+    pub body: Vec<u8>,
+}
+
+impl Call {
+    /// The body as JSON (form bodies: `Null`).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// The body as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// How a [`FakeApi`] answers a call: status and JSON body.
+pub type Answer = Arc<dyn Fn(&Call) -> (u16, serde_json::Value) + Send + Sync>;
+
+/// A stand-in for an outside HTTP API we cannot reach from tests (Slack's, Discord's): it listens
+/// on loopback, records every call, and answers with `answer`. Answers can be changed while it
+/// runs, to script failures.
+pub struct FakeApi {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    calls: Arc<Mutex<Vec<Call>>>,
+    answer: Arc<Mutex<Answer>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl FakeApi {
+    /// Starts on a free port.
+    pub async fn start(answer: Answer) -> Self {
+        use axum::body::Bytes;
+        use axum::http::{HeaderMap, Method, StatusCode, Uri};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let answer = Arc::new(Mutex::new(answer));
+        let (c2, a2) = (calls.clone(), answer.clone());
+        let app = axum::Router::new().fallback(
+            move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+                let (calls, answer) = (c2.clone(), a2.clone());
+                async move {
+                    let call = Call {
+                        method: method.to_string(),
+                        path: uri.path().to_string(),
+                        query: uri.query().unwrap_or("").to_string(),
+                        headers: headers
+                            .iter()
+                            .map(|(k, v)| {
+                                (k.as_str().to_string(), v.to_str().unwrap_or("").to_string())
+                            })
+                            .collect(),
+                        body: body.to_vec(),
+                    };
+                    let f = answer.lock().unwrap().clone();
+                    let (status, json) = f(&call);
+                    calls.lock().unwrap().push(call);
+                    (StatusCode::from_u16(status).unwrap(), axum::Json(json))
+                }
+            },
+        );
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self {
+            base: format!("http://{addr}"),
+            calls,
+            answer,
+            task,
+        }
+    }
+
+    /// Replaces how it answers from now on.
+    pub fn answer_with(&self, answer: Answer) {
+        *self.answer.lock().unwrap() = answer;
+    }
+
+    /// Every call so far.
+    pub fn calls(&self) -> Vec<Call> {
+        self.calls.lock().unwrap().clone()
+    }
+
+    /// Calls to paths ending with `suffix`.
+    pub fn calls_to(&self, suffix: &str) -> Vec<Call> {
+        self.calls()
+            .into_iter()
+            .filter(|c| c.path.ends_with(suffix))
+            .collect()
+    }
+
+    /// Waits until at least `n` calls to `suffix` arrived (or `timeout`), then returns them.
+    pub async fn wait_for(&self, suffix: &str, n: usize, timeout: Duration) -> Vec<Call> {
+        let _ = eventually(timeout, || async {
+            (self.calls_to(suffix).len() >= n).then_some(())
+        })
+        .await;
+        self.calls_to(suffix)
+    }
+
+    /// Forgets the calls recorded so far.
+    pub fn clear(&self) {
+        self.calls.lock().unwrap().clear();
+    }
+}
+
+impl Drop for FakeApi {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

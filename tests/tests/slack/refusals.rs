@@ -1,0 +1,263 @@
+//! What the app refuses, and what it does when Slack refuses it.
+
+use super::*;
+
+#[tokio::test]
+async fn requests_not_signed_by_slack_are_refused_and_create_nothing() {
+    let s = setup(&[]).await;
+    let body = form(&[
+        ("team_id", "T1"),
+        ("channel_id", "C1"),
+        ("user_id", "U1"),
+        ("command", "/share-secret"),
+        ("text", "forged-secret"),
+        ("response_url", &format!("{}/hooks/x", s.slack.base)),
+        ("trigger_id", "1.2.3"),
+    ]);
+    let url = format!("{}/slack/commands", s.server.base);
+    let send = |ts: i64, sig: String, body: String| {
+        let url = url.clone();
+        async move {
+            http()
+                .post(url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("x-slack-request-timestamp", ts.to_string())
+                .header("x-slack-signature", sig)
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let t = now();
+    // Wrong secret.
+    assert_eq!(
+        send(t, sign("not-the-secret", t, &body), body.clone()).await,
+        401
+    );
+    // Body changed after signing.
+    let tampered = body.replace("forged-secret", "forged-secreT");
+    assert_eq!(send(t, sign(SIGNING, t, &body), tampered).await, 401);
+    // Stale timestamp, correctly signed.
+    let old = t - 301;
+    assert_eq!(
+        send(old, sign(SIGNING, old, &body), body.clone()).await,
+        401
+    );
+    // No signature at all.
+    let r = http()
+        .post(&url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    // Interactions are checked the same way.
+    let payload = form(&[("payload", r#"{"type":"view_submission"}"#)]);
+    let r = http()
+        .post(format!("{}/slack/interactions", s.server.base))
+        .header("x-slack-request-timestamp", t.to_string())
+        .header("x-slack-signature", sign("nope", t, &payload))
+        .body(payload)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    // Signed but missing required fields: 400.
+    let partial = form(&[
+        ("team_id", "T1"),
+        ("user_id", "U1"),
+        ("text", "forged-secret"),
+    ]);
+    assert_eq!(
+        s.post_signed("/slack/commands", &partial, now())
+            .await
+            .status(),
+        400
+    );
+    assert!(s.secrets().await.is_empty());
+    assert!(s.slack.calls().is_empty(), "{:?}", s.slack.calls());
+}
+
+#[tokio::test]
+async fn a_link_that_cannot_be_delivered_is_deleted_and_the_sender_told() {
+    let s = setup(&[]).await;
+    s.command("T1", "U1", "", "fail1").await;
+    let metadata = s.slack.calls_to("/api/views.open")[0].json()["view"]["private_metadata"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Slack now refuses the token for posting.
+    let normal = slack_answers();
+    s.slack.answer_with(Arc::new(move |c: &Call| {
+        if c.path.ends_with("chat.postMessage") {
+            (200, json!({"ok": false, "error": "invalid_auth"}))
+        } else {
+            normal(c)
+        }
+    }));
+    let r = s
+        .submit("U1", values("orphan-me", "1h", "1", Some("U2")), &metadata)
+        .await;
+    assert_eq!(r.status(), 200);
+    let told = s.slack.wait_for("/hooks/fail1", 1, T).await;
+    let t = told[0].json()["text"].as_str().unwrap().to_string();
+    assert!(
+        t.contains("could not be delivered") && t.contains("invalid_auth"),
+        "{t}"
+    );
+    assert!(!t.contains("/s/"), "{t}");
+    let deleted = eventually(T, || async {
+        let list = s.secrets().await;
+        (list.len() == 1 && list[0].status.as_str() == "deleted").then_some(())
+    })
+    .await;
+    assert!(deleted.is_some(), "the undelivered secret is deleted");
+}
+
+#[tokio::test]
+async fn oauth_install_checks_state_and_keeps_the_token_sealed() {
+    let key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
+    let s = setup(&[
+        ("SEECRET_SLACK_CLIENT_ID", "111.222"),
+        ("SEECRET_SLACK_CLIENT_SECRET", "client-secret-value"),
+        ("SEECRET_SLACK_TOKEN_KEY", key),
+    ])
+    .await;
+    let no_redirect = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = no_redirect
+        .get(format!("{}/slack/install", s.server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 302);
+    let location = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+    let q: std::collections::HashMap<_, _> = location.query_pairs().into_owned().collect();
+    assert_eq!(q["client_id"], "111.222");
+    assert_eq!(q["scope"], "commands,chat:write,im:write");
+    assert_eq!(
+        q["redirect_uri"],
+        format!("{}/slack/oauth/callback", s.server.base)
+    );
+    let state = q["state"].clone();
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(cookie.contains(&state) && cookie.contains("HttpOnly"));
+
+    // A callback without the browser's cookie (a forged install link) is refused.
+    let cb = format!(
+        "{}/slack/oauth/callback?code=c0de&state={state}",
+        s.server.base
+    );
+    let r = no_redirect.get(&cb).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(s.slack.calls_to("/api/oauth.v2.access").is_empty());
+    let r = no_redirect
+        .get(format!(
+            "{}/slack/oauth/callback?code=c0de&state=other",
+            s.server.base
+        ))
+        .header("cookie", format!("seecret_slack_state={state}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+
+    // The real browser comes back with its cookie.
+    let r = no_redirect
+        .get(&cb)
+        .header("cookie", format!("seecret_slack_state={state}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("installed in Nine"));
+    let access = s.slack.calls_to("/api/oauth.v2.access");
+    assert_eq!(access.len(), 1);
+    assert!(access[0].query.contains("code=c0de"), "{}", access[0].query);
+
+    // The installed workspace's token is used for it, and stored only sealed.
+    s.command("T9", "U9", "", "inst").await;
+    let opened = s.slack.calls_to("/api/views.open");
+    assert_eq!(
+        opened[0].header("authorization"),
+        Some("Bearer xoxb-installed-token")
+    );
+    for (name, bytes) in seecret_tests::stored_bytes(&s.server) {
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains("xoxb-installed-token"),
+            "token in clear in {name}"
+        );
+    }
+    // A workspace that did not install the app is told so.
+    let r = s.command("T404", "U1", "", "none").await;
+    let t = r.json::<Value>().await.unwrap()["text"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(t.contains("not installed"), "{t}");
+}
+
+#[tokio::test]
+async fn slack_users_are_rate_limited() {
+    let s = setup(&[("SEECRET_SLACK_RATE_LIMIT", "2")]).await;
+    for i in 0..2 {
+        let r = s.command("T1", "U1", &format!("limited-{i}"), "rl").await;
+        let t = r.json::<Value>().await.unwrap()["text"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(t.contains("/s/"), "{t}");
+    }
+    let r = s.command("T1", "U1", "limited-3", "rl").await;
+    let t = r.json::<Value>().await.unwrap()["text"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(t.contains("too fast"), "{t}");
+    // Another user is not affected.
+    let r = s.command("T1", "U7", "other-user", "rl").await;
+    let t = r.json::<Value>().await.unwrap()["text"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(t.contains("/s/"), "{t}");
+    assert_eq!(s.secrets().await.len(), 3);
+}
+
+#[tokio::test]
+async fn slack_api_failures_are_explained_to_the_user() {
+    let s = setup(&[]).await;
+    s.slack.answer_with(Arc::new(|c: &Call| {
+        if c.path.ends_with("views.open") {
+            (200, json!({"ok": false, "error": "expired_trigger_id"}))
+        } else {
+            (200, json!({"ok": true}))
+        }
+    }));
+    let r = s.command("T1", "U1", "", "f").await;
+    assert_eq!(r.status(), 200);
+    let a: Value = r.json().await.unwrap();
+    assert_eq!(a["response_type"], "ephemeral");
+    let t = a["text"].as_str().unwrap();
+    assert!(
+        t.contains("Could not open the form") && t.contains("expired_trigger_id"),
+        "{t}"
+    );
+
+    s.slack.answer_with(Arc::new(|_: &Call| {
+        (429, json!({"ok": false, "error": "ratelimited"}))
+    }));
+    let r = s.command("T1", "U1", "", "f").await;
+    let t = r.json::<Value>().await.unwrap()["text"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(t.contains("rate limiting"), "{t}");
+    assert!(s.secrets().await.is_empty());
+}
