@@ -4,10 +4,10 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use seecret_core::bots::{EventRoute, WebhookHeaders};
+
 use serde_json::Value;
 use tracing::debug;
 
@@ -65,27 +65,6 @@ pub async fn interactions(
     match handle(&bot, &payload).await {
         Ok(reply) => Json(reply.to_json()).into_response(),
         Err(Unsupported(why)) => (StatusCode::BAD_REQUEST, why).into_response(),
-    }
-}
-
-/// `POST /discord/seecret-events?notify=discord:USER`: a remote Seecret server's webhook about
-/// one of our secrets.
-pub async fn seecret_event(
-    State(bot): State<DiscordBot>,
-    Query(route): Query<EventRoute>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let h = WebhookHeaders::from_fn(|n| headers.get(n).and_then(|v| v.to_str().ok()));
-    let core = &bot.inner.core;
-    let reply = core
-        .receive_event("discord", "Discord", &route.notify, h, &body, &bot)
-        .await;
-    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    if reply.text.is_empty() {
-        status.into_response()
-    } else {
-        (status, reply.text).into_response()
     }
 }
 

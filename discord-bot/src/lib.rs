@@ -20,7 +20,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::post;
 use seecret_core::api::EventPayload;
-use seecret_core::bots::{Backend, Core, Notifier};
+use seecret_core::bots::{self, Backend, Core, Notifier};
 use serenity::interactions_endpoint::Verifier;
 use tracing::{info, warn};
 
@@ -96,9 +96,7 @@ impl DiscordBot {
 
     /// `POST /discord/seecret-events`: Seecret webhooks for a standalone bot.
     pub fn webhook_router(&self) -> Router {
-        Router::new()
-            .route("/discord/seecret-events", post(endpoint::seecret_event))
-            .with_state(self.clone())
+        bots::event_router(self.clone())
     }
 
     /// The receiver of this bot's events (embedded mode: the server hands them over in process).
@@ -141,6 +139,14 @@ impl DiscordBot {
     /// connection ends for good.
     pub async fn run_gateway(&self) -> Result<(), DiscordError> {
         gateway::run(self.clone()).await
+    }
+}
+
+impl bots::EventReceiver for DiscordBot {
+    const PREFIX: &'static str = "discord";
+    const PLATFORM: &'static str = "Discord";
+    fn core(&self) -> &Core {
+        &self.inner.core
     }
 }
 

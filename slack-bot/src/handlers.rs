@@ -3,12 +3,11 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use seecret_core::bots::{
-    self, BackendError, Budget, EventRoute, Form, FormError, Refused, Share, Shared,
-    WebhookHeaders, phrases, within_budget,
+    self, BackendError, Budget, Form, FormError, Refused, Share, Shared, phrases, within_budget,
 };
 use seecret_core::crypto::SecretBytes;
 use seecret_core::model::Expiration;
@@ -390,25 +389,4 @@ async fn tell_sender(bot: &SlackBot, to: &Delivery, msg: &Message) -> Result<(),
     }
     let token = token(bot, &to.team).await?;
     bot.inner.slack.dm(&token, &to.sender, msg.clone()).await
-}
-
-/// `POST /slack/seecret-events?notify=slack:TEAM:USER`: a remote Seecret server's webhook about
-/// one of our secrets.
-pub async fn seecret_event(
-    State(bot): State<SlackBot>,
-    Query(route): Query<EventRoute>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let h = WebhookHeaders::from_fn(|n| headers.get(n).and_then(|v| v.to_str().ok()));
-    let core = &bot.inner.core;
-    let reply = core
-        .receive_event("slack", "Slack", &route.notify, h, &body, &bot)
-        .await;
-    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    if reply.text.is_empty() {
-        status.into_response()
-    } else {
-        (status, reply.text).into_response()
-    }
 }

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::{get, post};
 use seecret_core::api::EventPayload;
-use seecret_core::bots::{Backend, Core, Installations, Notifier};
+use seecret_core::bots::{self, Backend, Core, Installations, Notifier};
 
 pub use config::{ConfigError, ENV_VARS, SlackConfig};
 
@@ -80,9 +80,7 @@ impl SlackBot {
 
     /// `/slack/seecret-events`: Seecret webhooks for a standalone bot (signed with `whsec`).
     pub fn webhook_router(&self) -> Router {
-        Router::new()
-            .route("/slack/seecret-events", post(handlers::seecret_event))
-            .with_state(self.clone())
+        bots::event_router(self.clone())
     }
 
     /// The receiver of this bot's events (embedded mode: the server hands them over in process).
@@ -96,6 +94,14 @@ impl SlackBot {
             return Ok(Some(slack::Token::new(t.as_str())));
         }
         install::token(self, team).await
+    }
+}
+
+impl bots::EventReceiver for SlackBot {
+    const PREFIX: &'static str = "slack";
+    const PLATFORM: &'static str = "Slack";
+    fn core(&self) -> &Core {
+        &self.inner.core
     }
 }
 

@@ -10,7 +10,6 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tracing::warn;
 
-use super::events::{self, EventReply, Notifier, WebhookHeaders};
 use super::limit::PerUser;
 use super::{Backend, BackendError, MAX_CHAT_SECRET, Share, Shared, phrases};
 use crate::crypto::{SecretBytes, WebhookSecret};
@@ -220,19 +219,9 @@ impl Core {
         result
     }
 
-    /// The signed event route of a standalone bot (see [`events::receive`]): `prefix` is the
-    /// platform's `notify` prefix (`slack`), `platform` its name in refusals.
-    pub async fn receive_event(
-        &self,
-        prefix: &str,
-        platform: &str,
-        notify: &str,
-        headers: WebhookHeaders<'_>,
-        body: &[u8],
-        to: &dyn Notifier,
-    ) -> EventReply {
-        let secret = self.webhook_secret.as_ref();
-        events::receive(secret, prefix, platform, notify, headers, body, to).await
+    /// The secret a standalone bot's webhooks are signed with (none: the route answers 404).
+    pub fn webhook_secret(&self) -> Option<&WebhookSecret> {
+        self.webhook_secret.as_ref()
     }
 }
 

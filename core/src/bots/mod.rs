@@ -3,7 +3,8 @@
 //! - the [`Backend`] they create secrets through, and the [`Remote`] one (a Seecret server over
 //!   the typed client; the engine-backed one lives in the server);
 //! - [`Core`]: the form rules, the per-user limit, the time budget, "a link that cannot be
-//!   delivered is burnt", and the signed route for a remote server's webhooks ([`events`]);
+//!   delivered is burnt", and the check of a remote server's signed webhooks ([`events`]), served
+//!   by [`event_router`] (feature `bot-route`);
 //! - quick-mode parsing ([`parse_quick`]), the phrases both bots say ([`phrases`]), the
 //!   `NAME`/`NAME_FILE` settings reader ([`settings`]), and where Slack OAuth installations are
 //!   kept ([`Installations`]).
@@ -18,6 +19,8 @@ mod limit;
 pub mod phrases;
 mod quick;
 mod remote;
+#[cfg(feature = "bot-route")]
+mod route;
 pub mod settings;
 
 use std::fmt;
@@ -37,6 +40,8 @@ pub use limit::PerUser;
 pub use phrases::{event_phrase, views_phrase};
 pub use quick::{Quick, parse_quick};
 pub use remote::Remote;
+#[cfg(feature = "bot-route")]
+pub use route::{EventReceiver, event_router};
 
 /// Expirations offered in pickers: label and value.
 pub const EXPIRATION_CHOICES: &[(&str, &str)] = &[
