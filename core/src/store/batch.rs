@@ -26,7 +26,7 @@ use futures::future::BoxFuture;
 use sqlx::{Connection, SqliteConnection, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{StoreError, StoreResult};
+use super::{StoreError, StoreResult, Unit};
 
 /// Most writes in one transaction: bounds how long a batch holds the write lock, and how many
 /// callers one failed commit fails.
@@ -71,9 +71,8 @@ impl GroupCommit {
     }
 
     /// Runs `write` in the next batch and returns its result once the batch committed; in a
-    /// savepoint of its own if `savepoint` (a write of several statements; a single statement
-    /// is atomic by itself).
-    pub(super) async fn write<T, F>(&self, savepoint: bool, write: F) -> StoreResult<T>
+    /// savepoint of its own if it is several statements.
+    pub(super) async fn write<T, F>(&self, unit: Unit, write: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, StoreResult<T>>
@@ -84,7 +83,7 @@ impl GroupCommit {
         let job: Job = Box::new(move |conn| {
             Box::pin(async move {
                 let result = match conn {
-                    Some(conn) if savepoint => Some(in_savepoint(conn, write).await),
+                    Some(conn) if unit == Unit::Statements => Some(in_savepoint(conn, write).await),
                     Some(conn) => Some(write(conn).await),
                     None => None,
                 };
@@ -239,7 +238,7 @@ mod tests {
             let second = if i % 10 == 9 { i } else { 1000 + i };
             tasks.push(tokio::spawn(async move {
                 batch
-                    .write(true, move |c| {
+                    .write(Unit::Statements, move |c| {
                         Box::pin(async move {
                             for k in [i, second] {
                                 sqlx::query("INSERT INTO t (k) VALUES ($1)")
@@ -287,7 +286,7 @@ mod tests {
             let batch = batch.clone();
             tasks.push(tokio::spawn(async move {
                 batch
-                    .write(false, |c| {
+                    .write(Unit::Statement, |c| {
                         Box::pin(async move {
                             let n: i64 = sqlx::query_scalar("UPDATE c SET n = n + 1 RETURNING n")
                                 .fetch_one(&mut *c)

@@ -187,22 +187,17 @@ macro_rules! jobs_fns {
                     // 410 means "stop": remove the URL wherever the account set it, and
                     // drop what is still queued for it.
                     let account = row.account_id.to_string();
-                    sqlx::query(
-                        "UPDATE accounts SET webhook_url = NULL
-                     WHERE id = $1 AND webhook_url = $2",
-                    )
-                    .bind(&account)
-                    .bind(&row.target_url)
-                    .execute(&mut *tx)
-                    .await?;
-                    sqlx::query(
+                    for sql in [
+                        "UPDATE accounts SET webhook_url = NULL WHERE id = $1 AND webhook_url = $2",
                         "UPDATE secrets SET webhook_url = NULL
-                     WHERE account_id = $1 AND webhook_url = $2",
-                    )
-                    .bind(&account)
-                    .bind(&row.target_url)
-                    .execute(&mut *tx)
-                    .await?;
+                         WHERE account_id = $1 AND webhook_url = $2",
+                    ] {
+                        sqlx::query(sql)
+                            .bind(&account)
+                            .bind(&row.target_url)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
                     sqlx::query(
                         "UPDATE outbox SET state = 'failed',
                         last_error = 'webhook URL removed after 410 Gone'

@@ -26,6 +26,16 @@ pub use options::{SqliteSynchronous, StoreOptions};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
+/// What a backend's `write` must make atomic (see `sql`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unit {
+    /// One statement: atomic by itself (a failed statement's changes are undone), so it needs
+    /// no savepoint or transaction of its own.
+    Statement,
+    /// Several statements that stand or fall together.
+    Statements,
+}
+
 /// An account as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AccountRecord {

@@ -13,7 +13,7 @@ use futures::future::BoxFuture;
 use sqlx::PgConnection;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
-use super::{StoreOptions, StoreResult};
+use super::{StoreOptions, StoreResult, Unit};
 
 /// The advisory lock that serialises outbox claims across instances ("seecoutb" in ASCII;
 /// sqlx's migration lock uses a different key).
@@ -71,27 +71,23 @@ impl PostgresStore {
         &self.pool
     }
 
-    /// A write a request makes, in a transaction of its own on a pooled connection: PostgreSQL
-    /// takes concurrent writers (and batching them would serialise instances' row locks).
-    async fn write<T, F>(&self, write: F) -> StoreResult<T>
+    /// A write a request makes, on a pooled connection: PostgreSQL takes concurrent writers (and
+    /// batching them would serialise instances' row locks). Several statements get a
+    /// transaction of their own; one needs no `BEGIN`/`COMMIT` round trips.
+    async fn write<T, F>(&self, unit: Unit, write: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut PgConnection) -> BoxFuture<'c, StoreResult<T>> + Send + 'static,
     {
-        let mut tx = self.pool.begin().await?;
-        let v = write(&mut tx).await?;
-        tx.commit().await?;
-        Ok(v)
-    }
-
-    /// A one-statement write: atomic by itself, so no `BEGIN`/`COMMIT` round trips.
-    async fn write_one<T, F>(&self, write: F) -> StoreResult<T>
-    where
-        T: Send + 'static,
-        F: for<'c> FnOnce(&'c mut PgConnection) -> BoxFuture<'c, StoreResult<T>> + Send + 'static,
-    {
-        let mut conn = self.pool.acquire().await?;
-        write(&mut conn).await
+        match unit {
+            Unit::Statement => write(&mut *self.pool.acquire().await?).await,
+            Unit::Statements => {
+                let mut tx = self.pool.begin().await?;
+                let v = write(&mut tx).await?;
+                tx.commit().await?;
+                Ok(v)
+            }
+        }
     }
 
     /// Workers on several instances claim at once, so claims take turns on one

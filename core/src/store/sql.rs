@@ -8,10 +8,10 @@
 /// Implements [`Store`](super::Store) for `$store`, a backend with
 /// - `fn writer(&self) -> &Pool<$db>` (writes and read-your-writes reads) and `fn reader(&self)`
 ///   (plain reads; the same pool where the backend has only one);
-/// - `async fn write(&self, f)` and `async fn write_one(&self, f)`, which run `f`, a write a
-///   request makes, with a connection: `write` as one atomic unit (a savepoint of SQLite's
-///   batch, see `batch`; a transaction of its own on PostgreSQL), `write_one` for a single
-///   statement, atomic by itself. `f` owns what it binds, since it may run on another task;
+/// - `async fn write(&self, unit, f)`, which runs `f`, a write a request makes, with a
+///   connection, as one atomic [`Unit`](super::Unit) (several statements: a savepoint of
+///   SQLite's batch, see `batch`, or a transaction of its own on PostgreSQL; one statement is
+///   atomic by itself). `f` owns what it binds, since it may run on another task;
 /// - `async fn serialize_claims(tx)`, run in the outbox claim's transaction before it counts
 ///   live leases, and `async fn flush(&self)` behind `flush_erasures`;
 ///
@@ -43,7 +43,7 @@ macro_rules! store_impl {
             };
             use $crate::store::{
                 AccountRecord, Attempt, AttemptClaim, OutboxRow, SecretPatch, SecretRecord, Store,
-                StoreError, StoreResult, ViewClaim, WebhookSecrets,
+                StoreError, StoreResult, Unit, ViewClaim, WebhookSecrets,
             };
             use $crate::outbox::event_type;
 
@@ -253,7 +253,7 @@ macro_rules! store_impl {
                     let size = s.size.map(|v| to_i64(v, "size")).transpose()?;
                     let views = to_i32(s.views_total, "views")?;
                     let s = s.clone();
-                    self.write_one(move |conn| Box::pin(async move {
+                    self.write(Unit::Statement, move |conn| Box::pin(async move {
                     let res = sqlx::query(
                         "INSERT INTO secrets (id, account_id, kind, envelope, blob_key, size,
                             file_name, label, passphrase_hash, allowed_countries, webhook_url,
@@ -357,7 +357,7 @@ macro_rules! store_impl {
                         // caller checked; the write lock makes this re-check see its count.
                         q.push(" AND views_used < ").push_bind(v);
                     }
-                    self.write_one(move |conn| Box::pin(async move {
+                    self.write(Unit::Statement, move |conn| Box::pin(async move {
                         let res = q.build().execute(&mut *conn).await?;
                         Ok(res.rows_affected() == 1)
                     })).await
@@ -402,7 +402,7 @@ macro_rules! store_impl {
                     id: SecretId,
                     now: DateTime<Utc>,
                 ) -> StoreResult<Option<Option<String>>> {
-                    self.write(move |conn| Box::pin(async move {
+                    self.write(Unit::Statements, move |conn| Box::pin(async move {
                     // Conditional on `active`: racing a reveal that consumes it, or an expiry,
                     // only one of them changes the row and writes events.
                     let row: Option<EndedRow> = sqlx::query_as(
@@ -436,7 +436,7 @@ macro_rules! store_impl {
                 ) -> StoreResult<ViewClaim> {
                     let now_ms = millis(now);
                     let country = country.map(str::to_owned);
-                    self.write(move |conn| Box::pin(async move {
+                    self.write(Unit::Statements, move |conn| Box::pin(async move {
                     let country = country.as_deref();
                     // One conditional UPDATE decides who gets a view. Concurrent reveals of the
                     // same secret queue on the write lock (SQLite's single writer, PostgreSQL's
@@ -511,7 +511,7 @@ macro_rules! store_impl {
                     now: DateTime<Utc>,
                 ) -> StoreResult<AttemptClaim> {
                     let window_start = millis(now) - 60_000;
-                    self.write_one(move |conn| Box::pin(async move {
+                    self.write(Unit::Statement, move |conn| Box::pin(async move {
                     // Check and count in one statement, before any passphrase is evaluated.
                     // Concurrent attempts (from any instance) queue on the write lock and each
                     // re-evaluates the WHERE clause against the count the previous one
@@ -555,7 +555,7 @@ macro_rules! store_impl {
                 ) -> StoreResult<()> {
                     let reason = reason.to_owned();
                     let country = country.map(str::to_owned);
-                    self.write(move |conn| Box::pin(async move {
+                    self.write(Unit::Statements, move |conn| Box::pin(async move {
                     let row: FactsRow = sqlx::query_as(
                         "SELECT account_id, label, views_total, views_used, webhook_url, notify
                          FROM secrets WHERE id = $1",

@@ -14,7 +14,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use sqlx::{Row, SqliteConnection};
 
 use super::batch::GroupCommit;
-use super::{SqliteSynchronous, StoreOptions, StoreResult};
+use super::{SqliteSynchronous, StoreOptions, StoreResult, Unit};
 
 /// SQLite storage.
 #[derive(Debug, Clone)]
@@ -82,27 +82,15 @@ impl SqliteStore {
         &self.reader
     }
 
-    /// A write a request makes, committed with the others queued beside it, in a savepoint.
-    async fn write<T, F>(&self, write: F) -> StoreResult<T>
+    /// A write a request makes, committed with the others queued beside it.
+    async fn write<T, F>(&self, unit: Unit, write: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, StoreResult<T>>
             + Send
             + 'static,
     {
-        self.batch.write(true, write).await
-    }
-
-    /// A one-statement write, committed with the others queued beside it. A statement is
-    /// atomic by itself (SQLite undoes a failed statement's changes), so it needs no savepoint.
-    async fn write_one<T, F>(&self, write: F) -> StoreResult<T>
-    where
-        T: Send + 'static,
-        F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, StoreResult<T>>
-            + Send
-            + 'static,
-    {
-        self.batch.write(false, write).await
+        self.batch.write(unit, write).await
     }
 
     /// Outbox claims are already serialised: they run on the single writer.
