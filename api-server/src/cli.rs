@@ -151,7 +151,51 @@ pub enum ClientCommand {
     },
     /// Print the settings table of docs/configuration.md (generated from the declarations).
     #[command(hide = true)]
-    PrintSettingsTable,
+    PrintSettingsTable {
+        /// The client commands' table instead of the server's.
+        #[arg(long)]
+        client: bool,
+    },
+}
+
+/// The client commands' table of `docs/configuration.md`: every flag that a variable can set,
+/// read from the same declarations `--help` shows.
+pub fn client_settings_table() -> String {
+    use clap::Subcommand as _;
+    let cmd = ClientCommand::augment_subcommands(clap::Command::new("seecret"));
+    // One row per variable, with the commands that read it, in declaration order.
+    let mut rows: Vec<(String, String, String, String, Vec<String>)> = Vec::new();
+    for sub in cmd.get_subcommands().filter(|c| !c.is_hide_set()) {
+        for arg in sub.get_arguments() {
+            let (Some(env), Some(long)) = (arg.get_env(), arg.get_long()) else {
+                continue;
+            };
+            let env = env.to_string_lossy().into_owned();
+            let used_by = sub.get_name().to_string();
+            if let Some(row) = rows.iter_mut().find(|r| r.1 == env) {
+                row.4.push(used_by);
+                continue;
+            }
+            let default = match arg.get_default_values() {
+                [] => "none".to_string(),
+                values => format!("`{}`", values[0].to_string_lossy()),
+            };
+            // clap drops a doc comment's final period; the table's sentences keep theirs.
+            let help = arg.get_help().map_or(String::new(), |h| format!("{h}."));
+            rows.push((format!("`--{long}`"), env, default, help, vec![used_by]));
+        }
+    }
+    let mut out = String::from(
+        "| flag | environment variable | default | commands | meaning |\n|---|---|---|---|---|\n",
+    );
+    for (flag, env, default, help, used_by) in rows {
+        out.push_str(&format!(
+            "| {flag} | `{env}` | {default} | {} | {} |\n",
+            used_by.join(", "),
+            help.replace('|', "\\|")
+        ));
+    }
+    out
 }
 
 /// An id, or a link whose id we take (the key part is ignored).
@@ -425,7 +469,10 @@ pub async fn run(cmd: ClientCommand) -> anyhow::Result<()> {
                 .map_err(explained)?;
             println!("{} {}", d.id, d.status.as_str());
         }
-        ClientCommand::PrintSettingsTable => print!("{}", crate::config::settings_table()),
+        ClientCommand::PrintSettingsTable { client: false } => {
+            print!("{}", crate::config::settings_table())
+        }
+        ClientCommand::PrintSettingsTable { client: true } => print!("{}", client_settings_table()),
     }
     Ok(())
 }
