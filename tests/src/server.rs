@@ -292,3 +292,26 @@ pub fn sqlite(db: &Path, sql: &str) -> Option<String> {
     .join()
     .unwrap()
 }
+
+/// A plain server (no chat settings) that may send webhooks to loopback, and its account's
+/// webhook secret: what a standalone bot runs against.
+pub async fn server_for_standalone_bot() -> (Server, String) {
+    let server = tokio::task::spawn_blocking(|| {
+        Server::start_with(
+            ServerOptions::default().env("SEECRET_WEBHOOK_ALLOW_PRIVATE", "127.0.0.1/32"),
+        )
+    })
+    .await
+    .unwrap();
+    let rotated: serde_json::Value = http()
+        .post(format!("{}/v1/account/rotate-webhook-secret", server.base))
+        .bearer_auth(server.token())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let whsec = rotated["webhook_secret"].as_str().unwrap().to_string();
+    (server, whsec)
+}

@@ -4,25 +4,8 @@ use super::*;
 
 #[tokio::test]
 async fn standalone_bot_against_a_remote_server_hears_reads_through_webhooks() {
-    // A plain server (no Slack settings); webhooks to loopback allowed for the test.
-    let server = tokio::task::spawn_blocking(|| {
-        Server::start_with(
-            ServerOptions::default().env("SEECRET_WEBHOOK_ALLOW_PRIVATE", "127.0.0.1/32"),
-        )
-    })
-    .await
-    .unwrap();
+    let (server, whsec) = seecret_tests::server_for_standalone_bot().await;
     let token = server.token().to_string();
-    let rotated: Value = http()
-        .post(format!("{}/v1/account/rotate-webhook-secret", server.base))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let whsec = rotated["webhook_secret"].as_str().unwrap().to_string();
 
     let slack = FakeApi::start(slack_answers()).await;
     let port = seecret_tests::free_port();
