@@ -13,7 +13,7 @@ use futures::future::BoxFuture;
 use sqlx::PgConnection;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
-use super::{StoreOptions, StoreResult, Unit};
+use super::{SecretRecord, StoreOptions, StoreResult, Unit};
 
 /// The advisory lock that serialises outbox claims across instances ("seecoutb" in ASCII;
 /// sqlx's migration lock uses a different key).
@@ -88,6 +88,12 @@ impl PostgresStore {
                 Ok(v)
             }
         }
+    }
+
+    /// A new secret's row, one statement on a pooled connection.
+    async fn insert(&self, secret: SecretRecord) -> StoreResult<()> {
+        let mut conn = self.pool.acquire().await?;
+        shared::insert_secrets(&mut conn, std::slice::from_ref(&secret)).await
     }
 
     /// Workers on several instances claim at once, so claims take turns on one

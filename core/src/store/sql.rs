@@ -12,6 +12,8 @@
 ///   connection, as one atomic [`Unit`](super::Unit) (several statements: a savepoint of
 ///   SQLite's batch, see `batch`, or a transaction of its own on PostgreSQL; one statement is
 ///   atomic by itself). `f` owns what it binds, since it may run on another task;
+/// - `async fn insert(&self, secret)`, which stores a new secret's row (SQLite: in the next
+///   batch, with its neighbours' in one statement; see `insert_secrets`);
 /// - `async fn serialize_claims(tx)`, run in the outbox claim's transaction before it counts
 ///   live leases, and `async fn flush(&self)` behind `flush_erasures`;
 ///
@@ -49,6 +51,56 @@ macro_rules! store_impl {
 
             $crate::store::jobs_sql::jobs_fns!(store: $store, db: $db, row_lock: $row_lock);
             use jobs::{facts_events, insert_events};
+
+            /// Inserts `rows` as new active secrets in one statement: SQLite's group commit
+            /// sends a whole batch of creates in one round trip. A taken id fails the statement
+            /// as a whole, as [`StoreError::IdTaken`].
+            pub(crate) async fn insert_secrets(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                rows: &[SecretRecord],
+            ) -> StoreResult<()> {
+                let mut numbers = Vec::with_capacity(rows.len());
+                for s in rows {
+                    numbers.push((
+                        s.size.map(|v| to_i64(v, "size")).transpose()?,
+                        to_i32(s.views_total, "views")?,
+                    ));
+                }
+                let mut q = QueryBuilder::<$db>::new(
+                    "INSERT INTO secrets (id, account_id, kind, envelope, blob_key, size,
+                        file_name, label, passphrase_hash, allowed_countries, webhook_url,
+                        notify, views_total, views_used, status, created_at, expires_at,
+                        verifier) ",
+                );
+                q.push_values(rows.iter().zip(numbers), |mut b, (s, (size, views))| {
+                    b.push_bind(s.id.to_string())
+                        .push_bind(s.account_id.to_string())
+                        .push_bind(s.kind.as_str())
+                        .push_bind(&s.envelope)
+                        .push_bind(&s.blob_key)
+                        .push_bind(size)
+                        .push_bind(&s.file_name)
+                        .push_bind(&s.label)
+                        .push_bind(&s.passphrase_hash)
+                        .push_bind(join_countries(&s.allowed_countries))
+                        .push_bind(&s.webhook_url)
+                        .push_bind(&s.notify)
+                        .push_bind(views)
+                        .push_bind(0_i32)
+                        .push_bind(Status::Active.as_str())
+                        .push_bind(millis(s.created_at))
+                        .push_bind(millis(s.expires_at))
+                        .push_bind(s.verifier.as_ref().map(|w| w.as_bytes().to_vec()));
+                });
+                match q.build().execute(&mut *conn).await {
+                    // The primary key is the only unique constraint here: an id is someone's
+                    // already.
+                    Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                        Err(StoreError::IdTaken)
+                    }
+                    other => other.map(drop).map_err(StoreError::from),
+                }
+            }
 
             #[async_trait]
             impl Store for $store {
@@ -250,45 +302,10 @@ macro_rules! store_impl {
                 }
 
                 async fn insert_secret(&self, s: &SecretRecord) -> StoreResult<()> {
-                    let size = s.size.map(|v| to_i64(v, "size")).transpose()?;
-                    let views = to_i32(s.views_total, "views")?;
-                    let s = s.clone();
-                    self.write(Unit::Statement, move |conn| Box::pin(async move {
-                    let res = sqlx::query(
-                        "INSERT INTO secrets (id, account_id, kind, envelope, blob_key, size,
-                            file_name, label, passphrase_hash, allowed_countries, webhook_url,
-                            notify, views_total, views_used, status, created_at, expires_at,
-                            verifier)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 0,
-                            'active', $14, $15, $16)",
-                    )
-                    .bind(s.id.to_string())
-                    .bind(s.account_id.to_string())
-                    .bind(s.kind.as_str())
-                    .bind(&s.envelope)
-                    .bind(&s.blob_key)
-                    .bind(size)
-                    .bind(&s.file_name)
-                    .bind(&s.label)
-                    .bind(&s.passphrase_hash)
-                    .bind(join_countries(&s.allowed_countries))
-                    .bind(&s.webhook_url)
-                    .bind(&s.notify)
-                    .bind(views)
-                    .bind(millis(s.created_at))
-                    .bind(millis(s.expires_at))
-                    .bind(s.verifier.as_ref().map(|w| w.as_bytes().to_vec()))
-                    .execute(&mut *conn)
-                    .await;
-                    match res {
-                        // The primary key is the only unique constraint here: the id is
-                        // someone's already.
-                        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                            Err(StoreError::IdTaken)
-                        }
-                        other => other.map(drop).map_err(StoreError::from),
-                    }
-                    })).await
+                    // Checked here, so that a batch of inserts only fails on the database.
+                    s.size.map(|v| to_i64(v, "size")).transpose()?;
+                    to_i32(s.views_total, "views")?;
+                    self.insert(s.clone()).await
                 }
 
                 async fn secret(&self, id: SecretId) -> StoreResult<Option<SecretRecord>> {

@@ -14,7 +14,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use sqlx::{Row, SqliteConnection};
 
 use super::batch::GroupCommit;
-use super::{SqliteSynchronous, StoreOptions, StoreResult, Unit};
+use super::{SecretRecord, SqliteSynchronous, StoreOptions, StoreResult, Unit};
 
 /// SQLite storage.
 #[derive(Debug, Clone)]
@@ -52,7 +52,9 @@ impl SqliteStore {
             .max_connections(options.sqlite_readers)
             .connect_with(opts.read_only(true))
             .await?;
-        let batch = GroupCommit::start(writer.clone());
+        let batch = GroupCommit::start(writer.clone(), |conn, rows| {
+            Box::pin(shared::insert_secrets(conn, rows))
+        });
         Ok(Self {
             writer,
             reader,
@@ -91,6 +93,11 @@ impl SqliteStore {
             + 'static,
     {
         self.batch.write(unit, write).await
+    }
+
+    /// A new secret's row, in the next batch (with the creates queued beside it, one statement).
+    async fn insert(&self, secret: SecretRecord) -> StoreResult<()> {
+        self.batch.insert(secret).await
     }
 
     /// Outbox claims are already serialised: they run on the single writer.
