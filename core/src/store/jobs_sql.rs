@@ -24,8 +24,7 @@ macro_rules! jobs_fns {
             type Conn = <$db as sqlx::Database>::Connection;
 
             /// The events `kinds` of secret `id`, to the secret's webhook or else its account's.
-            pub(super) async fn facts_events(
-                conn: &mut Conn,
+            pub(super) fn facts_events(
                 id: SecretId,
                 row: &FactsRow,
                 kinds: &[&'static str],
@@ -34,15 +33,9 @@ macro_rules! jobs_fns {
                 now: DateTime<Utc>,
             ) -> StoreResult<Vec<NewEvent>> {
                 let account_id: AccountId = parse(&row.account_id, "secrets.account_id")?;
-                let account_webhook: Option<String> = if row.webhook_url.is_none() {
-                    sqlx::query_scalar("SELECT webhook_url FROM accounts WHERE id = $1")
-                        .bind(&row.account_id)
-                        .fetch_optional(&mut *conn)
-                        .await?
-                        .flatten()
-                } else {
-                    None
-                };
+                // A secret's own webhook replaces its account's.
+                let account_webhook =
+                    row.webhook_url.is_none().then_some(()).and(row.account_webhook_url.as_deref());
                 let views = count(row.views_total, "secrets.views_total")?;
                 let used = count(row.views_used, "secrets.views_used")?;
                 let facts = EventFacts {
@@ -53,7 +46,7 @@ macro_rules! jobs_fns {
                     views_remaining: views.saturating_sub(used),
                     country,
                     secret_webhook: row.webhook_url.as_deref(),
-                    account_webhook: account_webhook.as_deref(),
+                    account_webhook,
                     notify: row.notify.as_deref(),
                 };
                 Ok(events(&facts, kinds, reason, now))
@@ -269,7 +262,7 @@ macro_rules! jobs_fns {
                      UPDATE secrets SET status = 'expired', envelope = NULL, ended_at = $1
                      WHERE id IN (SELECT id FROM due) AND status = 'active'
                      RETURNING id, account_id, label, views_total, views_used, webhook_url,
-                        notify, blob_key"
+                        notify, blob_key, (SELECT a.webhook_url FROM accounts a WHERE a.id = secrets.account_id) AS account_webhook_url"
                 ))
                 .bind(millis(now))
                 .bind(i64::from(limit))
@@ -278,9 +271,7 @@ macro_rules! jobs_fns {
                 let mut ids = Vec::with_capacity(rows.len());
                 for row in rows {
                     let id: SecretId = parse(&row.id, "secrets.id")?;
-                    let evs =
-                        facts_events(&mut tx, id, &row.facts, &[event_type::EXPIRED], None, None, now)
-                            .await?;
+                    let evs = facts_events(id, &row.facts, &[event_type::EXPIRED], None, None, now)?;
                     insert_events(&mut tx, &evs).await?;
                     ids.push((id, row.blob_key));
                 }

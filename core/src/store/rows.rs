@@ -58,6 +58,8 @@ pub(super) struct FactsRow {
     pub views_used: i32,
     pub webhook_url: Option<String>,
     pub notify: Option<String>,
+    /// The owner's account-wide webhook, read by the same statement (one round trip less).
+    pub account_webhook_url: Option<String>,
 }
 
 /// A secret that a statement just ended (deleted or expired).

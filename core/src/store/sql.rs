@@ -426,7 +426,7 @@ macro_rules! store_impl {
                         "UPDATE secrets SET status = 'deleted', envelope = NULL, ended_at = $1
                          WHERE id = $2 AND account_id = $3 AND status = 'active'
                          RETURNING id, account_id, label, views_total, views_used, webhook_url,
-                            notify, blob_key",
+                            notify, blob_key, (SELECT a.webhook_url FROM accounts a WHERE a.id = secrets.account_id) AS account_webhook_url",
                     )
                     .bind(millis(now))
                     .bind(id.to_string())
@@ -436,9 +436,7 @@ macro_rules! store_impl {
                     let Some(row) = row else {
                         return Ok(None);
                     };
-                    let evs =
-                        facts_events(&mut *conn, id, &row.facts, &[event_type::DELETED], None, None, now)
-                            .await?;
+                    let evs = facts_events(id, &row.facts, &[event_type::DELETED], None, None, now)?;
                     insert_events(&mut *conn, &evs).await?;
                     Ok(Some(row.blob_key))
                     })).await
@@ -477,7 +475,7 @@ macro_rules! store_impl {
                            AND (envelope IS NOT NULL OR blob_key IS NOT NULL)
                            AND content_version = $3
                          RETURNING envelope, blob_key, status, account_id, label, views_total,
-                            views_used, webhook_url, notify",
+                            views_used, webhook_url, notify, (SELECT a.webhook_url FROM accounts a WHERE a.id = secrets.account_id) AS account_webhook_url",
                     )
                     .bind(now_ms)
                     .bind(id.to_string())
@@ -509,7 +507,7 @@ macro_rules! store_impl {
                     } else {
                         &[event_type::VIEWED]
                     };
-                    let evs = facts_events(&mut *conn, id, &row.facts, kinds, None, country, now).await?;
+                    let evs = facts_events(id, &row.facts, kinds, None, country, now)?;
                     insert_events(&mut *conn, &evs).await?;
                     Ok(ViewClaim::Granted {
                         envelope: row.envelope,
@@ -574,7 +572,8 @@ macro_rules! store_impl {
                     let country = country.map(str::to_owned);
                     self.write(Unit::Statements, move |conn| Box::pin(async move {
                     let row: FactsRow = sqlx::query_as(
-                        "SELECT account_id, label, views_total, views_used, webhook_url, notify
+                        "SELECT account_id, label, views_total, views_used, webhook_url, notify,
+                            (SELECT a.webhook_url FROM accounts a WHERE a.id = secrets.account_id) AS account_webhook_url
                          FROM secrets WHERE id = $1",
                     )
                     .bind(id.to_string())
@@ -582,15 +581,13 @@ macro_rules! store_impl {
                     .await?
                     .ok_or(StoreError::NotFound)?;
                     let evs = facts_events(
-                        &mut *conn,
                         id,
                         &row,
                         &[event_type::ACCESS_DENIED],
                         Some(&reason),
                         country.as_deref(),
                         now,
-                    )
-                    .await?;
+                    )?;
                     insert_events(&mut *conn, &evs).await?;
                     Ok(())
                     })).await
