@@ -193,10 +193,12 @@ macro_rules! store_impl {
                 }
 
                 async fn usage(&self, id: AccountId) -> StoreResult<Usage> {
+                    // Counters kept by triggers (migration 0006), summed over their shards:
+                    // a few rows, however many secrets the account has.
                     let rows: Vec<UsageRow> = sqlx::query_as(
-                        "SELECT status, COUNT(*) AS n,
-                            CAST(COALESCE(SUM(views_used), 0) AS BIGINT) AS v
-                         FROM secrets WHERE account_id = $1 GROUP BY status",
+                        "SELECT status, CAST(SUM(n) AS BIGINT) AS n,
+                            CAST(SUM(views) AS BIGINT) AS v
+                         FROM account_usage WHERE account_id = $1 GROUP BY status",
                     )
                     .bind(id.to_string())
                     .fetch_all(self.reader())
@@ -206,8 +208,8 @@ macro_rules! store_impl {
                         u64::try_from(v).map_err(|_| StoreError::corrupt(column, v))
                     };
                     for row in rows {
-                        let n = unsigned(row.n, "COUNT(*)")?;
-                        usage.views += unsigned(row.v, "SUM(secrets.views_used)")?;
+                        let n = unsigned(row.n, "account_usage.n")?;
+                        usage.views += unsigned(row.v, "account_usage.views")?;
                         match parse(&row.status, "secrets.status")? {
                             Status::Active => usage.active = n,
                             Status::Consumed => usage.consumed = n,

@@ -174,6 +174,7 @@ conformance!(
     update_applies_patches_to_live_secrets_only,
     list_pages_newest_first,
     usage_counts_by_status,
+    usage_stays_exact_under_concurrent_writers_on_two_instances,
     delete_erases_and_reports_once,
     claim_view_uses_views_and_erases_the_last,
     claim_view_is_exact_under_racing_instances,
