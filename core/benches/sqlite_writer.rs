@@ -184,7 +184,10 @@ fn rusqlite_writer(path: std::path::PathBuf) -> mpsc::Sender<(SecretRecord, Repl
                     s.expires_at.timestamp_millis(),
                     s.verifier.as_ref().map(|w| w.as_bytes().to_vec()),
                 ]);
-                results.push(r.map(drop).map_err(|_| StoreError::IdTaken));
+                results.push(
+                    r.map(drop)
+                        .map_err(|e| StoreError::CommitFailed(e.to_string())),
+                );
             }
             let committed = conn.execute_batch("COMMIT");
             for ((_, reply), r) in batch.drain(..).zip(results) {

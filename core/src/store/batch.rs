@@ -233,14 +233,18 @@ async fn commit_batch(writer: &SqlitePool, insert_rows: InsertRows, queued: &mut
                 let mut rows = vec![*first];
                 let mut replies = vec![reply];
                 while answers.len() + rows.len() < MAX_BATCH {
-                    let Some(Queued::Insert(..)) = queued.front() else {
-                        break;
-                    };
-                    let Some(Queued::Insert(row, reply)) = queued.pop_front() else {
-                        break;
-                    };
-                    rows.push(*row);
-                    replies.push(reply);
+                    match queued.pop_front() {
+                        Some(Queued::Insert(row, reply)) => {
+                            rows.push(*row);
+                            replies.push(reply);
+                        }
+                        // Not a create: it runs after this group, in order.
+                        Some(other) => {
+                            queued.push_front(other);
+                            break;
+                        }
+                        None => break,
+                    }
                 }
                 insert_group(&mut tx, insert_rows, rows, replies, &mut answers).await
             }

@@ -34,8 +34,10 @@ macro_rules! jobs_fns {
             ) -> StoreResult<Vec<NewEvent>> {
                 let account_id: AccountId = parse(&row.account_id, "secrets.account_id")?;
                 // A secret's own webhook replaces its account's.
-                let account_webhook =
-                    row.webhook_url.is_none().then_some(()).and(row.account_webhook_url.as_deref());
+                let account_webhook = match row.webhook_url {
+                    Some(_) => None,
+                    None => row.account_webhook_url.as_deref(),
+                };
                 let views = count(row.views_total, "secrets.views_total")?;
                 let used = count(row.views_used, "secrets.views_used")?;
                 let facts = EventFacts {
