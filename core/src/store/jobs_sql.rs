@@ -54,27 +54,29 @@ macro_rules! jobs_fns {
                 Ok(events(&facts, kinds, reason, now))
             }
 
-            /// Writes events to the outbox, in the caller's transaction.
+            /// Writes events to the outbox, in the caller's transaction, in one statement.
             pub(super) async fn insert_events(
                 conn: &mut Conn,
                 evs: &[NewEvent],
             ) -> StoreResult<()> {
-                for e in evs {
-                    sqlx::query(
-                        "INSERT INTO outbox (id, account_id, secret_id, event_type, payload,
-                        target_url, created_at, next_attempt_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
-                    )
-                    .bind(&e.id)
-                    .bind(e.account_id.to_string())
-                    .bind(e.secret_id.to_string())
-                    .bind(e.kind)
-                    .bind(&e.payload)
-                    .bind(&e.target_url)
-                    .bind(millis(e.created_at))
-                    .execute(&mut *conn)
-                    .await?;
+                if evs.is_empty() {
+                    return Ok(());
                 }
+                let mut q = QueryBuilder::<$db>::new(
+                    "INSERT INTO outbox (id, account_id, secret_id, event_type, payload,
+                        target_url, created_at, next_attempt_at) ",
+                );
+                q.push_values(evs, |mut b, e| {
+                    b.push_bind(&e.id)
+                        .push_bind(e.account_id.to_string())
+                        .push_bind(e.secret_id.to_string())
+                        .push_bind(e.kind)
+                        .push_bind(&e.payload)
+                        .push_bind(&e.target_url)
+                        .push_bind(millis(e.created_at))
+                        .push_bind(millis(e.created_at));
+                });
+                q.build().execute(&mut *conn).await?;
                 Ok(())
             }
 

@@ -34,6 +34,10 @@ enum Unit {
     Statement,
     /// Several statements that stand or fall together.
     Statements,
+    /// Several statements that stand or fall together, whose first query opens SQLite's
+    /// savepoint itself (`SAVEPOINT w; …`, see `batch`), saving the round trip to sqlx's
+    /// worker thread a separate `SAVEPOINT` costs. Elsewhere the same as [`Unit::Statements`].
+    OpensSavepoint,
 }
 
 /// An account as stored.

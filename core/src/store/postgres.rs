@@ -13,7 +13,10 @@ use futures::future::BoxFuture;
 use sqlx::PgConnection;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
+use super::rows::ClaimedRow;
+use super::sql::claim_update;
 use super::{SecretRecord, StoreOptions, StoreResult, Unit};
+use crate::model::{SecretId, Status};
 
 /// The advisory lock that serialises outbox claims across instances ("seecoutb" in ASCII;
 /// sqlx's migration lock uses a different key).
@@ -81,7 +84,7 @@ impl PostgresStore {
     {
         match unit {
             Unit::Statement => write(&mut *self.pool.acquire().await?).await,
-            Unit::Statements => {
+            Unit::Statements | Unit::OpensSavepoint => {
                 let mut tx = self.pool.begin().await?;
                 let v = write(&mut tx).await?;
                 tx.commit().await?;
@@ -105,6 +108,47 @@ impl PostgresStore {
             .execute(tx)
             .await?;
         Ok(())
+    }
+
+    /// A view claim is a transaction of its own.
+    const CLAIM_UNIT: Unit = Unit::Statements;
+
+    /// The claim and its `views` row in one statement (a data-modifying CTE), then, for the last
+    /// view, the erasure: PostgreSQL cannot change the claimed row twice in one statement, and
+    /// RETURNING can only hand back the content from a statement that left it in place. The
+    /// row lock the claim took is held until the transaction ends, so nobody reads the consumed
+    /// row with its content.
+    async fn claim_row(
+        conn: &mut PgConnection,
+        now_ms: i64,
+        id: SecretId,
+        content_version: i64,
+        country: Option<&str>,
+    ) -> StoreResult<Option<ClaimedRow>> {
+        let row: Option<ClaimedRow> = sqlx::query_as(concat!(
+            "WITH claimed AS (",
+            claim_update!(),
+            "), viewed AS (
+                INSERT INTO views (secret_id, at, country) SELECT $2, $1, $4 FROM claimed
+             )
+             SELECT * FROM claimed"
+        ))
+        .bind(now_ms)
+        .bind(id.to_string())
+        .bind(content_version)
+        .bind(country)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if row
+            .as_ref()
+            .is_some_and(|r| r.status == Status::Consumed.as_str())
+        {
+            sqlx::query("UPDATE secrets SET envelope = NULL WHERE id = $1")
+                .bind(id.to_string())
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(row)
     }
 
     /// Nothing to do: PostgreSQL has no log file like SQLite's WAL to clean.

@@ -5,6 +5,36 @@
 //! (a repeated `$N` is one parameter on both). Where the dialects really differ the backend
 //! passes its variant in, each commented there.
 
+/// The view claim's `UPDATE`, for the backends' `claim_row` (`$1` now in milliseconds, `$2` the
+/// id, `$3` the content version the caller checked its key against).
+///
+/// One conditional UPDATE decides who gets a view. Concurrent reveals of the same secret queue on
+/// the write lock (SQLite's single writer, PostgreSQL's row lock, from any instance); each one
+/// that was waiting re-checks the WHERE clause against the row the previous one committed, so of
+/// N callers on a secret with k views left exactly k match. The same re-check covers the content
+/// version: an owner's update that replaced the content after the caller checked its key makes
+/// this match nothing, so no view is burnt for content the key does not open. This statement does
+/// not touch the envelope, so RETURNING hands back the content as it was.
+macro_rules! claim_update {
+    () => {
+        "UPDATE secrets SET
+            views_used = views_used + 1,
+            last_viewed_at = $1,
+            status = CASE WHEN views_used + 1 >= views_total THEN 'consumed' ELSE 'active' END,
+            ended_at = CASE WHEN views_used + 1 >= views_total THEN $1 ELSE NULL END
+         WHERE id = $2 AND status = 'active' AND expires_at > $1
+           AND views_used < views_total
+           AND (envelope IS NOT NULL OR blob_key IS NOT NULL)
+           AND content_version = $3
+         RETURNING envelope, blob_key, status, account_id, label, views_total, views_used,
+            webhook_url, notify,
+            (SELECT a.webhook_url FROM accounts a WHERE a.id = secrets.account_id)
+                AS account_webhook_url"
+    };
+}
+
+pub(super) use claim_update;
+
 /// Implements [`Store`](super::Store) for `$store`, a backend with
 /// - `fn writer(&self) -> &Pool<$db>` (writes and read-your-writes reads) and `fn reader(&self)`
 ///   (plain reads; the same pool where the backend has only one);
@@ -16,6 +46,10 @@
 ///   batch, with its neighbours' in one statement; see `insert_secrets`);
 /// - `async fn serialize_claims(tx)`, run in the outbox claim's transaction before it counts
 ///   live leases, and `async fn flush(&self)` behind `flush_erasures`;
+/// - `async fn claim_row(conn, now_ms, id, content_version, country)`, which runs
+///   [`claim_update!`], records the granted view in `views` and erases the content if it was the
+///   last view, in as few round trips as the dialect allows, inside a write of unit
+///   `CLAIM_UNIT`;
 ///
 /// and the dialect's text for the places the SQL differs:
 /// - `row_lock`: appended to the subqueries that pick rows for batch jobs (expiry, outbox
@@ -40,7 +74,7 @@ macro_rules! store_impl {
             use $crate::crypto::WebhookSecret;
             use $crate::model::{AccountId, SecretId, Status, ViewEntry};
             use $crate::store::rows::{
-                AccountRow, ClaimedRow, EndedRow, FactsRow, SecretRow, UsageRow, ViewRow, count,
+                AccountRow, EndedRow, FactsRow, SecretRow, UsageRow, ViewRow, count,
                 join_countries, millis, parse, time, to_i32, to_i64,
             };
             use $crate::store::{
@@ -453,57 +487,14 @@ macro_rules! store_impl {
                 ) -> StoreResult<ViewClaim> {
                     let now_ms = millis(now);
                     let country = country.map(str::to_owned);
-                    self.write(Unit::Statements, move |conn| Box::pin(async move {
+                    self.write(<$store>::CLAIM_UNIT, move |conn| Box::pin(async move {
                     let country = country.as_deref();
-                    // One conditional UPDATE decides who gets a view. Concurrent reveals of the
-                    // same secret queue on the write lock (SQLite's single writer, PostgreSQL's
-                    // row lock, from any instance); each one that was waiting re-checks the
-                    // WHERE clause against the row the previous one committed, so of N callers
-                    // on a secret with k views left exactly k match. The same re-check covers
-                    // the content version: an owner's update that replaced the content after
-                    // the caller checked its key makes this match nothing, so no view is burnt
-                    // for content the key does not open. This statement does not touch the
-                    // envelope, so RETURNING hands back the content as it was.
-                    let row: Option<ClaimedRow> = sqlx::query_as(
-                        "UPDATE secrets SET
-                            views_used = views_used + 1,
-                            last_viewed_at = $1,
-                            status = CASE WHEN views_used + 1 >= views_total
-                                          THEN 'consumed' ELSE 'active' END,
-                            ended_at = CASE WHEN views_used + 1 >= views_total
-                                            THEN $1 ELSE NULL END
-                         WHERE id = $2 AND status = 'active' AND expires_at > $1
-                           AND views_used < views_total
-                           AND (envelope IS NOT NULL OR blob_key IS NOT NULL)
-                           AND content_version = $3
-                         RETURNING envelope, blob_key, status, account_id, label, views_total,
-                            views_used, webhook_url, notify, (SELECT a.webhook_url FROM accounts a WHERE a.id = secrets.account_id) AS account_webhook_url",
-                    )
-                    .bind(now_ms)
-                    .bind(id.to_string())
-                    .bind(content_version)
-                    .fetch_optional(&mut *conn)
-                    .await?;
-                    let Some(row) = row else {
+                    let Some(row) = <$store>::claim_row(&mut *conn, now_ms, id, content_version, country).await? else {
                         return Ok(ViewClaim::Refused);
                     };
                     let remaining = count(row.facts.views_total, "secrets.views_total")?
                         .saturating_sub(count(row.facts.views_used, "secrets.views_used")?);
                     let status: Status = parse(&row.status, "secrets.status")?;
-                    if status == Status::Consumed {
-                        // The last view erases the content in the same transaction; the write
-                        // lock is still held, so nobody reads the consumed row with it.
-                        sqlx::query("UPDATE secrets SET envelope = NULL WHERE id = $1")
-                            .bind(id.to_string())
-                            .execute(&mut *conn)
-                            .await?;
-                    }
-                    sqlx::query("INSERT INTO views (secret_id, at, country) VALUES ($1, $2, $3)")
-                        .bind(id.to_string())
-                        .bind(now_ms)
-                        .bind(country)
-                        .execute(&mut *conn)
-                        .await?;
                     let kinds: &[&'static str] = if status == Status::Consumed {
                         &[event_type::VIEWED, event_type::CONSUMED]
                     } else {

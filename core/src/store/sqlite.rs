@@ -11,10 +11,13 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
-use sqlx::{Row, SqliteConnection};
+use sqlx::{Connection, Row, SqliteConnection};
 
-use super::batch::GroupCommit;
+use super::batch::{GroupCommit, InUse};
+use super::rows::ClaimedRow;
+use super::sql::claim_update;
 use super::{SecretRecord, SqliteSynchronous, StoreOptions, StoreResult, Unit};
+use crate::model::SecretId;
 
 /// SQLite storage.
 #[derive(Debug, Clone)]
@@ -43,18 +46,27 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
             .pragma("secure_delete", "ON");
+        // The checkpointer below moves the WAL into the database file; left to SQLite, the
+        // automatic checkpoint would run inside the commit that crosses 1 000 pages, on the one
+        // writer, and every write queued behind it would wait for that I/O and its fsync.
+        // No `test_before_acquire`: its ping is one more round trip to the connection's worker
+        // thread on every read and every batch, and a local file has no link to lose.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
-            .connect_with(opts.clone())
+            .test_before_acquire(false)
+            .connect_with(opts.clone().pragma("wal_autocheckpoint", "0"))
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(options.sqlite_readers)
-            .connect_with(opts.read_only(true))
+            .test_before_acquire(false)
+            .connect_with(opts.clone().read_only(true))
             .await?;
         let batch = GroupCommit::start(writer.clone(), |conn, rows| {
             Box::pin(shared::insert_secrets(conn, rows))
         });
+        let checkpointer = SqliteConnection::connect_with(&opts).await?;
+        tokio::spawn(checkpoint_passively(checkpointer, batch.in_use()));
         Ok(Self {
             writer,
             reader,
@@ -100,6 +112,40 @@ impl SqliteStore {
         self.batch.insert(secret).await
     }
 
+    /// A view claim's savepoint is opened by its own first query.
+    const CLAIM_UNIT: Unit = Unit::OpensSavepoint;
+
+    /// The whole view claim in one query, so one round trip to sqlx's worker thread rather than
+    /// one per statement (that hop is what bounds reveals: docs/performance.md): the write's
+    /// savepoint, the claim, its `views` row, and for the last view the erasure, which runs
+    /// after RETURNING has handed back the content and before anyone else can read the row (the
+    /// single writer). `changes()` is the row count of the statement before: the `views` row
+    /// goes in only if the claim matched, the erasure only if that row went in.
+    async fn claim_row(
+        conn: &mut SqliteConnection,
+        now_ms: i64,
+        id: SecretId,
+        content_version: i64,
+        country: Option<&str>,
+    ) -> StoreResult<Option<ClaimedRow>> {
+        let rows: Vec<ClaimedRow> = sqlx::query_as(concat!(
+            "SAVEPOINT w; ",
+            claim_update!(),
+            "; INSERT INTO views (secret_id, at, country) SELECT $2, $1, $4 WHERE changes() = 1;
+             UPDATE secrets SET envelope = NULL
+              WHERE id = $2 AND status = 'consumed' AND changes() = 1"
+        ))
+        .bind(now_ms)
+        .bind(id.to_string())
+        .bind(content_version)
+        .bind(country)
+        // Not `fetch_optional`: sqlx stops a query at its first row when asked for one, and the
+        // statements after the claim would not run.
+        .fetch_all(&mut *conn)
+        .await?;
+        Ok(rows.into_iter().next())
+    }
+
     /// Outbox claims are already serialised: they run on the single writer.
     async fn serialize_claims(_: &mut SqliteConnection) -> StoreResult<()> {
         Ok(())
@@ -107,6 +153,27 @@ impl SqliteStore {
 
     async fn flush(&self) -> StoreResult<()> {
         self.checkpoint().await
+    }
+}
+
+/// How often the checkpointer copies committed WAL frames into the database file.
+pub(super) const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+
+/// Copies committed WAL frames into the database file, on a connection of its own: a `PASSIVE`
+/// checkpoint takes no write lock, so commits go on while it writes and syncs, and once it has
+/// caught up the next commit starts the WAL again from its beginning (which bounds its size).
+/// Stops when the store's writer is no longer in use.
+async fn checkpoint_passively(mut conn: SqliteConnection, in_use: InUse) {
+    let mut every = tokio::time::interval(CHECKPOINT_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    while in_use.get() {
+        every.tick().await;
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&mut conn)
+            .await
+        {
+            tracing::warn!(error = %e, "WAL checkpoint failed; retried shortly");
+        }
     }
 }
 
