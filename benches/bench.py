@@ -183,9 +183,9 @@ def read_logs(pattern):
     return rows
 
 
-# Every h2load client sends its first request at the same instant: the first second is a burst of
-# RATE/10 simultaneous requests on fresh connections, not the fixed rate. Both servers' figures
-# leave it out (FIXED_WARMUP_S=0 keeps it).
+# The first second opens every connection (and, before benches/run staggered its clients, was a
+# burst of RATE/10 simultaneous requests). Both servers' figures leave it out (FIXED_WARMUP_S=0
+# keeps it).
 FIXED_WARMUP_US = int(float(os.environ.get("FIXED_WARMUP_S", "1")) * 1e6)
 
 
@@ -194,17 +194,48 @@ def after_warmup(*groups):
     return [[r for r in g if r[0] >= t0 + FIXED_WARMUP_US] for g in groups]
 
 
-def fixed(out, tag, d, rate, secs):
+def arrivals(rows, period_us):
+    """The busiest 5 ms of each client's period: its share of the requests sent (uniform
+    arrivals: 5 ms / period; every client firing together: 100 %)."""
+    if not rows:
+        return None
+    t0 = min(s for s, _, _ in rows)
+    slots = max(period_us // 5000, 1)
+    counts = [0] * slots
+    for s, _, _ in rows:
+        counts[((s - t0) % period_us) * slots // period_us] += 1
+    return max(counts) / len(rows)
+
+
+def fixed(out, tag, d, rate, secs, per_client_rps=10):
     creates, reveals = after_warmup(read_logs(os.path.join(d, "log-create*")),
                                     read_logs(os.path.join(d, "log-reveal*")))
     secs = max(secs - FIXED_WARMUP_US / 1e6, 1)
+    period_us = int(1e6 / per_client_rps)
     rec = dict(json.loads(tag), workload="fixed", rate=rate, secs=secs,
                mixed=stats(creates + reveals, rate, secs), create=stats(creates, rate, secs),
-               reveal=stats(reveals, rate, secs))
+               reveal=stats(reveals, rate, secs),
+               busiest_5ms_share=arrivals(creates + reveals, period_us),
+               busiest_5ms_uniform=5000 / period_us)
     with open(out, "a") as f:
         f.write(json.dumps(rec) + "\n")
     m = rec["mixed"]
     print(f"  {rec['target']}: {m['requests']} requests ({m['errors']} errors), {m['achieved_rps']:.0f} req/s, "
+          f"p50 {m['p50_ms']:.2f} p95 {m['p95_ms']:.2f} p99 {m['p99_ms']:.2f} p99.9 {m['p999_ms']:.2f} ms; "
+          f"arrivals: the busiest 5 ms of each {period_us // 1000} ms held "
+          f"{100 * (rec['busiest_5ms_share'] or 0):.1f} % of requests (uniform: {100 * rec['busiest_5ms_uniform']:.1f} %)")
+
+
+def floor(out, tag, d, rate, secs, per_client_rps=10):
+    (rows,) = after_warmup(read_logs(os.path.join(d, "log-healthz*")))
+    secs = max(secs - FIXED_WARMUP_US / 1e6, 1)
+    rec = dict(json.loads(tag), workload="fixed_floor", rate=rate, secs=secs,
+               mixed=stats(rows, rate, secs),
+               busiest_5ms_share=arrivals(rows, int(1e6 / per_client_rps)))
+    with open(out, "a") as f:
+        f.write(json.dumps(rec) + "\n")
+    m = rec["mixed"]
+    print(f"  /healthz floor: {m['requests']} requests ({m['errors']} errors), {m['achieved_rps']:.0f} req/s, "
           f"p50 {m['p50_ms']:.2f} p95 {m['p95_ms']:.2f} p99 {m['p99_ms']:.2f} p99.9 {m['p999_ms']:.2f} ms")
 
 
@@ -277,6 +308,13 @@ def report(d):
             f"{pf['mixed']['errors'] if pf else '-'}")
         for kind in ("create", "reveal"):
             row(f"  {kind}s alone, p99 ms", sf[kind]["p99_ms"], pf[kind]["p99_ms"] if pf else None)
+        fl = get("seecret", "fixed_floor")
+        if fl:
+            out(f"{'  the floor: /healthz at the same rate, p99':44} {fl['mixed']['p99_ms']:>10.2f}"
+                f"{'':>19}p99.9 {fl['mixed']['p999_ms']:.2f}")
+        share = lambda r: f"{100 * r['busiest_5ms_share']:.1f}%" if r and r.get("busiest_5ms_share") else "-"
+        out(f"{'  arrivals in the busiest 5 ms of 100':44} {share(sf):>10} {share(pf):>10}   "
+            f"uniform {100 * sf.get('busiest_5ms_uniform', 0.05):.1f}%")
     bc, bf = get("seecret", "create", "big"), get("seecret", "fixed", "big")
     out("")
     out(f"with {big:,} secrets stored (seeded: active, consumed, expired), sweeper and outbox worker running:")
@@ -319,10 +357,12 @@ def plots(d, recs, meta):
 
     fig, ax = plt.subplots(figsize=(6.4, 3.8), dpi=100)
     for r in recs:
-        if r["workload"] != "fixed":
+        if r["workload"] not in ("fixed", "fixed_floor"):
             continue
         label = {"seecret": "Seecret", "snappass": "snappass"}[r["target"]]
-        if r.get("phase") == "big":
+        if r["workload"] == "fixed_floor":
+            label = "Seecret /healthz (the floor)"
+        elif r.get("phase") == "big":
             label += f", {meta['stored']:,} stored"
         curve = [(1 / (1 - p / 100), v) for p, v in r["mixed"]["curve"] if p >= 10 and v]
         ax.plot([x for x, _ in curve], [v for _, v in curve], marker="o", ms=3, label=label)
@@ -372,7 +412,9 @@ def main():
     elif cmd == "count":
         print(count_rows(args[0]))
     elif cmd == "fixed":
-        fixed(args[0], args[1], args[2], int(args[3]), int(args[4]))
+        fixed(args[0], args[1], args[2], int(args[3]), int(args[4]), *map(int, args[5:6]))
+    elif cmd == "floor":
+        floor(args[0], args[1], args[2], int(args[3]), int(args[4]), *map(int, args[5:6]))
     elif cmd == "record":
         record(args[0], args[1], args[2])
     elif cmd == "report":
