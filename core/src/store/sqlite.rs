@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
-use sqlx::{Connection, Row, SqliteConnection};
+use sqlx::{Row, SqliteConnection};
 
-use super::batch::{GroupCommit, InUse};
+use super::batch::GroupCommit;
 use super::rows::ClaimedRow;
 use super::sql::claim_update;
 use super::{SecretRecord, SqliteSynchronous, StoreOptions, StoreResult, Unit};
@@ -46,15 +46,17 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
             .pragma("secure_delete", "ON");
-        // The checkpointer below moves the WAL into the database file; left to SQLite, the
-        // automatic checkpoint would run inside the commit that crosses 1 000 pages, on the one
-        // writer, and every write queued behind it would wait for that I/O and its fsync.
+        // The WAL is checkpointed by SQLite's automatic checkpoint, in the commit that crosses
+        // 1 000 pages, on the writer. A `PASSIVE` checkpoint on a connection of its own was
+        // tried: every commit that lands while it runs leaves it short of the WAL's end, so the
+        // WAL never starts again from its beginning, and under load it grew without bound (142 MB
+        // in 12 s of reveals; docs/performance.md).
         // No `test_before_acquire`: its ping is one more round trip to the connection's worker
         // thread on every read and every batch, and a local file has no link to lose.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .test_before_acquire(false)
-            .connect_with(opts.clone().pragma("wal_autocheckpoint", "0"))
+            .connect_with(opts.clone())
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
         let reader = SqlitePoolOptions::new()
@@ -65,8 +67,6 @@ impl SqliteStore {
         let batch = GroupCommit::start(writer.clone(), |conn, rows| {
             Box::pin(shared::insert_secrets(conn, rows))
         });
-        let checkpointer = SqliteConnection::connect_with(&opts).await?;
-        tokio::spawn(checkpoint_passively(checkpointer, batch.in_use()));
         Ok(Self {
             writer,
             reader,
@@ -153,27 +153,6 @@ impl SqliteStore {
 
     async fn flush(&self) -> StoreResult<()> {
         self.checkpoint().await
-    }
-}
-
-/// How often the checkpointer copies committed WAL frames into the database file.
-pub(super) const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
-
-/// Copies committed WAL frames into the database file, on a connection of its own: a `PASSIVE`
-/// checkpoint takes no write lock, so commits go on while it writes and syncs, and once it has
-/// caught up the next commit starts the WAL again from its beginning (which bounds its size).
-/// Stops when the store's writer is no longer in use.
-async fn checkpoint_passively(mut conn: SqliteConnection, in_use: InUse) {
-    let mut every = tokio::time::interval(CHECKPOINT_EVERY);
-    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    while in_use.get() {
-        every.tick().await;
-        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .execute(&mut conn)
-            .await
-        {
-            tracing::warn!(error = %e, "WAL checkpoint failed; retried shortly");
-        }
     }
 }
 
