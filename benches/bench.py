@@ -207,36 +207,31 @@ def arrivals(rows, period_us):
     return max(counts) / len(rows)
 
 
-def fixed(out, tag, d, rate, secs, per_client_rps=10):
-    creates, reveals = after_warmup(read_logs(os.path.join(d, "log-create*")),
-                                    read_logs(os.path.join(d, "log-reveal*")))
+def fixed(out, tag, d, rate, secs, per_client_rps=10, floor=False):
+    """Percentiles of a fixed-rate run from its h2load logs: creates and reveals, or (`floor`)
+    the /healthz requests of the floor."""
+    if floor:
+        (rows,) = after_warmup(read_logs(os.path.join(d, "log-healthz*")))
+        creates, reveals = rows, []
+    else:
+        creates, reveals = after_warmup(read_logs(os.path.join(d, "log-create*")),
+                                        read_logs(os.path.join(d, "log-reveal*")))
     secs = max(secs - FIXED_WARMUP_US / 1e6, 1)
     period_us = int(1e6 / per_client_rps)
-    rec = dict(json.loads(tag), workload="fixed", rate=rate, secs=secs,
-               mixed=stats(creates + reveals, rate, secs), create=stats(creates, rate, secs),
-               reveal=stats(reveals, rate, secs),
+    rec = dict(json.loads(tag), workload="fixed_floor" if floor else "fixed", rate=rate, secs=secs,
+               mixed=stats(creates + reveals, rate, secs),
                busiest_5ms_share=arrivals(creates + reveals, period_us),
                busiest_5ms_uniform=5000 / period_us)
+    if not floor:
+        rec.update(create=stats(creates, rate, secs), reveal=stats(reveals, rate, secs))
     with open(out, "a") as f:
         f.write(json.dumps(rec) + "\n")
     m = rec["mixed"]
-    print(f"  {rec['target']}: {m['requests']} requests ({m['errors']} errors), {m['achieved_rps']:.0f} req/s, "
+    print(f"  {'/healthz floor' if floor else rec['target']}: {m['requests']} requests ({m['errors']} errors), "
+          f"{m['achieved_rps']:.0f} req/s, "
           f"p50 {m['p50_ms']:.2f} p95 {m['p95_ms']:.2f} p99 {m['p99_ms']:.2f} p99.9 {m['p999_ms']:.2f} ms; "
           f"arrivals: the busiest 5 ms of each {period_us // 1000} ms held "
           f"{100 * (rec['busiest_5ms_share'] or 0):.1f} % of requests (uniform: {100 * rec['busiest_5ms_uniform']:.1f} %)")
-
-
-def floor(out, tag, d, rate, secs, per_client_rps=10):
-    (rows,) = after_warmup(read_logs(os.path.join(d, "log-healthz*")))
-    secs = max(secs - FIXED_WARMUP_US / 1e6, 1)
-    rec = dict(json.loads(tag), workload="fixed_floor", rate=rate, secs=secs,
-               mixed=stats(rows, rate, secs),
-               busiest_5ms_share=arrivals(rows, int(1e6 / per_client_rps)))
-    with open(out, "a") as f:
-        f.write(json.dumps(rec) + "\n")
-    m = rec["mixed"]
-    print(f"  /healthz floor: {m['requests']} requests ({m['errors']} errors), {m['achieved_rps']:.0f} req/s, "
-          f"p50 {m['p50_ms']:.2f} p95 {m['p95_ms']:.2f} p99 {m['p99_ms']:.2f} p99.9 {m['p999_ms']:.2f} ms")
 
 
 def record(out, tag, line):
@@ -414,7 +409,7 @@ def main():
     elif cmd == "fixed":
         fixed(args[0], args[1], args[2], int(args[3]), int(args[4]), *map(int, args[5:6]))
     elif cmd == "floor":
-        floor(args[0], args[1], args[2], int(args[3]), int(args[4]), *map(int, args[5:6]))
+        fixed(args[0], args[1], args[2], int(args[3]), int(args[4]), *map(int, args[5:6]), floor=True)
     elif cmd == "record":
         record(args[0], args[1], args[2])
     elif cmd == "report":

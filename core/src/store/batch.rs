@@ -136,8 +136,8 @@ impl GroupCommit {
 
 /// The savepoint a write of several statements runs in: `SAVEPOINT w` (SQLite lets one name
 /// nest; each write releases its own before the next one runs). A write whose unit is
-/// [`Unit::OpensSavepoint`] starts its first query with it.
-pub(super) const SAVEPOINT: &str = "SAVEPOINT w";
+/// [`Unit::OpensSavepoint`] starts its first query with the same text (`SqliteStore::claim_row`).
+const SAVEPOINT: &str = "SAVEPOINT w";
 
 /// Runs `write` inside a savepoint of the batch's transaction (opened here, or by `write`'s first
 /// query if `opened_by_write`): released if it succeeds, rolled back to if it fails, so a failed
