@@ -282,10 +282,13 @@ def report(d):
     v = lambda r, k: r[k] if r else None
     c_ratio = v(sc, "creates_per_s") / v(pc, "creates_per_s") if sc and pc and pc["creates_per_s"] else 0
     p_ratio = v(sp, "pairs_per_s") / v(pp, "pairs_per_s") if sp and pp and pp["pairs_per_s"] else 0
-    row("creates/s", v(sc, "creates_per_s"), v(pc, "creates_per_s"), ">= 10x peer", c_ratio >= 10)
-    row("  creates p99 ms (saturated)", v(sc, "p99_ms"), v(pc, "p99_ms"))
-    row("create+reveal pairs/s", v(sp, "pairs_per_s"), v(pp, "pairs_per_s"), ">= 10x peer", p_ratio >= 10)
-    row("  pairs p99 ms (saturated)", v(sp, "p99_ms"), v(pp, "p99_ms"))
+    if sc or sp:
+        row("creates/s", v(sc, "creates_per_s"), v(pc, "creates_per_s"), ">= 10x peer", c_ratio >= 10)
+        row("  creates p99 ms (saturated)", v(sc, "p99_ms"), v(pc, "p99_ms"))
+        row("create+reveal pairs/s", v(sp, "pairs_per_s"), v(pp, "pairs_per_s"), ">= 10x peer", p_ratio >= 10)
+        row("  pairs p99 ms (saturated)", v(sp, "p99_ms"), v(pp, "p99_ms"))
+    else:
+        out("(no saturating runs: BENCH_SATURATE=0)")
     if hz:
         share = v(sc, "creates_per_s") / hz["rps"] if sc else 0
         out(f"{'/healthz req/s (ceiling)':44} {f(hz['rps']):>10}")

@@ -24,7 +24,8 @@
 //!
 //! The batch closes when the queue is empty (after letting the tasks woken alongside the first
 //! write queue theirs) or at [`MAX_BATCH`] writes; so an idle server commits a lone write at once,
-//! and a busy one commits at most one batch behind.
+//! and a busy one commits at most one batch behind. A batch of one write is that write's own
+//! transaction, with no `BEGIN`/`COMMIT` around it (see `commit_alone`).
 
 use std::collections::VecDeque;
 
@@ -80,10 +81,15 @@ impl std::fmt::Debug for GroupCommit {
 
 impl GroupCommit {
     /// Starts the writer task, which takes `writer`'s connection for each batch (so jobs that
-    /// use the pool directly, like the sweeper's, take turns with batches).
-    pub(super) fn start(writer: SqlitePool, insert_rows: InsertRows) -> Self {
+    /// use the pool directly, like the sweeper's, take turns with batches), and tells
+    /// `committed` after each batch (a full channel already holds the news).
+    pub(super) fn start(
+        writer: SqlitePool,
+        insert_rows: InsertRows,
+        committed: mpsc::Sender<()>,
+    ) -> Self {
         let (jobs, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(run(writer, insert_rows, rx));
+        tokio::spawn(run(writer, insert_rows, rx, committed));
         Self { jobs }
     }
 
@@ -206,7 +212,12 @@ fn is_row_level(e: &sqlx::Error) -> bool {
             || d.is_foreign_key_violation() || d.is_check_violation())
 }
 
-async fn run(writer: SqlitePool, insert_rows: InsertRows, mut rx: mpsc::Receiver<Queued>) {
+async fn run(
+    writer: SqlitePool,
+    insert_rows: InsertRows,
+    mut rx: mpsc::Receiver<Queued>,
+    committed: mpsc::Sender<()>,
+) {
     let mut queued: VecDeque<Queued> = VecDeque::new();
     loop {
         if queued.is_empty() {
@@ -225,6 +236,8 @@ async fn run(writer: SqlitePool, insert_rows: InsertRows, mut rx: mpsc::Receiver
             }
         }
         commit_batch(&writer, insert_rows, &mut queued).await;
+        // Full: a checkpoint is already due, and will copy this batch's pages too.
+        let _ = committed.try_send(());
     }
 }
 
@@ -237,6 +250,11 @@ async fn commit_batch(writer: &SqlitePool, insert_rows: InsertRows, queued: &mut
         Ok(conn) => conn,
         Err(e) => return refuse_all(queued, &e.into()).await,
     };
+    if queued.len() == 1
+        && let Some(lone) = queued.pop_front()
+    {
+        return commit_alone(&mut conn, insert_rows, lone).await;
+    }
     let mut tx = match conn.begin().await {
         Ok(tx) => tx,
         Err(e) => return refuse_all(queued, &e.into()).await,
@@ -281,6 +299,35 @@ async fn commit_batch(writer: &SqlitePool, insert_rows: InsertRows, queued: &mut
     for answer in answers {
         answer(outcome.as_ref().map(|_| ()));
     }
+}
+
+/// Runs a write that has the batch to itself as its own transaction, without `BEGIN` and
+/// `COMMIT`: one statement commits by itself, and a write of several opens its savepoint outside
+/// any transaction, which makes the savepoint the transaction and its `RELEASE` the commit. At a
+/// moderate load most batches are one write, and this takes two of the round trips to sqlx's
+/// worker thread off each (a create: one instead of three; a view claim: two instead of four).
+async fn commit_alone(conn: &mut SqliteConnection, insert_rows: InsertRows, lone: Queued) {
+    let (reply, healthy) = match lone {
+        Queued::Write(job) => {
+            let ran = job(Some(&mut *conn)).await;
+            (ran.answer, ran.healthy)
+        }
+        Queued::Insert(row, reply) => {
+            let result = insert_rows(&mut *conn, std::slice::from_ref(&*row)).await;
+            let healthy = leaves_transaction_usable(&result);
+            (answer(Some(result), reply), healthy)
+        }
+    };
+    if !healthy {
+        // The database failed under the write, possibly between its savepoint and the release
+        // that would have committed it: end whatever is left open, so the next batch can begin.
+        // With nothing open, SQLite refuses the ROLLBACK, which is what it should do.
+        if let Err(e) = sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await {
+            tracing::debug!(error = %e, "no transaction left open after a failed write");
+        }
+    }
+    // Its result is its commit's: a write that returned has committed, one that failed has not.
+    reply(Ok(()));
 }
 
 /// Inserts a group of consecutive creates in one statement, or each on its own if the group's
@@ -429,6 +476,83 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn lone_writes_commit_on_their_own_and_a_failed_one_leaves_nothing_open() {
+        let (store, dir) = store().await;
+        sqlx::query("CREATE TABLE t (k INTEGER PRIMARY KEY)")
+            .execute(&store.writer)
+            .await
+            .unwrap();
+        let count = || async {
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM t")
+                .fetch_one(&store.reader)
+                .await
+                .unwrap()
+        };
+        // One write at a time, each awaited: every batch is a lone write, with no BEGIN/COMMIT
+        // around it. Each kind of write, then one that fails after its first row went in.
+        let two_rows = |a: i64, b: i64, unit: Unit| {
+            let batch = store.batch.clone();
+            async move {
+                batch
+                    .write(unit, move |c| {
+                        Box::pin(async move {
+                            let sql = if unit == Unit::OpensSavepoint {
+                                "SAVEPOINT w; INSERT INTO t (k) VALUES ($1); INSERT INTO t (k) VALUES ($2)"
+                            } else {
+                                "INSERT INTO t (k) VALUES ($1); INSERT INTO t (k) VALUES ($2)"
+                            };
+                            sqlx::query(sql).bind(a).bind(b).execute(&mut *c).await?;
+                            Ok(())
+                        })
+                    })
+                    .await
+            }
+        };
+        two_rows(1, 2, Unit::Statements).await.unwrap();
+        two_rows(3, 4, Unit::OpensSavepoint).await.unwrap();
+        // A reader sees them: they committed, and were answered only then.
+        assert_eq!(count().await, 4);
+        for unit in [Unit::Statements, Unit::OpensSavepoint] {
+            let refused = two_rows(10, 1, unit).await;
+            assert!(
+                matches!(&refused, Err(StoreError::Database(e)) if is_row_level(e)),
+                "{refused:?}"
+            );
+            assert_eq!(
+                count().await,
+                4,
+                "row 10 stayed behind after {unit:?} failed"
+            );
+        }
+        // Nothing was left open: the next writes, lone or batched, begin and commit.
+        two_rows(5, 6, Unit::OpensSavepoint).await.unwrap();
+        let batch = store.batch.clone();
+        let grouped: Vec<_> = (20..40)
+            .map(|k| {
+                let batch = batch.clone();
+                tokio::spawn(async move {
+                    batch
+                        .write(Unit::Statement, move |c| {
+                            Box::pin(async move {
+                                sqlx::query("INSERT INTO t (k) VALUES ($1)")
+                                    .bind(k)
+                                    .execute(&mut *c)
+                                    .await?;
+                                Ok(())
+                            })
+                        })
+                        .await
+                })
+            })
+            .collect();
+        for t in grouped {
+            t.await.unwrap().unwrap();
+        }
+        assert_eq!(count().await, 26);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test]
     async fn a_taken_id_among_grouped_creates_fails_only_that_create() {
         use crate::model::{AccountId, Kind, SecretId, Status};
         use crate::store::{AccountRecord, Store};
@@ -554,6 +678,57 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(rows, 4000);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn commits_reach_the_database_file_soon_without_the_writer_checkpointing() {
+        let (store, dir) = store().await;
+        sqlx::query("CREATE TABLE d (k INTEGER PRIMARY KEY)")
+            .execute(&store.writer)
+            .await
+            .unwrap();
+        // 50 lone commits: a few dozen WAL pages, far below the 1 000 at which the writer's
+        // automatic checkpoint would copy them into the database file. The checkpointer beside
+        // the writer copies them soon after they commit.
+        for k in 0..50i64 {
+            store
+                .batch
+                .write(Unit::Statement, move |c| {
+                    Box::pin(async move {
+                        sqlx::query("INSERT INTO d (k) VALUES ($1)")
+                            .bind(k)
+                            .execute(&mut *c)
+                            .await?;
+                        Ok(())
+                    })
+                })
+                .await
+                .unwrap();
+        }
+        // The database file alone, copied without its WAL, holds what was checkpointed.
+        let copy = dir.join("copy");
+        std::fs::create_dir_all(&copy).unwrap();
+        let mut in_file = -1;
+        for _ in 0..100 {
+            std::fs::copy(dir.join("seecret.db"), copy.join("alone.db")).unwrap();
+            let opts = sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(copy.join("alone.db"))
+                .immutable(true);
+            // A copy taken in the middle of a checkpoint may be torn: take another.
+            if let Ok(mut c) = sqlx::SqliteConnection::connect_with(&opts).await
+                && let Ok(n) = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM d")
+                    .fetch_one(&mut c)
+                    .await
+            {
+                in_file = n;
+                if n == 50 {
+                    break;
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(in_file, 50, "rows in the database file, WAL aside");
         std::fs::remove_dir_all(dir).unwrap();
     }
 

@@ -12,12 +12,44 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use sqlx::{Row, SqliteConnection};
+use tokio::sync::mpsc;
 
 use super::batch::GroupCommit;
 use super::rows::ClaimedRow;
 use super::sql::claim_update;
 use super::{SecretRecord, SqliteSynchronous, StoreOptions, StoreResult, Unit};
 use crate::model::SecretId;
+
+/// How long the checkpointer lets commits gather after one wakes it: each checkpoint then copies
+/// a few dozen commits' pages and flushes a few hundred KiB of WAL, rather than 4 MB at once.
+const CHECKPOINT_GATHER: Duration = Duration::from_millis(25);
+
+/// Checkpoints the WAL beside the writer, on a connection of its own, soon after batches commit.
+///
+/// Why: SQLite's automatic checkpoint runs inside the commit that takes the WAL past 1 000 pages,
+/// on the single writer, and its fsync of 4 MB of WAL held every write queued behind it for up
+/// to 23 ms, five times a second at 1 000 req/s: that was the fixed-rate latency tail
+/// (docs/performance.md, "Checkpoints beside the writer"). Here the copying and both fsyncs run
+/// on this connection's thread while the writer goes on appending.
+///
+/// The automatic checkpoint stays on as the backstop. A checkpoint that finishes with no commit
+/// landing meanwhile lets the next write start the WAL again from its beginning, which at a
+/// moderate rate happens every few checkpoints, so the WAL stays far below 1 000 pages and the
+/// writer never checkpoints itself. Under saturation every checkpoint here is overtaken by a
+/// commit; the WAL then reaches 1 000 pages and the writer's own checkpoint, which finds most
+/// pages already copied, brings it back (without it the WAL grew without bound: 142 MB in 12 s).
+async fn checkpoint_behind(pool: SqlitePool, mut commits: mpsc::Receiver<()>) {
+    // Ends with the writer task, which holds the other end.
+    while commits.recv().await.is_some() {
+        tokio::time::sleep(CHECKPOINT_GATHER).await;
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&pool)
+            .await
+        {
+            tracing::warn!(error = %e, "WAL checkpoint beside the writer failed; the writer's own automatic checkpoint takes over");
+        }
+    }
+}
 
 /// SQLite storage.
 #[derive(Debug, Clone)]
@@ -46,11 +78,6 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
             .pragma("secure_delete", "ON");
-        // The WAL is checkpointed by SQLite's automatic checkpoint, in the commit that crosses
-        // 1 000 pages, on the writer. A `PASSIVE` checkpoint on a connection of its own was
-        // tried: every commit that lands while it runs leaves it short of the WAL's end, so the
-        // WAL never starts again from its beginning, and under load it grew without bound (142 MB
-        // in 12 s of reveals; docs/performance.md).
         // No `test_before_acquire`: its ping is one more round trip to the connection's worker
         // thread on every read and every batch, and a local file has no link to lose.
         let writer = SqlitePoolOptions::new()
@@ -64,9 +91,18 @@ impl SqliteStore {
             .test_before_acquire(false)
             .connect_with(opts.clone().read_only(true))
             .await?;
-        let batch = GroupCommit::start(writer.clone(), |conn, rows| {
-            Box::pin(shared::insert_secrets(conn, rows))
-        });
+        let checkpointer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .test_before_acquire(false)
+            .connect_with(opts)
+            .await?;
+        let (committed, commits) = mpsc::channel(1);
+        tokio::spawn(checkpoint_behind(checkpointer, commits));
+        let batch = GroupCommit::start(
+            writer.clone(),
+            |conn, rows| Box::pin(shared::insert_secrets(conn, rows)),
+            committed,
+        );
         Ok(Self {
             writer,
             reader,
