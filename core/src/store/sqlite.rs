@@ -6,6 +6,7 @@
 //! single writer is also what makes the shared statements exact here: a conditional `UPDATE`
 //! and everything else in its transaction run with no other write in between.
 
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -20,33 +21,39 @@ use super::sql::claim_update;
 use super::{SecretRecord, SqliteSynchronous, StoreOptions, StoreResult, Unit};
 use crate::model::SecretId;
 
-/// How long the checkpointer lets commits gather after one wakes it: each checkpoint then copies
-/// a few dozen commits' pages and flushes a few hundred KiB of WAL, rather than 4 MB at once.
-const CHECKPOINT_GATHER: Duration = Duration::from_millis(25);
+/// How long the WAL flusher lets commits gather after one wakes it.
+const FLUSH_GATHER: Duration = Duration::from_millis(10);
 
-/// Checkpoints the WAL beside the writer, on a connection of its own, soon after batches commit.
+/// Flushes the WAL file to disk soon after batches commit, off the writer, so that the writer's
+/// automatic checkpoint finds little left to flush.
 ///
-/// Why: SQLite's automatic checkpoint runs inside the commit that takes the WAL past 1 000 pages,
-/// on the single writer, and its fsync of 4 MB of WAL held every write queued behind it for up
-/// to 23 ms, five times a second at 1 000 req/s: that was the fixed-rate latency tail
-/// (docs/performance.md, "Checkpoints beside the writer"). Here the copying and both fsyncs run
-/// on this connection's thread while the writer goes on appending.
-///
-/// The automatic checkpoint stays on as the backstop. A checkpoint that finishes with no commit
-/// landing meanwhile lets the next write start the WAL again from its beginning, which at a
-/// moderate rate happens every few checkpoints, so the WAL stays far below 1 000 pages and the
-/// writer never checkpoints itself. Under saturation every checkpoint here is overtaken by a
-/// commit; the WAL then reaches 1 000 pages and the writer's own checkpoint, which finds most
-/// pages already copied, brings it back (without it the WAL grew without bound: 142 MB in 12 s).
-async fn checkpoint_behind(pool: SqlitePool, mut commits: mpsc::Receiver<()>) {
+/// Why: with `synchronous = NORMAL` a commit writes its pages to the WAL without an fsync, and the
+/// automatic checkpoint (inside the commit that takes the WAL past 1 000 pages, on the single
+/// writer) fsyncs the WAL before copying it: 4 MB at once, five times a second at 1 000 req/s,
+/// which held every write queued behind it for up to 23 ms. That was the fixed-rate latency tail
+/// (docs/performance.md, "Checkpoints and the WAL's fsync"). Here the same bytes reach the disk a
+/// few at a time on a blocking thread, through a file handle of our own (an fsync flushes the
+/// file, whichever handle asks); the checkpoint itself, and when the WAL starts again from its
+/// beginning, stay SQLite's own. A checkpoint on a connection beside the writer was tried twice:
+/// it keeps the writer from its own checkpoint's lock, and under load the WAL grows (docs).
+async fn flush_wal_behind(wal: PathBuf, mut commits: mpsc::Receiver<()>) {
     // Ends with the writer task, which holds the other end.
     while commits.recv().await.is_some() {
-        tokio::time::sleep(CHECKPOINT_GATHER).await;
-        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .execute(&pool)
-            .await
-        {
-            tracing::warn!(error = %e, "WAL checkpoint beside the writer failed; the writer's own automatic checkpoint takes over");
+        tokio::time::sleep(FLUSH_GATHER).await;
+        let path = wal.clone();
+        let flushed = tokio::task::spawn_blocking(move || match std::fs::File::open(&path) {
+            Ok(file) => file.sync_data(),
+            // Between a checkpoint that removed it and the next write: nothing to flush.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e),
+        })
+        .await;
+        match flushed {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "flushing the WAL failed; the next checkpoint flushes it");
+            }
+            Err(e) => tracing::warn!(error = %e, "the WAL flush task failed"),
         }
     }
 }
@@ -91,13 +98,10 @@ impl SqliteStore {
             .test_before_acquire(false)
             .connect_with(opts.clone().read_only(true))
             .await?;
-        let checkpointer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .test_before_acquire(false)
-            .connect_with(opts)
-            .await?;
+        let mut wal = opts.get_filename().as_os_str().to_owned();
+        wal.push("-wal");
         let (committed, commits) = mpsc::channel(1);
-        tokio::spawn(checkpoint_behind(checkpointer, commits));
+        tokio::spawn(flush_wal_behind(PathBuf::from(wal), commits));
         let batch = GroupCommit::start(
             writer.clone(),
             |conn, rows| Box::pin(shared::insert_secrets(conn, rows)),
