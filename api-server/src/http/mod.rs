@@ -28,6 +28,7 @@ mod openapi;
 mod page;
 mod rest;
 mod rpc;
+mod signin;
 
 pub use error::ApiError;
 pub use guard::{Deadline, Guards, HttpLimits};
@@ -41,6 +42,8 @@ pub struct AppState {
     pub net: Arc<Net>,
     /// In-flight cap, deadlines and the failed-authentication limit.
     pub guards: Arc<Guards>,
+    /// Sign-in of the recipients of bound secrets (Slack, Discord).
+    pub sign_in: Arc<crate::signin::SignIn>,
 }
 
 /// Client address and country sources.
@@ -60,6 +63,7 @@ pub fn app(state: AppState, bots: Router) -> Router {
         .merge(rest::routes(state.clone()))
         .route("/v1/openapi.json", get(openapi::serve))
         .merge(page::routes())
+        .merge(signin::routes())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
