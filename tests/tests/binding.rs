@@ -490,6 +490,20 @@ async fn the_recipient_signs_in_and_opens_it_once(
         .filter(|d| d["type"] == "seecret.access_denied")
         .count();
     assert_eq!(denials, 1);
+
+    // Nothing of the sign-ins reached the server's log (at debug): no ticket, no code, no
+    // client secret.
+    let log = server.log();
+    let code = url::Url::parse(&run.callback)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    for secret in [&ticket, &stranger, &code, &fake.client_secret] {
+        assert!(!log.contains(secret.as_str()), "{secret} in the log");
+    }
 }
 
 #[tokio::test]
@@ -610,6 +624,47 @@ async fn the_callback_refuses_what_did_not_start_in_this_browser_and_tokens_that
     assert_eq!(sign_in(&server.base, "slack", &id).await.status, 200);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_in_started_on_one_instance_finishes_on_another_and_its_ticket_counts_on_both() {
+    // Two instances on one database behind one public address, as behind a load balancer.
+    let fake = FakeOAuth::slack().await;
+    let public = "http://seecret.test";
+    let mut opts = ServerOptions::default().env("SEECRET_PUBLIC_URL", public);
+    for (k, v) in fake.env() {
+        opts = opts.env(&k, v);
+    }
+    let (a, b) = tokio::task::block_in_place(|| {
+        let a = Server::start_with(opts.clone());
+        let b = Server::start_with(ServerOptions {
+            data_dir: Some(a.data_dir.clone()),
+            ..opts
+        });
+        (a, b)
+    });
+    fake.register_server(public);
+    fake.sign_in_as(bob_on_slack());
+    let (id, _, key) = create_bound(&a, bound(&bob_on_slack()), json!({})).await;
+    let (callback, cookie) = sign_in_start(&a.base, "slack", &id).await;
+    assert!(callback.starts_with(&format!("{public}/auth/slack/callback?")));
+    // The balancer sends the callback to the other instance: it has no state of the flow but the
+    // browser's cookie, and that is enough.
+    let on_b = callback.replace(public, &b.base);
+    let (s, page) = sign_in_finish(&on_b, Some(&cookie)).await;
+    assert_eq!(s, 200, "{page}");
+    let ticket = ticket_in(&page).unwrap();
+    // The ticket is in the shared database: the first instance checks it and opens the secret.
+    let (s, body) = status(&a, &id, &key, Some(&ticket)).await;
+    assert_eq!(s, 200, "{body}");
+    let (s, body) = reveal(&a, &id, &key, Some(&ticket)).await;
+    assert_eq!(
+        (s, &body["content"]),
+        (200, &json!("the vault code is 4-8-15-16"))
+    );
+    let (s, body) = reveal(&b, &id, &key, Some(&ticket)).await;
+    // Used up, for the other instance too.
+    assert_eq!((s, code_of(&body)), (403, "sign_in_required"), "{body}");
+}
+
 // ---- in a real browser ------------------------------------------------------------------------
 
 /// Runs `tests/js/sign-in.mjs` on `link`, off the runtime's threads (the fake platform answers
@@ -655,6 +710,15 @@ async fn in_a_real_browser(fake: FakeOAuth, bob: PlatformIdentity, mallory: Plat
         create_bound(&server, bound(&bob), json!({"content": secret, "views": 1})).await;
     fake.sign_in_as(bob.clone());
     let seen = browser(&link, "recipient").await;
+    // The page asked for the bound user's workspace (Slack preselects it).
+    if let Some(team) = &bob.team {
+        let authorize = &fake.calls_to("authorize")[0];
+        assert!(
+            authorize.query.contains(&format!("team={team}")),
+            "{}",
+            authorize.query
+        );
+    }
     assert_eq!(seen["content"].as_str().unwrap(), secret, "{seen}");
     assert!(only_the_403s_of(&seen, 1), "{seen}");
     assert_eq!(

@@ -98,8 +98,11 @@ pub fn app(state: AppState, bots: Router) -> Router {
             HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
         ))
         // Spans carry method and path only: paths hold ids, never keys (those stay in the
-        // fragment) and bodies are never logged.
-        .layer(TraceLayer::new_for_http())
+        // fragment), queries are left out (a sign-in callback's carries the platform's one-time
+        // code) and bodies are never logged.
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
+        }))
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
