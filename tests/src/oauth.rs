@@ -134,18 +134,7 @@ impl FakeOAuth {
             move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
                 let (state, id, secret) = (s2.clone(), id2.clone(), secret2.clone());
                 async move {
-                    let call = Call {
-                        method: method.to_string(),
-                        path: uri.path().to_string(),
-                        query: uri.query().unwrap_or("").to_string(),
-                        headers: headers
-                            .iter()
-                            .map(|(k, v)| {
-                                (k.as_str().to_string(), v.to_str().unwrap_or("").to_string())
-                            })
-                            .collect(),
-                        body: body.to_vec(),
-                    };
+                    let call = Call::of(&method, &uri, &headers, &body);
                     let mut st = state.lock().unwrap();
                     st.calls.push(call.clone());
                     answer(provider, &id, &secret, &mut st, &call)

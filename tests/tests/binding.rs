@@ -352,7 +352,14 @@ async fn the_recipient_signs_in_and_opens_it_once(
     mallory: PlatformIdentity,
 ) {
     let hook = Receiver::start(|_| 200).await;
-    let server = server_for(&[fake], &[]);
+    // Request spans at debug too: the callback's URL holds the platform's one-time code.
+    let server = server_for(
+        &[fake],
+        &[(
+            "SEECRET_LOG",
+            "info,seecret=debug,seecret_core=debug,seecret_server=debug,tower_http=debug",
+        )],
+    );
     let provider = bob.provider.as_str();
     let (id, _, key) = create_bound(
         &server,

@@ -100,8 +100,14 @@ pub fn app(state: AppState, bots: Router) -> Router {
         // Spans carry method and path only: paths hold ids, never keys (those stay in the
         // fragment), queries are left out (a sign-in callback's carries the platform's one-time
         // code) and bodies are never logged.
+        // (Under tower-http's target, like its default span, so `tower_http=debug` shows them.)
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
-            tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
+            tracing::debug_span!(
+                target: "tower_http::trace::make_span",
+                "request",
+                method = %req.method(),
+                path = %req.uri().path(),
+            )
         }))
 }
 

@@ -81,19 +81,36 @@ pub(super) fn page_headers(mut resp: Response) -> Response {
     resp
 }
 
-/// The one reveal page. Every state the script can show is in it, hidden until the status call
-/// says which one applies.
-const PAGE_HTML: &str = r#"<!doctype html>
+/// The start of every page a person reads, up to `<body`: `$title`, and this server's style
+/// sheet under the relative path `$assets` (pages work under any path prefix of the public URL).
+macro_rules! page_head {
+    ($title:literal, $assets:literal) => {
+        concat!(
+            r#"<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex, nofollow">
 <meta name="referrer" content="no-referrer">
-<title>Seecret: a secret was shared with you</title>
-<link rel="stylesheet" href="../assets/style.css">
+<title>"#,
+            $title,
+            r#"</title>
+<link rel="stylesheet" href=""#,
+            $assets,
+            r#"style.css">
 </head>
-<body>
+"#
+        )
+    };
+}
+pub(super) use page_head;
+
+/// The one reveal page. Every state the script can show is in it, hidden until the status call
+/// says which one applies.
+const PAGE_HTML: &str = concat!(
+    page_head!("Seecret: a secret was shared with you", "../assets/"),
+    r#"<body>
 <main>
 <h1>Seecret</h1>
 <section id="waiting" hidden>
@@ -121,4 +138,5 @@ const PAGE_HTML: &str = r#"<!doctype html>
 <footer>Decrypted in your browser: the key is the part of the link after <code>#</code>, which is never sent to the server.</footer>
 </body>
 </html>
-"#;
+"#
+);

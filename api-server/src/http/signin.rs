@@ -21,7 +21,7 @@ use seecret_core::model::{Provider, SecretId};
 use serde::Deserialize;
 use tracing::{info, warn};
 
-use super::page::page_headers;
+use super::page::{page_head, page_headers};
 use super::{AppState, ClientAddr, limit_address};
 use crate::signin::flow::{Browser, FlowError};
 
@@ -61,11 +61,9 @@ async fn start(
     Query(q): Query<StartQuery>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(e) = limit_address(&state, &addr).await {
-        return e.into_response();
-    }
-    let Some((provider, app)) = configured(&state, &provider) else {
-        return not_available(&provider);
+    let (provider, app) = match opening(&state, &addr, &provider).await {
+        Ok(p) => p,
+        Err(refused) => return refused,
     };
     let Some(secret) = q.secret.as_deref().and_then(|s| s.parse::<SecretId>().ok()) else {
         return page(
@@ -134,11 +132,9 @@ async fn callback(
     Query(q): Query<CallbackQuery>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(e) = limit_address(&state, &addr).await {
-        return e.into_response();
-    }
-    let Some((provider, app)) = configured(&state, &provider) else {
-        return not_available(&provider);
+    let (provider, app) = match opening(&state, &addr, &provider).await {
+        Ok(p) => p,
+        Err(refused) => return refused,
     };
     let label = provider.label();
     let sign_in = &state.sign_in;
@@ -245,27 +241,30 @@ async fn callback(
     )
 }
 
-/// The provider in the path, if sign-in with it is configured.
-fn configured<'a>(
+/// What both pages check first: the client's address limit (they are unauthenticated), then
+/// that sign-in with the provider in the path is configured.
+async fn opening<'a>(
     state: &'a AppState,
+    addr: &ClientAddr,
     provider: &str,
-) -> Option<(Provider, &'a crate::signin::OAuthApp)> {
-    let provider: Provider = provider.parse().ok()?;
-    Some((provider, state.sign_in.app(provider)?))
-}
-
-fn not_available(provider: &str) -> Response {
-    let label = match provider.parse::<Provider>() {
-        Ok(p) => p.label(),
-        Err(_) => "this platform",
-    };
-    page(
-        StatusCode::NOT_FOUND,
-        failed(
-            &format!("Sign-in with {label} is not available on this server."),
-            None,
-        ),
-    )
+) -> Result<(Provider, &'a crate::signin::OAuthApp), Response> {
+    limit_address(state, addr)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let parsed = provider.parse::<Provider>().ok();
+    match parsed.and_then(|p| Some((p, state.sign_in.app(p)?))) {
+        Some(found) => Ok(found),
+        None => Err(page(
+            StatusCode::NOT_FOUND,
+            failed(
+                &format!(
+                    "Sign-in with {} is not available on this server.",
+                    parsed.map_or("this platform", Provider::label)
+                ),
+                None,
+            ),
+        )),
+    }
 }
 
 fn cookies(headers: &HeaderMap) -> impl Iterator<Item = &str> {
@@ -295,24 +294,15 @@ fn page(status: StatusCode, body: String) -> Response {
         "sign-in-failed"
     };
     let html = format!(
-        r#"<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex, nofollow">
-<meta name="referrer" content="no-referrer">
-<title>Seecret: sign-in</title>
-<link rel="stylesheet" href="../../assets/style.css">
-</head>
-<body data-state="{state}">
+        r#"{head}<body data-state="{state}">
 <main>
 <h1>Seecret</h1>
 {body}
 </main>
 </body>
 </html>
-"#
+"#,
+        head = page_head!("Seecret: sign-in", "../../assets/"),
     );
     page_headers((status, Html(html)).into_response())
 }

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use zeroize::Zeroizing;
 
 use super::flow::Flow;
-use super::{FORM, OAuthApp, SignInError, form_body, unreachable, with_query};
+use super::{FORM, OAuthApp, SignInError, fetch_json, form_body, unreachable, with_query};
 
 const DISCORD: &str = "Discord";
 
@@ -104,19 +104,13 @@ pub(super) async fn identify(
             reason: "the token is not a Bearer token for the identify scope".into(),
         });
     }
-    let resp = http
-        .get(format!("{}/api/v10/users/@me", app.base))
-        .bearer_auth(access.as_str())
-        .send()
-        .await
-        .map_err(|e| unreachable(DISCORD, e))?;
-    if !resp.status().is_success() {
-        return Err(SignInError::Unreachable {
-            provider: DISCORD,
-            reason: format!("users/@me answered HTTP {}", resp.status()),
-        });
-    }
-    let user: User = resp.json().await.map_err(|e| unreachable(DISCORD, e))?;
+    let user: User = fetch_json(
+        DISCORD,
+        "users/@me",
+        http.get(format!("{}/api/v10/users/@me", app.base))
+            .bearer_auth(access.as_str()),
+    )
+    .await?;
     Ok(PlatformIdentity {
         provider: Provider::Discord,
         team: None,

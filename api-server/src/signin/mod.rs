@@ -252,6 +252,23 @@ fn with_query(base: &str, params: &[(&str, &str)]) -> String {
     format!("{base}?{query}")
 }
 
+/// Sends `req` to `provider` and reads its JSON answer; anything but a 2xx is `Unreachable`,
+/// naming `what` was asked.
+async fn fetch_json<T: serde::de::DeserializeOwned>(
+    provider: &'static str,
+    what: &str,
+    req: reqwest::RequestBuilder,
+) -> Result<T, SignInError> {
+    let resp = req.send().await.map_err(|e| unreachable(provider, e))?;
+    if !resp.status().is_success() {
+        return Err(SignInError::Unreachable {
+            provider,
+            reason: format!("{what} answered HTTP {}", resp.status()),
+        });
+    }
+    resp.json().await.map_err(|e| unreachable(provider, e))
+}
+
 /// What a failed HTTP call to `provider` means for the person signing in: the reason without
 /// the URL (reqwest puts it in its messages; ours hold no secret, but it is noise).
 fn unreachable(provider: &'static str, e: reqwest::Error) -> SignInError {

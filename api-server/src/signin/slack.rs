@@ -20,7 +20,7 @@ use zeroize::Zeroizing;
 
 use super::flow::Flow;
 use super::jwt::{self, JwkSet, JwtError};
-use super::{FORM, OAuthApp, SignInError, form_body, unreachable, with_query};
+use super::{FORM, OAuthApp, SignInError, fetch_json, form_body, with_query};
 
 const SLACK: &str = "Slack";
 /// The issuer Slack's id_tokens carry, wherever the endpoints are configured to be.
@@ -115,21 +115,14 @@ pub(super) async fn identify(
         ("grant_type", "authorization_code"),
         ("code_verifier", flow.verifier.as_str()),
     ];
-    let resp = http
-        .post(format!("{}/api/openid.connect.token", app.base))
-        .header(reqwest::header::CONTENT_TYPE, FORM)
-        .body(form_body(&form))
-        .send()
-        .await
-        .map_err(|e| unreachable(SLACK, e))?;
-    let status = resp.status();
-    if !status.is_success() {
-        return Err(SignInError::Unreachable {
-            provider: SLACK,
-            reason: format!("openid.connect.token answered HTTP {status}"),
-        });
-    }
-    let answer: TokenAnswer = resp.json().await.map_err(|e| unreachable(SLACK, e))?;
+    let answer: TokenAnswer = fetch_json(
+        SLACK,
+        "openid.connect.token",
+        http.post(format!("{}/api/openid.connect.token", app.base))
+            .header(reqwest::header::CONTENT_TYPE, FORM)
+            .body(form_body(&form)),
+    )
+    .await?;
     // Slack's Web API answers 200 with `ok: false` and an error code.
     if !answer.ok {
         return Err(SignInError::Refused {
@@ -169,18 +162,12 @@ async fn verify_with_keys(
         .as_ref()
         .is_some_and(|(at, set)| at.elapsed() < KEYS_FOR && set.keys.iter().any(|k| k.kid == kid));
     if !fresh {
-        let resp = http
-            .get(format!("{}/openid/connect/keys", app.base))
-            .send()
-            .await
-            .map_err(|e| unreachable(SLACK, e))?;
-        if !resp.status().is_success() {
-            return Err(SignInError::Unreachable {
-                provider: SLACK,
-                reason: format!("its key set answered HTTP {}", resp.status()),
-            });
-        }
-        let set: JwkSet = resp.json().await.map_err(|e| unreachable(SLACK, e))?;
+        let set: JwkSet = fetch_json(
+            SLACK,
+            "its key set",
+            http.get(format!("{}/openid/connect/keys", app.base)),
+        )
+        .await?;
         *cache = Some((Instant::now(), set));
     }
     let set = cache

@@ -54,6 +54,19 @@ fn status_with(key: &SecretKey, ticket: Option<&SignInTicket>) -> StatusRequest 
     }
 }
 
+impl Fixture {
+    /// Reveals `id` as `who`, just signed in.
+    async fn reveal_as(
+        &self,
+        id: SecretId,
+        req: RevealRequest,
+        who: PlatformIdentity,
+    ) -> Result<Revealed, Error> {
+        let ticket = self.engine.issue_ticket(id, who).await.unwrap();
+        self.reveal(id, with_ticket(req, &ticket)).await
+    }
+}
+
 /// The views left and the view log's length, as the owner sees them.
 async fn owner_sees(f: &Fixture, id: SecretId) -> (u32, usize) {
     let info = f.engine.get_secret(&f.alice, id).await.unwrap();
@@ -206,11 +219,7 @@ async fn a_bound_secret_opens_only_with_its_recipients_ticket_once() {
     assert!(err.to_string().contains("already used"), "{err}");
     assert_eq!(owner_sees(&f, info.id).await, (1, 1));
     // A new sign-in opens the last view (with the key this time: the server decrypts).
-    let again = f.engine.issue_ticket(info.id, bob()).await.unwrap();
-    let r = f
-        .reveal(info.id, with_ticket(with_key(&key), &again))
-        .await
-        .unwrap();
+    let r = f.reveal_as(info.id, with_key(&key), bob()).await.unwrap();
     assert_eq!(content(&r), "for bob only");
     assert_eq!(owner_sees(&f, info.id).await, (0, 2));
 }
@@ -277,11 +286,7 @@ async fn a_stranger_is_refused_without_a_view_and_the_owner_hears_of_it_once() {
     }
     assert_eq!(owner_sees(&f, info.id).await, (1, 0));
     // Bob still opens it.
-    let ticket = f.engine.issue_ticket(info.id, bob()).await.unwrap();
-    let r = f
-        .reveal(info.id, with_ticket(with_key(&key), &ticket))
-        .await
-        .unwrap();
+    let r = f.reveal_as(info.id, with_key(&key), bob()).await.unwrap();
     assert_eq!(content(&r), "for bob only");
 }
 
@@ -354,17 +359,9 @@ async fn the_binding_is_checked_before_gone_geo_and_passphrase() {
     // A stranger does not learn that a secret was consumed.
     let info = f.create(bound(1, bob())).await.unwrap();
     let key = key_of(&info);
-    let t = f.engine.issue_ticket(info.id, bob()).await.unwrap();
-    f.reveal(info.id, with_ticket(with_key(&key), &t))
-        .await
-        .unwrap();
-    let t = f
-        .engine
-        .issue_ticket(info.id, mallory.clone())
-        .await
-        .unwrap();
+    f.reveal_as(info.id, with_key(&key), bob()).await.unwrap();
     let err = f
-        .reveal(info.id, with_ticket(with_key(&key), &t))
+        .reveal_as(info.id, with_key(&key), mallory.clone())
         .await
         .unwrap_err();
     assert_eq!(err.code(), "not_the_recipient");
@@ -381,9 +378,8 @@ async fn the_binding_is_checked_before_gone_geo_and_passphrase() {
         .await
         .unwrap();
     let key = key_of(&info);
-    let t = f.engine.issue_ticket(info.id, mallory).await.unwrap();
     let err = f
-        .reveal(info.id, with_ticket(with_key(&key), &t))
+        .reveal_as(info.id, with_key(&key), mallory)
         .await
         .unwrap_err();
     assert_eq!(err.code(), "not_the_recipient");
