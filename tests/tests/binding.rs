@@ -267,14 +267,24 @@ async fn a_bound_secret_carries_its_binding_through_every_create_and_read_of_the
     let (s, body) = reveal(&server, &id, &key, None).await;
     assert_eq!((s, code_of(&body)), (403, "sign_in_required"), "{body}");
     assert_eq!(owner_sees(&server, &id).await, (2, 0));
-    // The command-line client says so too.
-    let err = Client::reveal_link(
-        &Link::parse(&format!("{}/s/{id}#{key}", server.base)).unwrap(),
-        None,
-    )
-    .await
-    .unwrap_err();
+    // The typed client gets the same answer, and the command line says what to do.
+    let link = format!("{}/s/{id}#{key}", server.base);
+    let err = Client::reveal_link(&Link::parse(&link).unwrap(), None)
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Some("sign_in_required"));
+    let (code, _, stderr) = run(
+        Command::new(seecret_tests::seecret_bin())
+            .arg("reveal")
+            .arg(&link),
+        T,
+    );
+    assert_ne!(code, 0);
+    assert!(
+        stderr.contains("open the link in a browser, which asks them to sign in"),
+        "{stderr}"
+    );
+    assert_eq!(owner_sees(&server, &id).await, (2, 0));
 }
 
 #[tokio::test]
