@@ -639,6 +639,21 @@ async fn the_callback_refuses_what_did_not_start_in_this_browser_and_tokens_that
     }
     fake.spoil(None);
     assert_eq!(sign_in(&server.base, "slack", &id).await.status, 200);
+
+    // A display name from the platform is text on the page, never markup.
+    fake.sign_in_as(PlatformIdentity {
+        name: Some("Bob \"<img src=x>\" & co".into()),
+        ..bob_on_slack()
+    });
+    let run = sign_in(&server.base, "slack", &id).await;
+    assert_eq!(run.status, 200, "{}", run.page);
+    assert!(!run.page.contains("<img"), "{}", run.page);
+    assert!(
+        run.page
+            .contains("as Bob &quot;&lt;img src=x&gt;&quot; &amp; co."),
+        "{}",
+        run.page
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
