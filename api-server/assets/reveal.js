@@ -2,6 +2,11 @@
 // the reveal proof P = HMAC-SHA256(K, "seecret/v1/reveal-proof") from it (docs/format.md), asks the
 // status endpoint with P what to show, and reveals with P, then decrypts here. The server's page is
 // the same for every id, so the id alone (a proxy log, a chat preview) learns nothing.
+//
+// A secret bound to one Slack or Discord user asks the visitor to sign in first. Before leaving
+// for the platform the page keeps the key in this tab's sessionStorage (it still never goes to
+// the server) and puts it back into the address when the sign-in returns; the sign-in's ticket,
+// kept there by the callback page, goes with the status call and the reveal.
 'use strict';
 
 (function () {
@@ -17,7 +22,40 @@
   const result = document.getElementById('result');
   const content = document.getElementById('content');
   const copy = document.getElementById('copy');
-  const keyText = location.hash.slice(1);
+  const signInBox = document.getElementById('sign-in');
+  const signInLead = document.getElementById('sign-in-lead');
+  const signInButton = document.getElementById('sign-in-button');
+  const keptKey = 'seecret:key:' + id;
+  const keptTicket = 'seecret:ticket:' + id;
+
+  function stored(name) {
+    try {
+      return sessionStorage.getItem(name);
+    } catch (_) {
+      return null;
+    }
+  }
+
+  function forget(name) {
+    try {
+      sessionStorage.removeItem(name);
+    } catch (_) { /* nothing was kept */ }
+  }
+
+  let keyText = location.hash.slice(1);
+  if (!keyText && stored(keptKey)) {
+    // Back from a sign-in: the key this tab kept goes back where it came from, the fragment.
+    keyText = stored(keptKey);
+    history.replaceState(null, '', location.pathname + '#' + keyText);
+  }
+  forget(keptKey);
+  // {ticket, provider, name} from the sign-in callback page, if this tab signed in for this id.
+  let signedIn = null;
+  try {
+    signedIn = JSON.parse(stored(keptTicket) || 'null');
+  } catch (_) {
+    signedIn = null;
+  }
   // Set from the status answer: "file" is a stream sealed as docs/format.md says, for stream.js.
   let isFile = false;
   let passphraseProtected = false;
@@ -31,6 +69,7 @@
   // The page's outcome, for people (the text) and for tests (data-state on <body>).
   function showGone(message, state) {
     waitingBox.hidden = true;
+    signInBox.hidden = true;
     goneBox.textContent = message;
     goneBox.hidden = false;
     say('');
@@ -80,6 +119,52 @@
   const apiUrl = (what) => new URL('../v1/secrets/' + encodeURIComponent(id) + '/' + what, location.href);
   const revealUrl = () => apiUrl('reveal');
 
+  // A bound secret's answer (403 sign_in_required or not_the_recipient, with `bound_to`): say
+  // whom it is for, and offer that platform's sign-in. Returns whether it was one.
+  function needsSignIn(data) {
+    const error = data && data.error ? data.error : null;
+    if (!error || !error.bound_to || (error.code !== 'sign_in_required' && error.code !== 'not_the_recipient')) {
+      return false;
+    }
+    const bound = error.bound_to;
+    const platform = bound.provider === 'discord' ? 'Discord' : 'Slack';
+    const who = bound.name ? bound.name + ' on ' + platform : 'one ' + platform + ' user';
+    // The sign-in this tab kept did not count (another user, expired, used): it goes.
+    const hadSignIn = signedIn;
+    signedIn = null;
+    forget(keptTicket);
+    waitingBox.hidden = true;
+    if (error.code === 'not_the_recipient') {
+      goneBox.textContent = 'This secret is for another ' + platform + ' user; nothing was used.'
+        + (hadSignIn && hadSignIn.name ? ' You signed in as ' + hadSignIn.name + '.' : '');
+      goneBox.hidden = false;
+      signInLead.textContent = 'If you are ' + who + ', sign in with that ' + platform + ' account.';
+      signInButton.textContent = 'Sign in with ' + platform + ' as someone else';
+      document.body.dataset.state = 'refused';
+    } else {
+      goneBox.hidden = true;
+      signInLead.textContent = 'This secret is only for ' + who + '. Sign in with ' + platform
+        + ' to show it is you; nothing is used until you click Reveal.'
+        + (hadSignIn ? ' (Your earlier sign-in has expired or was used.)' : '');
+      signInButton.textContent = 'Sign in with ' + platform;
+      document.body.dataset.state = 'sign-in';
+    }
+    signInButton.onclick = () => {
+      try {
+        sessionStorage.setItem(keptKey, keyText);
+      } catch (_) {
+        say('This browser does not let the page keep the link while you sign in (storage is blocked). Nothing was used.', true);
+        return;
+      }
+      let to = '../auth/' + encodeURIComponent(bound.provider) + '/start?secret=' + encodeURIComponent(id);
+      if (bound.team) to += '&team=' + encodeURIComponent(bound.team);
+      location.assign(to);
+    };
+    signInBox.hidden = false;
+    say('');
+    return true;
+  }
+
   // Asks, with the proof, whether the secret waits; consumes nothing.
   async function checkStatus() {
     const keyBytes = keyBytesOf();
@@ -93,7 +178,7 @@
       resp = await fetch(apiUrl('status'), {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ proof: proofText }),
+        body: JSON.stringify(signedIn ? { proof: proofText, ticket: signedIn.ticket } : { proof: proofText }),
         cache: 'no-store',
         credentials: 'omit',
         referrerPolicy: 'no-referrer',
@@ -108,6 +193,7 @@
       showGone('This link does not match any secret: it may be mistyped, or it ended long ago.', 'notfound');
       return;
     }
+    if (resp.status === 403 && needsSignIn(data)) return;
     if (!resp.ok) {
       const message = data && data.error ? data.error.message : 'The server refused.';
       say((resp.status === 429 ? 'Too many requests. ' : '') + message + ' Reload the page to try again; nothing was used.', true);
@@ -128,7 +214,11 @@
       showGone('This page could not load its file decryptor. Reload the page; nothing was used.', 'error');
       return;
     }
-    lead.textContent = 'Someone shared ' + (isFile ? 'a file' : 'a secret')
+    const as = data.bound_to && signedIn
+      ? 'Signed in with ' + (data.bound_to.provider === 'discord' ? 'Discord' : 'Slack')
+        + (signedIn.name ? ' as ' + signedIn.name : '') + '. '
+      : '';
+    lead.textContent = as + 'Someone shared ' + (isFile ? 'a file' : 'a secret')
       + ' with you. Revealing it uses one of its views; after the last one it is destroyed.';
     button.textContent = isFile ? 'Reveal and download' : 'Reveal secret';
     passBox.hidden = !passphraseProtected;
@@ -141,6 +231,10 @@
   // The server said no (JSON {"error": {code, message}}): the same handling for text and files.
   function refused(resp, data) {
     const code = data && data.error ? data.error.code : '';
+    if (needsSignIn(data)) {
+      button.disabled = false;
+      return;
+    }
     const message = data && data.error ? data.error.message : 'The server refused.';
     if (code === 'passphrase_required' || code === 'passphrase_invalid') {
       button.disabled = false;
@@ -172,6 +266,7 @@
     // The proof, never the key: the server hands over the ciphertext and this page decrypts it.
     const request = { proof: proofText };
     if (passphraseProtected) request.passphrase = passInput.value;
+    if (signedIn) request.ticket = signedIn.ticket;
     if (isFile) {
       await revealFile(keyBytes, request);
       return;
@@ -209,8 +304,10 @@
       document.getElementById('waiting').hidden = true;
       result.hidden = false;
       say('Revealed. ' + viewsSentence(data.views_remaining));
-      // The key has done its job: keep it out of history and screenshots of the address bar.
+      // The key and the sign-in have done their job: keep the key out of history and screenshots
+      // of the address bar, and drop the used ticket.
       history.replaceState(null, '', location.pathname);
+      forget(keptTicket);
     } catch (_) {
       say('The secret could not be decrypted: the key in this link does not match. The view was used.', true);
     }
@@ -318,8 +415,10 @@
     say('Decrypted ' + name + ' (' + humanSize(meta.size) + '); your browser is saving it.'
       + (Number.isNaN(remaining) ? '' : ' ' + viewsSentence(remaining)));
     save.click();
-    // The key has done its job: keep it out of history and screenshots of the address bar.
+    // The key and the sign-in have done their job: keep the key out of history and screenshots
+    // of the address bar, and drop the used ticket.
     history.replaceState(null, '', location.pathname);
+    forget(keptTicket);
   }
 
   button.addEventListener('click', reveal);

@@ -58,6 +58,11 @@ fn hint(e: &ClientError) -> Option<String> {
         "passphrase_required" | "passphrase_invalid" => Some(
             "this secret needs its passphrase: pass --passphrase or set SEECRET_PASSPHRASE".into(),
         ),
+        "sign_in_required" | "not_the_recipient" => Some(
+            "this secret is for one Slack or Discord user only: open the link in a browser, \
+             which asks them to sign in"
+                .into(),
+        ),
         "rate_limited" | "busy" | "overloaded" => e.retry_after().map(|d| {
             format!(
                 "the server asks to wait {} s before trying again",

@@ -16,10 +16,12 @@ mod config;
 mod http;
 mod logging;
 mod serve;
+mod signin;
 mod vars;
 
 pub use http::{AppState, Guards, HttpLimits, Net, app};
 pub use serve::open_engine;
+pub use signin::{OAuthApp, SignIn, SignInSettings};
 
 #[derive(Parser, Debug)]
 #[command(

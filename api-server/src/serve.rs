@@ -128,11 +128,19 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
         geo,
     });
     let guards = Arc::new(crate::http::Guards::new(settings.http.clone()));
+    let sign_in = Arc::new(crate::signin::SignIn::new(
+        settings.sign_in.clone(),
+        &settings.engine.public_url,
+    )?);
+    if !settings.sign_in.providers().is_empty() {
+        info!(providers = ?settings.sign_in.providers(), "recipients of bound secrets sign in with");
+    }
     let app = app(
         AppState {
             engine,
             net,
             guards,
+            sign_in,
         },
         bot_routes,
     );

@@ -12,7 +12,7 @@ use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Method, Request, header};
 use seecret_core::blob::BlobStore;
 use seecret_core::engine::EngineConfig;
-use seecret_server::{AppState, Guards, HttpLimits, Net, app, open_engine};
+use seecret_server::{AppState, Guards, HttpLimits, Net, SignIn, SignInSettings, app, open_engine};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -70,6 +70,7 @@ impl App {
             engine,
             net: Arc::new(Net::default()),
             guards: Arc::new(Guards::new(limits)),
+            sign_in: Arc::new(SignIn::new(SignInSettings::default(), "http://127.0.0.1").unwrap()),
         };
         Self {
             router: app(state, Router::new()),

@@ -65,6 +65,7 @@ fn secret(account: AccountId) -> SecretRecord {
         pp_fail_window: DateTime::UNIX_EPOCH,
         verifier: None,
         content_version: 0,
+        bound_to: None,
     }
 }
 

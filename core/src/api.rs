@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::crypto::{SecretBytes, WebhookSecret};
-use crate::model::{AccountId, Expiration, Kind, SecretId, Status, ViewEntry};
+use crate::model::{AccountId, Expiration, Kind, PlatformIdentity, SecretId, Status, ViewEntry};
 
 impl Serialize for SecretBytes {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -111,6 +111,10 @@ pub struct CreateSecret {
         skip_serializing_if = "Option::is_none"
     )]
     pub size: Option<u64>,
+    /// Only this platform user may open the secret: the reveal page asks them to sign in with
+    /// Slack or Discord first. Needs that sign-in configured on the server; fixed once created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bound_to: Option<PlatformIdentity>,
 }
 
 /// Body of `update_seecret` / `PATCH /v1/secrets/{id}`: every field optional. An empty string
@@ -215,6 +219,9 @@ pub struct SecretInfo {
     /// Files: the name, only if the owner sent it in clear (the stored name is encrypted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_name: Option<String>,
+    /// The only platform user who may open it, when it is bound to one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bound_to: Option<PlatformIdentity>,
     /// Reveals so far (only in single-secret reads).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub view_log: Option<Vec<ViewEntry>>,
@@ -269,6 +276,11 @@ pub struct RevealRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub passphrase: Option<SecretBytes>,
+    /// For a secret bound to a platform user: the sign-in ticket the server handed the reveal
+    /// page after that user signed in (single use, short-lived).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub ticket: Option<SecretBytes>,
 }
 
 /// Body of `POST /v1/secrets/{id}/status`: what the reveal page asks before it reveals.
@@ -279,6 +291,10 @@ pub struct StatusRequest {
     /// The reveal proof derived from the link's key (base64url).
     #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub proof: SecretBytes,
+    /// For a secret bound to a platform user: the sign-in ticket (checked, not used up).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub ticket: Option<SecretBytes>,
 }
 
 /// Answer to a reveal: uses one view.
@@ -319,6 +335,9 @@ pub struct PublicStatus {
     /// Files: the plaintext size in bytes, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<u64>,
+    /// For a bound secret (shown once its recipient signed in): whom it is for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bound_to: Option<PlatformIdentity>,
 }
 
 /// Usage counts of an account.
@@ -466,6 +485,10 @@ pub struct ErrorDetail {
     /// For `unknown_operation`: the operations that exist.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub valid_operations: Option<Vec<String>>,
+    /// For `sign_in_required` and `not_the_recipient`: whom the secret is for, so the reveal
+    /// page can say so and offer the right sign-in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bound_to: Option<PlatformIdentity>,
 }
 
 /// Event types, as sent in `type` and `X-Seecret-Event`.
@@ -478,7 +501,7 @@ pub mod event_type {
     pub const EXPIRED: &str = "seecret.expired";
     /// The owner deleted it.
     pub const DELETED: &str = "seecret.deleted";
-    /// A reveal was refused (`reason`: passphrase, country, rate).
+    /// A reveal was refused (`reason`: passphrase, country, rate, recipient).
     pub const ACCESS_DENIED: &str = "seecret.access_denied";
 }
 
@@ -502,7 +525,7 @@ pub struct EventPayload {
     pub views_remaining: u32,
     /// The viewer's country, when known.
     pub country: Option<String>,
-    /// Why access was denied (`access_denied` only).
+    /// Why access was denied (`access_denied` only): passphrase, country, rate or recipient.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }

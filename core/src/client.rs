@@ -16,7 +16,7 @@ use crate::api::{
 use crate::crypto::{self, RevealProof, SecretBytes, SecretKey};
 use crate::filestream::{self, Decryptor, Encryptor, FileMeta};
 use crate::link::Link;
-use crate::model::{Expiration, SecretId};
+use crate::model::{Expiration, PlatformIdentity, SecretId};
 use futures::StreamExt;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -201,6 +201,17 @@ impl Client {
 
     /// Encrypts `plaintext` here and shares it; the server never sees the plaintext or key.
     pub async fn share(&self, plaintext: &[u8], opts: ShareOptions) -> Result<Shared, ClientError> {
+        self.share_to(plaintext, opts, None).await
+    }
+
+    /// [`share`](Self::share), bound to one platform user when `bound_to` is set: only they may
+    /// open the link, after signing in with that platform on the reveal page.
+    pub async fn share_to(
+        &self,
+        plaintext: &[u8],
+        opts: ShareOptions,
+        bound_to: Option<PlatformIdentity>,
+    ) -> Result<Shared, ClientError> {
         let id = SecretId::new();
         let key = SecretKey::generate();
         let envelope = crypto::seal(&key, &id, plaintext)?;
@@ -213,6 +224,7 @@ impl Client {
             passphrase: opts.passphrase,
             label: opts.label,
             webhook_url: opts.webhook_url,
+            bound_to,
             ..CreateSecret::default()
         };
         let info = self.create(&req).await?;
@@ -278,6 +290,7 @@ impl Client {
             key: None,
             proof: Some(proof_of(key)),
             passphrase,
+            ticket: None,
         };
         self.call(
             Method::POST,
@@ -297,6 +310,7 @@ impl Client {
                 &format!("/v1/secrets/{}/status", link.id),
                 Some(&StatusRequest {
                     proof: proof_of(&link.key),
+                    ticket: None,
                 }),
             )
             .await
@@ -461,6 +475,7 @@ impl Client {
                 key: None,
                 proof: Some(proof_of(&link.key)),
                 passphrase,
+                ticket: None,
             })
             .send()
             .await?;

@@ -325,6 +325,45 @@ impl fmt::Debug for ApiToken {
     }
 }
 
+/// A sign-in ticket: 32 random bytes (base64url on the wire) that the server hands the reveal
+/// page once a platform user signed in, standing for that identity for one reveal of one secret.
+/// Only its SHA-256 is stored, so a copy of the database holds no usable ticket.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct SignInTicket([u8; 32]);
+
+impl SignInTicket {
+    /// A fresh random ticket.
+    pub fn generate() -> Self {
+        let mut t = [0u8; 32];
+        OsRng.fill_bytes(&mut t);
+        Self(t)
+    }
+
+    /// Parses a presented ticket: `None` for anything that is not 32 bytes of base64url, which
+    /// then matches no stored hash.
+    pub fn parse(s: &str) -> Option<Self> {
+        let bytes = Zeroizing::new(URL_SAFE_NO_PAD.decode(s.trim()).ok()?);
+        let arr: [u8; 32] = bytes.as_slice().try_into().ok()?;
+        Some(Self(arr))
+    }
+
+    /// The wire form, for the page that keeps it.
+    pub fn to_base64url(&self) -> Zeroizing<String> {
+        Zeroizing::new(URL_SAFE_NO_PAD.encode(self.0))
+    }
+
+    /// The stored form.
+    pub fn hash(&self) -> [u8; 32] {
+        Sha256::digest(self.0).into()
+    }
+}
+
+impl fmt::Debug for SignInTicket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SignInTicket(<redacted>)")
+    }
+}
+
 /// An account's webhook signing secret. Shown once; `Debug` redacts it.
 #[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
 pub struct WebhookSecret(String);

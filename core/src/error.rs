@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use crate::model::PlatformIdentity;
+
 /// Result alias for engine operations.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -44,6 +46,21 @@ pub enum Error {
     /// The caller may not do this (for example, reveal from a blocked country).
     #[error("{message}")]
     Forbidden { code: &'static str, message: String },
+    /// The secret is bound to a platform user and the request carries no valid sign-in ticket
+    /// (none, unknown, expired, used, or for another secret). Nothing was used or recorded.
+    #[error("{message}")]
+    SignInRequired {
+        /// Whom the secret is for: the page offers that provider's sign-in.
+        bound_to: Box<PlatformIdentity>,
+        message: String,
+    },
+    /// The signed-in user is not the one the secret is bound to. No view was used; the owner
+    /// gets an `access_denied` event (reason `recipient`).
+    #[error("{}", not_the_recipient_message(.bound_to))]
+    NotTheRecipient {
+        /// Whom the secret is for.
+        bound_to: Box<PlatformIdentity>,
+    },
     /// No secret (or account) with that id belongs to the caller.
     #[error("no such secret")]
     NotFound,
@@ -74,6 +91,13 @@ pub enum Error {
     Internal(String),
 }
 
+fn not_the_recipient_message(bound_to: &PlatformIdentity) -> String {
+    format!(
+        "this secret is for another {} user; nothing was used",
+        bound_to.provider.label()
+    )
+}
+
 fn gone_message(reason: GoneReason) -> &'static str {
     match reason {
         GoneReason::Consumed => "this secret was already viewed",
@@ -100,6 +124,8 @@ impl Error {
             Self::PassphraseInvalid => "passphrase_invalid",
             Self::InvalidKey => "invalid_key",
             Self::Forbidden { code, .. } | Self::Rejected { code, .. } => code,
+            Self::SignInRequired { .. } => "sign_in_required",
+            Self::NotTheRecipient { .. } => "not_the_recipient",
             Self::NotFound => "not_found",
             Self::IdTaken => "id_taken",
             Self::Gone(GoneReason::Consumed) => "consumed",

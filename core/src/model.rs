@@ -279,6 +279,75 @@ impl<'de> Deserialize<'de> for Expiration {
     }
 }
 
+/// A chat platform whose users a secret can be bound to (see [`PlatformIdentity`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum Provider {
+    /// Slack: a user is a member id (`U…`/`W…`) in a workspace (`T…`).
+    Slack,
+    /// Discord: a user is a snowflake, global to Discord.
+    Discord,
+}
+
+impl Provider {
+    /// The wire and stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Slack => "slack",
+            Self::Discord => "discord",
+        }
+    }
+
+    /// The platform's name as people write it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Slack => "Slack",
+            Self::Discord => "Discord",
+        }
+    }
+}
+
+impl FromStr for Provider {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "slack" => Ok(Self::Slack),
+            "discord" => Ok(Self::Discord),
+            _ => Err(Error::invalid(
+                "provider",
+                "provider must be slack or discord",
+            )),
+        }
+    }
+}
+
+/// A user of a chat platform: whom a secret is bound to (`bound_to`, only that user may open
+/// it), and who signed in to reveal one (the view log's `viewer`). Two identities are the same
+/// user when provider, team and user agree; `name` is only for people to read.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PlatformIdentity {
+    /// `slack` or `discord`.
+    pub provider: Provider,
+    /// Slack: the workspace (team) id, `T…`. Discord has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
+    /// The user id: Slack `U…`/`W…`, Discord a snowflake (decimal digits).
+    pub user: String,
+    /// A name to show people (`@bob`); never checked, only displayed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+impl PlatformIdentity {
+    /// Whether `other` is the same platform user (the name aside).
+    pub fn same_user(&self, other: &Self) -> bool {
+        self.provider == other.provider && self.team == other.team && self.user == other.user
+    }
+}
+
 /// One reveal as the owner sees it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -287,6 +356,9 @@ pub struct ViewEntry {
     pub at: DateTime<Utc>,
     /// The viewer's country (ISO 3166-1 alpha-2), when known.
     pub country: Option<String>,
+    /// Who revealed it, for a secret bound to a platform user: the identity they signed in with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub viewer: Option<PlatformIdentity>,
 }
 
 #[cfg(test)]

@@ -5,7 +5,9 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::model::{AccountId, SecretId};
+use serde::Serialize;
+
+use crate::model::{AccountId, PlatformIdentity, SecretId};
 
 // The wire types live with the other wire types, so clients (the bots) read them without the
 // engine.
@@ -45,6 +47,8 @@ pub struct EventFacts<'a> {
     pub views_remaining: u32,
     /// Viewer's country.
     pub country: Option<&'a str>,
+    /// For a bound secret: the signed-in user who revealed it, or whom it refused.
+    pub viewer: Option<&'a PlatformIdentity>,
     /// The secret's own webhook URL.
     pub secret_webhook: Option<&'a str>,
     /// The account's webhook URL.
@@ -56,6 +60,17 @@ pub struct EventFacts<'a> {
 /// Outbox targets starting with this go to an in-process event sink (`webhook::EventSink`),
 /// not over HTTP.
 pub const INTERNAL_PREFIX: &str = "internal:";
+
+/// The body an event is sent with: [`EventPayload`], plus for a bound secret the signed-in
+/// `viewer` (a field added after the webhook contract was written, so it is additive: receivers
+/// and the bots' parser of [`EventPayload`] ignore what they do not know).
+#[derive(Serialize)]
+struct Body<'a> {
+    #[serde(flatten)]
+    event: &'a EventPayload,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    viewer: Option<&'a PlatformIdentity>,
+}
 
 /// Builds the outbox rows for `kinds` happening now to a secret: one per kind for its webhook
 /// (the secret's, else the account's) and one per kind for its in-process subscriber.
@@ -92,7 +107,11 @@ pub fn events(
                 account_id: facts.account_id,
                 secret_id: facts.secret_id,
                 kind,
-                payload: serde_json::to_string(&payload).unwrap_or_default(),
+                payload: serde_json::to_string(&Body {
+                    event: &payload,
+                    viewer: facts.viewer,
+                })
+                .unwrap_or_default(),
                 target_url: target.to_string(),
                 created_at: now,
             }

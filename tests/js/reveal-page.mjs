@@ -7,22 +7,12 @@
 //                secret; print JSON {content, status} on stdout.
 // mode "gone":   open; print the "gone" message shown to the visitor.
 // Screenshots go to $SCREENSHOT_DIR when set.
-import { chromium } from 'playwright-core';
+import { launch, shot, tab } from './chromium.mjs';
 
 const [link, mode] = process.argv.slice(2);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
-const shot = async (page, name) => {
-  if (process.env.SCREENSHOT_DIR) await page.screenshot({ path: `${process.env.SCREENSHOT_DIR}/${name}.png`, fullPage: true });
-};
+const browser = await launch();
 try {
-  const page = await browser.newPage();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  const { page, errors } = await tab(browser);
   const resp = await page.goto(link, { waitUntil: 'load' });
   await page.waitForSelector('body[data-state]', { timeout: 15000 });
   const state = await page.getAttribute('body', 'data-state');

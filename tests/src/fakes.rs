@@ -132,6 +132,25 @@ pub struct Call {
 }
 
 impl Call {
+    /// A request as a fake server received it.
+    pub fn of(
+        method: &axum::http::Method,
+        uri: &axum::http::Uri,
+        headers: &axum::http::HeaderMap,
+        body: &[u8],
+    ) -> Self {
+        Self {
+            method: method.to_string(),
+            path: uri.path().to_string(),
+            query: uri.query().unwrap_or("").to_string(),
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
+                .collect(),
+            body: body.to_vec(),
+        }
+    }
+
     /// The body as JSON (form bodies: `Null`).
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
@@ -179,18 +198,7 @@ impl FakeApi {
             move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
                 let (calls, answer) = (c2.clone(), a2.clone());
                 async move {
-                    let call = Call {
-                        method: method.to_string(),
-                        path: uri.path().to_string(),
-                        query: uri.query().unwrap_or("").to_string(),
-                        headers: headers
-                            .iter()
-                            .map(|(k, v)| {
-                                (k.as_str().to_string(), v.to_str().unwrap_or("").to_string())
-                            })
-                            .collect(),
-                        body: body.to_vec(),
-                    };
+                    let call = Call::of(&method, &uri, &headers, &body);
                     let f = answer.lock().unwrap().clone();
                     let (status, json) = f(&call);
                     calls.lock().unwrap().push(call);

@@ -14,10 +14,12 @@ use std::time::{Duration, Instant};
 
 use seecret_core::client::Client;
 mod fakes;
+mod oauth;
 mod s3;
 mod server;
 
 pub use fakes::*;
+pub use oauth::*;
 pub use s3::*;
 pub use server::*;
 

@@ -306,6 +306,31 @@ pub struct ServeOptions {
     #[arg(long, env = "SEECRET_AUTH_FAILURES_PER_MINUTE",
         default_value_t = HttpLimits::default().auth_failures_per_minute)]
     pub auth_failures_per_minute: u32,
+    /// The Slack app's client id: with the secret, recipients of secrets bound to a Slack user
+    /// sign in with Slack (OpenID Connect) on the reveal page. The Slack app's OAuth install
+    /// reads the same variable.
+    #[arg(long, env = "SEECRET_SLACK_CLIENT_ID")]
+    pub slack_client_id: Option<String>,
+    /// The Slack app's client secret (see slack_client_id).
+    #[arg(long, env = "SEECRET_SLACK_CLIENT_SECRET", hide_env_values = true)]
+    pub slack_client_secret: Option<Hidden>,
+    /// Replaces https://slack.com in Sign in with Slack's URLs (authorize, token, keys).
+    #[arg(long, env = "SEECRET_SLACK_SIGN_IN_URL", default_value = crate::signin::SLACK_URL)]
+    pub slack_sign_in_url: String,
+    /// The Discord application's OAuth2 client id: with the secret, recipients of secrets bound
+    /// to a Discord user sign in with Discord (scope identify) on the reveal page.
+    #[arg(long, env = "SEECRET_DISCORD_CLIENT_ID")]
+    pub discord_client_id: Option<String>,
+    /// The Discord application's OAuth2 client secret (see discord_client_id).
+    #[arg(long, env = "SEECRET_DISCORD_CLIENT_SECRET", hide_env_values = true)]
+    pub discord_client_secret: Option<Hidden>,
+    /// Replaces https://discord.com in Discord sign-in's URLs (authorize, token, users/@me).
+    #[arg(long, env = "SEECRET_DISCORD_SIGN_IN_URL", default_value = crate::signin::DISCORD_URL)]
+    pub discord_sign_in_url: String,
+    /// How long a recipient's sign-in counts before the reveal (e.g. 10m).
+    #[arg(long, env = "SEECRET_SIGN_IN_TICKET_TTL",
+        default_value_t = Human(EngineConfig::default().sign_in_ticket_ttl))]
+    pub sign_in_ticket_ttl: Human,
 }
 
 /// The allow list as text; a TOML boolean (the former form) becomes `"true"`/`"false"` so that
@@ -416,6 +441,8 @@ pub struct Settings {
     pub header_timeout: Duration,
     /// Deadlines, in-flight cap, failed-authentication limit.
     pub http: HttpLimits,
+    /// The platforms recipients of bound secrets sign in with.
+    pub sign_in: crate::signin::SignInSettings,
 }
 
 impl StorageArgs {
@@ -457,6 +484,7 @@ impl ServeArgs {
         let o = self.options.resolve(&file)?;
         let d = EngineConfig::default();
         let public_url_set = o.public_url.is_some();
+        let sign_in = crate::signin::SignInSettings::from_options(&o)?;
         if let Some(public_url) = &o.public_url {
             let parsed = url::Url::parse(public_url)
                 .with_context(|| format!("SEECRET_PUBLIC_URL {public_url:?} is not a URL"))?;
@@ -505,8 +533,13 @@ impl ServeArgs {
                 None => d.argon2_concurrency,
             },
             geo_available: o.geoip_db.is_some() || o.country_header.is_some(),
+            sign_in_providers: sign_in.providers(),
+            sign_in_ticket_ttl: o.sign_in_ticket_ttl.0,
             ..d
         };
+        if engine.sign_in_ticket_ttl.is_zero() {
+            bail!("SEECRET_SIGN_IN_TICKET_TTL must be above 0");
+        }
         if engine.min_expiration > engine.max_expiration {
             bail!("SEECRET_MIN_EXPIRATION is above SEECRET_MAX_EXPIRATION");
         }
@@ -559,6 +592,7 @@ impl ServeArgs {
             engine,
             header_timeout,
             http,
+            sign_in,
         })
     }
 }

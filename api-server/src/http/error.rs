@@ -27,6 +27,7 @@ impl ApiError {
                 message: message.into(),
                 field: None,
                 valid_operations: None,
+                bound_to: None,
             }),
             retry_after: None,
             rate_limit: None,
@@ -96,9 +97,11 @@ impl From<Error> for ApiError {
                 StatusCode::BAD_REQUEST
             }
             Error::Unauthorized => StatusCode::UNAUTHORIZED,
-            Error::PassphraseRequired | Error::PassphraseInvalid | Error::Forbidden { .. } => {
-                StatusCode::FORBIDDEN
-            }
+            Error::PassphraseRequired
+            | Error::PassphraseInvalid
+            | Error::Forbidden { .. }
+            | Error::SignInRequired { .. }
+            | Error::NotTheRecipient { .. } => StatusCode::FORBIDDEN,
             Error::NotFound => StatusCode::NOT_FOUND,
             Error::IdTaken => StatusCode::CONFLICT,
             Error::Gone(_) => StatusCode::GONE,
@@ -123,11 +126,15 @@ impl From<Error> for ApiError {
             }
         };
         let mut out = Self::new(status, e.code(), e.to_string());
-        if let Error::InvalidInput {
-            field: Some(field), ..
-        } = &e
-        {
-            out.detail.field = Some((*field).to_string());
+        match e {
+            Error::InvalidInput {
+                field: Some(field), ..
+            } => out.detail.field = Some(field.to_string()),
+            // The reveal page says whom the secret is for and offers that platform's sign-in.
+            Error::SignInRequired { bound_to, .. } | Error::NotTheRecipient { bound_to } => {
+                out.detail.bound_to = Some(*bound_to);
+            }
+            _ => {}
         }
         out
     }

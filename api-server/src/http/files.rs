@@ -27,8 +27,9 @@ fn bad(message: impl Into<String>) -> ApiError {
 }
 
 /// Creates a file secret from `multipart/form-data`: metadata fields first (`expiration`,
-/// `views`, `passphrase`, `label`, `webhook_url`, `allowed_countries`, `file_name`, and for
-/// client-sealed uploads `id` and `size`), then the file as part `file` (plaintext, sealed here)
+/// `views`, `passphrase`, `label`, `webhook_url`, `allowed_countries`, `file_name`, `bound_to` as
+/// a JSON object, and for client-sealed uploads `id` and `size`), then the file as part `file`
+/// (plaintext, sealed here)
 /// or `ciphertext` (a sealed stream). `operation` is accepted and must be `create_seecret`.
 pub async fn create_from_multipart(
     state: &AppState,
@@ -130,6 +131,17 @@ fn create_request(mut fields: Map<String, Value>) -> Result<CreateSecret, ApiErr
             .map(|s| Value::String(s.to_string()))
             .collect();
         fields.insert("allowed_countries".into(), Value::Array(list));
+    }
+    // A form field is text: `bound_to` comes as its JSON object.
+    if let Some(Value::String(b)) = fields.remove("bound_to") {
+        let object: Value = serde_json::from_str(&b).map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                format!("bound_to must be a JSON object, as in a JSON create: {e}"),
+            )
+        })?;
+        fields.insert("bound_to".into(), object);
     }
     serde_json::from_value(Value::Object(fields)).map_err(|e| ApiError::bad_json(&e))
 }

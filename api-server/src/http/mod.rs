@@ -28,6 +28,7 @@ mod openapi;
 mod page;
 mod rest;
 mod rpc;
+mod signin;
 
 pub use error::ApiError;
 pub use guard::{Deadline, Guards, HttpLimits};
@@ -41,6 +42,8 @@ pub struct AppState {
     pub net: Arc<Net>,
     /// In-flight cap, deadlines and the failed-authentication limit.
     pub guards: Arc<Guards>,
+    /// Sign-in of the recipients of bound secrets (Slack, Discord).
+    pub sign_in: Arc<crate::signin::SignIn>,
 }
 
 /// Client address and country sources.
@@ -60,6 +63,7 @@ pub fn app(state: AppState, bots: Router) -> Router {
         .merge(rest::routes(state.clone()))
         .route("/v1/openapi.json", get(openapi::serve))
         .merge(page::routes())
+        .merge(signin::routes())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
@@ -94,8 +98,17 @@ pub fn app(state: AppState, bots: Router) -> Router {
             HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
         ))
         // Spans carry method and path only: paths hold ids, never keys (those stay in the
-        // fragment) and bodies are never logged.
-        .layer(TraceLayer::new_for_http())
+        // fragment), queries are left out (a sign-in callback's carries the platform's one-time
+        // code) and bodies are never logged.
+        // (Under tower-http's target, like its default span, so `tower_http=debug` shows them.)
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            tracing::debug_span!(
+                target: "tower_http::trace::make_span",
+                "request",
+                method = %req.method(),
+                path = %req.uri().path(),
+            )
+        }))
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {

@@ -6,6 +6,7 @@
 use axum::Json;
 use axum::extract::State;
 use seecret_core::engine::EngineConfig;
+use seecret_core::model::Provider;
 use serde_json::{Map, Value, json};
 
 use super::AppState;
@@ -136,6 +137,7 @@ fn constrain_schemas(doc: &mut Value, cfg: &EngineConfig) {
     let content = json!({"type": "string", "minLength": 1, "maxLength": cfg.max_text_bytes});
     let b64 = json!({"type": "string", "pattern": B64URL_32, "minLength": 43, "maxLength": 43});
 
+    set_prop(doc, "CreateSecret", "bound_to", bound_to(cfg));
     for (prop, value) in [
         ("content", content.clone()),
         ("ciphertext", json!({"type": "string", "pattern": ENVELOPE})),
@@ -209,9 +211,11 @@ fn constrain_schemas(doc: &mut Value, cfg: &EngineConfig) {
         ("key", b64.clone()),
         ("proof", b64.clone()),
         ("passphrase", passphrase),
+        ("ticket", b64.clone()),
     ] {
         set_prop(doc, "RevealRequest", prop, nullable(value));
     }
+    set_prop(doc, "StatusRequest", "ticket", nullable(b64.clone()));
     set_prop(doc, "StatusRequest", "proof", b64);
     set_prop(doc, "UpdateAccount", "webhook_url", nullable(webhook));
     set_prop(
@@ -276,6 +280,38 @@ fn constrain_schemas(doc: &mut Value, cfg: &EngineConfig) {
             }
         }
     }
+}
+
+/// A create's `bound_to`: an identity of each platform this server signs people in with (the
+/// engine's `check_identity`), or null. With no sign-in configured only null is accepted: a
+/// binding nobody could satisfy is refused at creation.
+fn bound_to(cfg: &EngineConfig) -> Value {
+    let name = json!({"type": ["string", "null"], "maxLength": 100, "pattern": NO_CONTROLS});
+    let mut variants = Vec::new();
+    if cfg.sign_in_providers.contains(&Provider::Slack) {
+        variants.push(json!({"type": "object", "additionalProperties": false,
+            "required": ["provider", "team", "user"],
+            "properties": {
+                "provider": {"type": "string", "enum": ["slack"]},
+                "team": {"type": "string", "pattern": "^T[A-Z0-9]{2,31}$"},
+                "user": {"type": "string", "pattern": "^[UW][A-Z0-9]{2,31}$"},
+                "name": name}}));
+    }
+    if cfg.sign_in_providers.contains(&Provider::Discord) {
+        variants.push(json!({"type": "object", "additionalProperties": false,
+            "required": ["provider", "user"],
+            "properties": {
+                "provider": {"type": "string", "enum": ["discord"]},
+                "team": {"type": "null"},
+                "user": {"type": "string", "pattern": "^[1-9][0-9]{16,18}$"},
+                "name": name}}));
+    }
+    variants.push(json!({"type": "null"}));
+    let mut v = json!({"oneOf": variants});
+    if cfg.sign_in_providers.is_empty() {
+        v["description"] = json!("Not available on this server (no sign-in configured).");
+    }
+    v
 }
 
 /// A list cursor: a `next_cursor` the server gave, or empty for the first page.

@@ -18,6 +18,7 @@ const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self';
 const REVEAL_JS: &str = include_str!("../../assets/reveal.js");
 const STYLE_CSS: &str = include_str!("../../assets/style.css");
 const STREAM_JS: &str = include_str!("../../assets/stream.js");
+const SIGNIN_JS: &str = include_str!("../../assets/signin.js");
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -31,6 +32,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/assets/stream.js",
             get(|| async { asset("text/javascript; charset=utf-8", STREAM_JS) }),
+        )
+        .route(
+            "/assets/signin.js",
+            get(|| async { asset("text/javascript; charset=utf-8", SIGNIN_JS) }),
         )
         .route(
             "/assets/style.css",
@@ -55,7 +60,13 @@ async fn page(State(state): State<AppState>, addr: ClientAddr) -> Response {
     }
     // The same bytes for every id, known or not: the page asks the status endpoint with the
     // proof it derives from the fragment, so the id alone learns nothing here.
-    let mut resp = Html(PAGE_HTML).into_response();
+    page_headers(Html(PAGE_HTML).into_response())
+}
+
+/// The headers of every page a person reads (the reveal page, the sign-in pages): a strict CSP
+/// (scripts and styles of this server only, no inline script), no indexing, no framing, no
+/// caching.
+pub(super) fn page_headers(mut resp: Response) -> Response {
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_SECURITY_POLICY,
@@ -70,19 +81,36 @@ async fn page(State(state): State<AppState>, addr: ClientAddr) -> Response {
     resp
 }
 
-/// The one reveal page. Every state the script can show is in it, hidden until the status call
-/// says which one applies.
-const PAGE_HTML: &str = r#"<!doctype html>
+/// The start of every page a person reads, up to `<body`: `$title`, and this server's style
+/// sheet under the relative path `$assets` (pages work under any path prefix of the public URL).
+macro_rules! page_head {
+    ($title:literal, $assets:literal) => {
+        concat!(
+            r#"<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex, nofollow">
 <meta name="referrer" content="no-referrer">
-<title>Seecret: a secret was shared with you</title>
-<link rel="stylesheet" href="../assets/style.css">
+<title>"#,
+            $title,
+            r#"</title>
+<link rel="stylesheet" href=""#,
+            $assets,
+            r#"style.css">
 </head>
-<body>
+"#
+        )
+    };
+}
+pub(super) use page_head;
+
+/// The one reveal page. Every state the script can show is in it, hidden until the status call
+/// says which one applies.
+const PAGE_HTML: &str = concat!(
+    page_head!("Seecret: a secret was shared with you", "../assets/"),
+    r#"<body>
 <main>
 <h1>Seecret</h1>
 <section id="waiting" hidden>
@@ -94,6 +122,10 @@ const PAGE_HTML: &str = r#"<!doctype html>
 <button id="reveal" type="button">Reveal secret</button>
 </section>
 <p id="gone" hidden></p>
+<section id="sign-in" hidden>
+<p id="sign-in-lead"></p>
+<button id="sign-in-button" type="button">Sign in</button>
+</section>
 <p id="status" role="status" aria-live="polite">Checking the link…</p>
 <section id="result" hidden>
 <pre id="content"></pre>
@@ -106,4 +138,5 @@ const PAGE_HTML: &str = r#"<!doctype html>
 <footer>Decrypted in your browser: the key is the part of the link after <code>#</code>, which is never sent to the server.</footer>
 </body>
 </html>
-"#;
+"#
+);

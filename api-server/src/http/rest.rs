@@ -215,7 +215,9 @@ async fn redeliver(
     responses((status = 200, body = Revealed, description = "text; a file answers its bytes \
         (application/octet-stream: the sealed stream, or the decrypted file when `key` was sent)"),
         (status = 403, body = ErrorBody,
-        description = "passphrase required or wrong; no view used"),
+        description = "passphrase required or wrong, country refused, or for a secret bound to a \
+        platform user: `sign_in_required` (no valid ticket) or `not_the_recipient` (another user \
+        signed in); no view used"),
         (status = 400, body = ErrorBody, description = "malformed key, proof or passphrase"),
         (status = 404, body = ErrorBody), (status = 410, body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 429, body = ErrorBody)))]
@@ -236,10 +238,14 @@ async fn reveal(
 }
 
 /// What the reveal page shows before anything is used: needs the reveal `proof` (404 without a
-/// valid one, as for an unknown id). Uses no view and records nothing.
+/// valid one, as for an unknown id), and for a secret bound to a platform user that user's sign-in
+/// `ticket`. Uses no view and records nothing (but a stranger's ticket, which is used up).
 #[utoipa::path(post, path = "/v1/secrets/{id}/status", tag = "reveal",
     params(("id" = String, Path)), request_body = StatusRequest,
     responses((status = 200, body = PublicStatus), (status = 400, body = ErrorBody),
+        (status = 403, body = ErrorBody, description = "a secret bound to a platform user: \
+        `sign_in_required` (no valid ticket; `bound_to` says whom it is for) or \
+        `not_the_recipient`; nothing used"),
         (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
         (status = 429, body = ErrorBody)))]
 async fn status(
@@ -252,7 +258,10 @@ async fn status(
     limit_address(&state, &addr).await?;
     let JsonBody(req) = JsonBody::<StatusRequest>::from_request(req, &state).await?;
     Ok(Json(
-        state.engine.status(secret_id(&id)?, &req.proof).await?,
+        state
+            .engine
+            .status(secret_id(&id)?, &req, &addr.viewer())
+            .await?,
     ))
 }
 

@@ -4,8 +4,9 @@
 //! One module per concern, each adding its part of `impl Engine`: `accounts` (accounts, tokens,
 //! webhook settings), `secrets` (create, read, list, update, delete), `reveal` (status and
 //! reveal), `files` (file uploads and downloads), `passphrase` (Argon2 and the attempt window),
-//! `rules` (every input check, the proof check, and the live-status rule) and `sweep` (expiry,
-//! retention and leftovers). This file holds the engine, its settings and its construction.
+//! `rules` (every input check, the proof check, and the live-status rule), `recipient` (secrets
+//! bound to a platform user: sign-in tickets and the reveal rule) and `sweep` (expiry, retention
+//! and leftovers). This file holds the engine, its settings and its construction.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -19,13 +20,14 @@ use crate::crypto::SecretKey;
 use crate::error::{Error, Result};
 use crate::limits::{Limiter, RateLimiter, RedisLimiter};
 use crate::link::Link;
-use crate::model::{AccountId, Expiration, SecretId};
+use crate::model::{AccountId, Expiration, Provider, SecretId};
 use crate::store::{AccountRecord, SecretRecord, Store};
 use crate::webhook::WebhookConfig;
 
 mod accounts;
 mod files;
 mod passphrase;
+mod recipient;
 mod reveal;
 mod rules;
 mod secrets;
@@ -72,6 +74,11 @@ pub struct EngineConfig {
     /// Whether a country source (GeoIP database or trusted header) is configured: without one,
     /// `allowed_countries` is refused rather than silently unenforceable.
     pub geo_available: bool,
+    /// The platforms the server can sign people in with (their OAuth settings are present): a
+    /// secret may be bound only to a user of one of them.
+    pub sign_in_providers: Vec<Provider>,
+    /// How long a sign-in ticket counts: from the sign-in to the reveal.
+    pub sign_in_ticket_ttl: Duration,
 }
 
 impl Default for EngineConfig {
@@ -92,6 +99,8 @@ impl Default for EngineConfig {
             argon2_concurrency: std::thread::available_parallelism().map_or(1, usize::from),
             webhooks: WebhookConfig::default(),
             geo_available: false,
+            sign_in_providers: Vec::new(),
+            sign_in_ticket_ttl: Duration::from_secs(600),
         }
     }
 }

@@ -53,7 +53,7 @@ impl Engine {
             return Ok(());
         }
         self.store
-            .record_access_denied(record.id, "passphrase", None, now)
+            .record_access_denied(record.id, "passphrase", None, None, now)
             .await?;
         self.wake.notify_one();
         warn!(id = %record.id, "wrong passphrase");
@@ -68,7 +68,7 @@ impl Engine {
         now: DateTime<Utc>,
     ) -> Result<()> {
         self.store
-            .record_access_denied(id, "rate", None, now)
+            .record_access_denied(id, "rate", None, None, now)
             .await?;
         self.wake.notify_one();
         // A concurrent request may have opened the window with a slightly later `now` than

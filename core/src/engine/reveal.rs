@@ -5,7 +5,7 @@ use tracing::instrument;
 use super::files::FileDownload;
 use super::rules::{check_proof, gone_reason, live_status};
 use super::{Engine, Viewer, now};
-use crate::api::{PublicStatus, RevealRequest, Revealed};
+use crate::api::{PublicStatus, RevealRequest, Revealed, StatusRequest};
 use crate::crypto::{self, SecretBytes, SecretKey};
 use crate::error::{Error, GoneReason, Result};
 use crate::model::SecretId;
@@ -13,12 +13,21 @@ use crate::store::ViewClaim;
 
 impl Engine {
     /// What the reveal page may show without using a view, to a caller holding the reveal proof
-    /// (DESIGN §7.1): without it, the same [`Error::NotFound`] as an unknown id.
+    /// (DESIGN §7.1): without it, the same [`Error::NotFound`] as an unknown id. For a secret
+    /// bound to a platform user, the caller must also show that user's sign-in ticket (checked,
+    /// not used up), else [`Error::SignInRequired`] or [`Error::NotTheRecipient`].
     #[instrument(skip_all, fields(%id))]
-    pub async fn status(&self, id: SecretId, proof: &SecretBytes) -> Result<PublicStatus> {
+    pub async fn status(
+        &self,
+        id: SecretId,
+        req: &StatusRequest,
+        viewer: &Viewer,
+    ) -> Result<PublicStatus> {
         let r = self.store.secret(id).await?.ok_or(Error::NotFound)?;
-        check_proof(&r, None, Some(proof))?;
+        check_proof(&r, None, Some(&req.proof))?;
         let now = now();
+        self.check_recipient(&r, req.ticket.as_ref(), viewer.country.as_deref(), now)
+            .await?;
         Ok(PublicStatus {
             id,
             status: live_status(&r, now),
@@ -27,6 +36,7 @@ impl Engine {
             expires_at: r.expires_at,
             views_remaining: r.views_total.saturating_sub(r.views_used),
             size: r.size,
+            bound_to: r.bound_to.clone(),
         })
     }
 
@@ -34,13 +44,20 @@ impl Engine {
     /// (DESIGN §7.1), checked before anything else: otherwise [`Error::NotFound`], with nothing
     /// recorded. Text comes back whole: decrypted with a key, else as the envelope for the client
     /// to open. A file comes back as a stream: decrypted with a key, else the sealed blob. A wrong
-    /// key or passphrase uses no view.
+    /// key or passphrase uses no view. A secret bound to a platform user also needs that user's
+    /// sign-in ticket, checked right after the proof and used up with the view; who signed in
+    /// goes to the view log and the events.
     #[instrument(skip_all, fields(%id))]
     pub async fn reveal(&self, id: SecretId, req: RevealRequest, viewer: Viewer) -> Result<Reveal> {
         let record = self.store.secret(id).await?.ok_or(Error::NotFound)?;
         // Before anything else (status, geo, passphrase, view, events): the id alone is nothing.
         check_proof(&record, req.key.as_ref(), req.proof.as_ref())?;
         let now = now();
+        // Next, for a bound secret, who is asking: a stranger learns nothing more, not even
+        // whether it is still there, and uses nothing.
+        let recipient = self
+            .check_recipient(&record, req.ticket.as_ref(), viewer.country.as_deref(), now)
+            .await?;
         if let Some(reason) = gone_reason(&record, now) {
             return Err(Error::Gone(reason));
         }
@@ -53,7 +70,13 @@ impl Engine {
                 .is_some_and(|c| record.allowed_countries.iter().any(|a| a == c));
             if !allowed {
                 self.store
-                    .record_access_denied(id, "country", viewer.country.as_deref(), now)
+                    .record_access_denied(
+                        id,
+                        "country",
+                        viewer.country.as_deref(),
+                        recipient.as_ref().map(|r| &r.identity),
+                        now,
+                    )
                     .await?;
                 self.wake.notify_one();
                 return Err(Error::Forbidden {
@@ -78,6 +101,12 @@ impl Engine {
                     .and_then(SecretKey::from_base64url)
             })
             .transpose()?;
+        // Last check before the view: the ticket opens one reveal. (A wrong passphrase or key
+        // above leaves it for the next try.)
+        if let Some(recipient) = &recipient {
+            self.use_ticket(&record, recipient).await?;
+        }
+        let viewed_by = recipient.map(|r| r.identity);
         let mut record = record;
         let mut rounds = 0;
         // The text as the key check opened it: the view is claimed for that very content
@@ -105,7 +134,13 @@ impl Engine {
             // between the check and the claim uses no view (issue 12, owner races).
             match self
                 .store
-                .claim_view(id, now, viewer.country.as_deref(), record.content_version)
+                .claim_view(
+                    id,
+                    now,
+                    viewer.country.as_deref(),
+                    viewed_by.as_ref(),
+                    record.content_version,
+                )
                 .await?
             {
                 ViewClaim::Granted {

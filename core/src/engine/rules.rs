@@ -1,6 +1,7 @@
 //! The rules a request is checked against: every input check (expiration, views, sizes,
 //! envelope, countries, webhook URL, labels and file names, verifiers, account names,
-//! subscribers, paging, passphrase length), the reveal-proof check, and the live status of a
+//! subscribers, paging, passphrase length, platform identities), the reveal-proof check, and the
+//! live status of a
 //! secret as every operation applies it (the rule itself is stated once, in
 //! [`Status::live_at`]).
 
@@ -10,7 +11,7 @@ use super::Engine;
 use crate::api::SecretInfo;
 use crate::crypto::{self, RevealProof, SecretBytes, SecretKey, Verifier};
 use crate::error::{Error, GoneReason, Result};
-use crate::model::{Expiration, SecretId, Status};
+use crate::model::{Expiration, PlatformIdentity, Provider, SecretId, Status};
 use crate::store::SecretRecord;
 use crate::webhook;
 
@@ -43,6 +44,43 @@ impl Engine {
             return Err(Error::invalid("allowed_countries", "too many countries"));
         }
         Ok(out)
+    }
+
+    /// A create's `bound_to`: a well-formed identity of a platform this server can sign people
+    /// in with. Binding to a platform without sign-in would make the secret impossible to open,
+    /// or (were the check skipped) open to anyone: both are refused at creation instead.
+    pub(super) fn check_bound_to(
+        &self,
+        bound: Option<PlatformIdentity>,
+    ) -> Result<Option<PlatformIdentity>> {
+        let Some(bound) = bound else {
+            return Ok(None);
+        };
+        self.check_sign_in_available("bound_to", bound.provider)?;
+        check_identity("bound_to", bound).map(Some)
+    }
+
+    /// Whether this server can sign people in with `provider`.
+    pub(super) fn check_sign_in_available(
+        &self,
+        field: &'static str,
+        provider: Provider,
+    ) -> Result<()> {
+        if self.cfg.sign_in_providers.contains(&provider) {
+            return Ok(());
+        }
+        let vars = match provider {
+            Provider::Slack => "SEECRET_SLACK_CLIENT_ID and SEECRET_SLACK_CLIENT_SECRET",
+            Provider::Discord => "SEECRET_DISCORD_CLIENT_ID and SEECRET_DISCORD_CLIENT_SECRET",
+        };
+        Err(Error::invalid(
+            field,
+            format!(
+                "sign-in with {p} is not configured on this server, so a secret cannot be bound \
+                 to a {p} user (the operator sets {vars})",
+                p = provider.label()
+            ),
+        ))
     }
 
     pub(super) async fn check_webhook_url(&self, url: Option<String>) -> Result<Option<String>> {
@@ -192,26 +230,92 @@ pub(super) fn check_label(label: Option<String>) -> Result<Option<String>> {
 /// characters, refused with a 400 naming `field` if it holds control or format characters, since
 /// bidi overrides and invisible characters make a name read as something else.
 pub(super) fn check_name(field: &'static str, name: Option<String>) -> Result<Option<String>> {
+    check_text(field, field, 200, name)
+}
+
+/// [`check_name`] for a part (`what`, e.g. `bound_to.name`) of `field`, at most `max` characters.
+fn check_text(
+    field: &'static str,
+    what: &str,
+    max: usize,
+    name: Option<String>,
+) -> Result<Option<String>> {
     let Some(name) = name.map(|l| l.trim().to_string()).filter(|l| !l.is_empty()) else {
         return Ok(None);
     };
-    if name.chars().count() > 200 {
+    if name.chars().count() > max {
         return Err(Error::invalid(
             field,
-            format!("{field} must be at most 200 characters"),
+            format!("{what} must be at most {max} characters"),
         ));
     }
     if let Some(c) = name.chars().find(|c| crate::text::is_hidden_char(*c)) {
         return Err(Error::invalid(
             field,
             format!(
-                "{field} must not contain control characters or invisible formatting characters \
+                "{what} must not contain control characters or invisible formatting characters \
                  such as bidi overrides (found U+{:04X})",
                 c as u32
             ),
         ));
     }
     Ok(Some(name))
+}
+
+/// Longest display name of a platform identity.
+pub(super) const IDENTITY_NAME_MAX: usize = 100;
+
+/// A platform identity whose ids have the platform's own form: Slack a workspace `T…` and a
+/// member `U…`/`W…` (that letter and 2 to 31 upper-case letters or digits), Discord a snowflake
+/// of 17 to 19 digits and no team (its user ids are global). Anything else would never match a
+/// signed-in user, so the secret could never be opened: refused now, naming `field`.
+pub(super) fn check_identity(
+    field: &'static str,
+    who: PlatformIdentity,
+) -> Result<PlatformIdentity> {
+    fn slack_id(s: &str, first: &[char]) -> bool {
+        let mut chars = s.chars();
+        chars.next().is_some_and(|c| first.contains(&c))
+            && (3..=32).contains(&s.len())
+            && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+    }
+    let bad = |what: &str| Error::invalid(field, format!("{field}: {what}"));
+    match who.provider {
+        Provider::Slack => {
+            let team = who.team.as_deref().ok_or_else(|| {
+                bad("a Slack user needs its workspace: team (the T… id) is required")
+            })?;
+            if !slack_id(team, &['T']) {
+                return Err(bad(
+                    "team must be a Slack workspace id: T followed by 2 to 31 upper-case letters \
+                     or digits",
+                ));
+            }
+            if !slack_id(&who.user, &['U', 'W']) {
+                return Err(bad(
+                    "user must be a Slack member id: U or W followed by 2 to 31 upper-case \
+                     letters or digits",
+                ));
+            }
+        }
+        Provider::Discord => {
+            if who.team.is_some() {
+                return Err(bad(
+                    "team is only for Slack: a Discord user id is the same in every server",
+                ));
+            }
+            let snowflake = (17..=19).contains(&who.user.len())
+                && !who.user.starts_with('0')
+                && who.user.bytes().all(|b| b.is_ascii_digit());
+            if !snowflake {
+                return Err(bad(
+                    "user must be a Discord user id: a snowflake of 17 to 19 digits",
+                ));
+            }
+        }
+    }
+    let name = check_text(field, &format!("{field}.name"), IDENTITY_NAME_MAX, who.name)?;
+    Ok(PlatformIdentity { name, ..who })
 }
 
 /// An account's name: 1 to 100 characters once trimmed.

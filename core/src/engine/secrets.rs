@@ -11,7 +11,7 @@ use super::{Engine, now, to_chrono};
 use crate::api::{CreateSecret, Deleted, ListQuery, SecretInfo, SecretList, UpdateSecret};
 use crate::crypto::{self, RevealProof, SecretKey, WebhookSecret};
 use crate::error::{Error, Result};
-use crate::model::{Expiration, Kind, SecretId, Status};
+use crate::model::{Expiration, Kind, PlatformIdentity, SecretId, Status};
 use crate::store::{AccountRecord, SecretPatch, SecretRecord};
 
 impl Engine {
@@ -257,6 +257,7 @@ impl Engine {
                 _ => None,
             },
             notify: None,
+            bound_to: self.check_bound_to(req.bound_to.take())?,
         })
     }
 
@@ -310,6 +311,7 @@ fn info_of(r: &SecretRecord) -> SecretInfo {
         webhook_secret: None,
         size: r.size,
         file_name: r.file_name.clone(),
+        bound_to: r.bound_to.clone(),
     }
 }
 
@@ -323,6 +325,7 @@ pub(super) struct Draft {
     webhook_url: Option<String>,
     passphrase_hash: Option<String>,
     notify: Option<String>,
+    bound_to: Option<PlatformIdentity>,
 }
 
 impl Draft {
@@ -359,6 +362,7 @@ impl Draft {
             pp_fail_window: DateTime::<Utc>::UNIX_EPOCH,
             verifier: None,
             content_version: 0,
+            bound_to: self.bound_to,
         }
     }
 }

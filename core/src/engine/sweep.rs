@@ -53,6 +53,8 @@ impl Engine {
             .store
             .purge_ended(now - to_chrono(self.cfg.retention))
             .await?;
+        // Expired sign-in tickets count for nothing; they go at once.
+        self.store.purge_tickets(now).await?;
         if let Some(blobs) = &self.blobs {
             // An hour (the default) is far longer than any upload takes between its last byte
             // and its row, or from its first part to its last.

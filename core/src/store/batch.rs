@@ -592,6 +592,7 @@ mod tests {
             pp_fail_window: chrono::DateTime::UNIX_EPOCH,
             verifier: None,
             content_version: 0,
+            bound_to: None,
         };
         let taken = SecretId::new();
         store.insert_secret(&secret(taken)).await.unwrap();

@@ -14,7 +14,7 @@ macro_rules! jobs_fns {
 
             use super::$store;
             use $crate::api::WebhookDelivery;
-            use $crate::model::{AccountId, SecretId};
+            use $crate::model::{AccountId, PlatformIdentity, SecretId};
             use $crate::store::rows::{
                 ClaimRow, DeliveryRow, EndedRow, FactsRow, count, millis, parse,
             };
@@ -30,6 +30,7 @@ macro_rules! jobs_fns {
                 kinds: &[&'static str],
                 reason: Option<&str>,
                 country: Option<&str>,
+                viewer: Option<&PlatformIdentity>,
                 now: DateTime<Utc>,
             ) -> StoreResult<Vec<NewEvent>> {
                 let account_id: AccountId = parse(&row.account_id, "secrets.account_id")?;
@@ -47,6 +48,7 @@ macro_rules! jobs_fns {
                     views,
                     views_remaining: views.saturating_sub(used),
                     country,
+                    viewer,
                     secret_webhook: row.webhook_url.as_deref(),
                     account_webhook,
                     notify: row.notify.as_deref(),
@@ -275,7 +277,7 @@ macro_rules! jobs_fns {
                 let mut ids = Vec::with_capacity(rows.len());
                 for row in rows {
                     let id: SecretId = parse(&row.id, "secrets.id")?;
-                    let evs = facts_events(id, &row.facts, &[event_type::EXPIRED], None, None, now)?;
+                    let evs = facts_events(id, &row.facts, &[event_type::EXPIRED], None, None, None, now)?;
                     insert_events(&mut tx, &evs).await?;
                     ids.push((id, row.blob_key));
                 }

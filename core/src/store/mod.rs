@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 
 use crate::api::{Usage, WebhookDelivery};
 use crate::crypto::{Verifier, WebhookSecret};
-use crate::model::{AccountId, Kind, SecretId, Status, ViewEntry};
+use crate::model::{AccountId, Kind, PlatformIdentity, SecretId, Status, ViewEntry};
 
 mod batch;
 mod error;
@@ -108,6 +108,8 @@ pub struct SecretRecord {
     /// Bumped whenever an update replaces the sealed content; a view is only claimed for the
     /// version whose key the reveal checked.
     pub content_version: i64,
+    /// The only platform user who may open it (set at creation, never changed).
+    pub bound_to: Option<PlatformIdentity>,
 }
 
 impl std::fmt::Debug for SecretRecord {
@@ -155,6 +157,19 @@ impl SecretPatch {
             && self.envelope.is_none()
             && self.verifier.is_none()
     }
+}
+
+/// A sign-in ticket as stored (under the SHA-256 of the ticket itself).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TicketRecord {
+    /// The one secret it may open.
+    pub secret_id: SecretId,
+    /// Who signed in.
+    pub identity: PlatformIdentity,
+    /// When it was issued.
+    pub created_at: DateTime<Utc>,
+    /// When it stops counting.
+    pub expires_at: DateTime<Utc>,
 }
 
 /// The result of trying to use one view.
@@ -339,12 +354,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> StoreResult<Option<Option<String>>>;
     /// Uses one view of an active, unexpired secret whose content is still `content_version`,
     /// atomically: of N concurrent callers on a secret with k views left, exactly k get
-    /// [`ViewClaim::Granted`]. The last view erases the content in the same transaction.
+    /// [`ViewClaim::Granted`]. The last view erases the content in the same transaction. The
+    /// view log records `country` and, for a bound secret, the signed-in `viewer`.
     async fn claim_view(
         &self,
         id: SecretId,
         now: DateTime<Utc>,
         country: Option<&str>,
+        viewer: Option<&PlatformIdentity>,
         content_version: i64,
     ) -> StoreResult<ViewClaim>;
     /// Claims one passphrase attempt of an active secret in one statement: granted while fewer
@@ -357,13 +374,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         max: u32,
         now: DateTime<Utc>,
     ) -> StoreResult<AttemptClaim>;
-    /// Enqueues `seecret.access_denied` with `reason` (passphrase, country, rate) for a refused
-    /// reveal.
+    /// Enqueues `seecret.access_denied` with `reason` (passphrase, country, rate, recipient) for
+    /// a refused reveal; `viewer` is the signed-in user a bound secret refused.
     async fn record_access_denied(
         &self,
         id: SecretId,
         reason: &str,
         country: Option<&str>,
+        viewer: Option<&PlatformIdentity>,
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
     /// The reveals of a secret, oldest first.
@@ -422,6 +440,20 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         event_id: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<bool>;
+
+    /// Stores a sign-in ticket under `hash`, the SHA-256 of the ticket.
+    async fn insert_ticket(&self, hash: &[u8; 32], ticket: &TicketRecord) -> StoreResult<()>;
+    /// The ticket stored under `hash`, expired or not (the caller judges), without using it.
+    async fn ticket(&self, hash: &[u8; 32]) -> StoreResult<Option<TicketRecord>>;
+    /// Uses up the ticket stored under `hash` for `secret`, in one statement: of concurrent
+    /// callers (on any instance) exactly one gets it, the others `None`.
+    async fn take_ticket(
+        &self,
+        hash: &[u8; 32],
+        secret: SecretId,
+    ) -> StoreResult<Option<TicketRecord>>;
+    /// Forgets tickets that expired at or before `now`; returns how many.
+    async fn purge_tickets(&self, now: DateTime<Utc>) -> StoreResult<u64>;
 
     /// Saves (or replaces) a chat-app installation's sealed credentials.
     async fn put_installation(

@@ -124,12 +124,14 @@ impl PostgresStore {
         id: SecretId,
         content_version: i64,
         country: Option<&str>,
+        viewer: Option<&str>,
     ) -> StoreResult<Option<ClaimedRow>> {
         let row: Option<ClaimedRow> = sqlx::query_as(concat!(
             "WITH claimed AS (",
             claim_update!(),
             "), viewed AS (
-                INSERT INTO views (secret_id, at, country) SELECT $2, $1, $4 FROM claimed
+                INSERT INTO views (secret_id, at, country, viewer)
+                SELECT $2, $1, $4, $5 FROM claimed
              )
              SELECT * FROM claimed"
         ))
@@ -137,6 +139,7 @@ impl PostgresStore {
         .bind(id.to_string())
         .bind(content_version)
         .bind(country)
+        .bind(viewer)
         .fetch_optional(&mut *conn)
         .await?;
         if row

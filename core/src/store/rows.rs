@@ -6,10 +6,10 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{AccountRecord, OutboxRow, SecretRecord, StoreError, StoreResult};
+use super::{AccountRecord, OutboxRow, SecretRecord, StoreError, StoreResult, TicketRecord};
 use crate::api::WebhookDelivery;
 use crate::crypto::Verifier;
-use crate::model::{Kind, ViewEntry};
+use crate::model::{Kind, PlatformIdentity, ViewEntry};
 
 /// An `accounts` row, as the account queries select it.
 #[derive(sqlx::FromRow)]
@@ -47,6 +47,7 @@ pub(super) struct SecretRow {
     pp_fail_window: i64,
     verifier: Option<Vec<u8>>,
     content_version: i64,
+    bound_to: Option<String>,
 }
 
 /// The columns of a secret its events report (see `facts_events` in [`store_impl!`]).
@@ -94,6 +95,16 @@ pub(super) struct UsageRow {
 pub(super) struct ViewRow {
     at: i64,
     country: Option<String>,
+    viewer: Option<String>,
+}
+
+/// A `sign_in_tickets` row.
+#[derive(sqlx::FromRow)]
+pub(super) struct TicketRow {
+    secret_id: String,
+    identity: String,
+    created_at: i64,
+    expires_at: i64,
 }
 
 /// An outbox event as a claim returns it.
@@ -162,6 +173,17 @@ pub(super) fn join_countries(c: &[String]) -> String {
     c.join(",")
 }
 
+/// The stored form of a platform identity: its JSON (`bound_to`, `views.viewer`, tickets).
+pub(super) fn identity_json(i: &PlatformIdentity) -> StoreResult<String> {
+    // A struct of strings always serialises; the error is only mapped, never expected.
+    serde_json::to_string(i).map_err(|e| StoreError::corrupt("identity", e))
+}
+
+/// A stored platform identity; JSON no writer produced is a corrupt row.
+fn identity(json: &str, column: &'static str) -> StoreResult<PlatformIdentity> {
+    serde_json::from_str(json).map_err(|e| StoreError::corrupt(column, e))
+}
+
 fn split_countries(s: &str) -> Vec<String> {
     s.split(',')
         .filter(|c| !c.is_empty())
@@ -226,6 +248,10 @@ impl SecretRow {
                 })
                 .transpose()?,
             content_version: self.content_version,
+            bound_to: self
+                .bound_to
+                .map(|j| identity(&j, "secrets.bound_to"))
+                .transpose()?,
         })
     }
 }
@@ -235,6 +261,21 @@ impl ViewRow {
         Ok(ViewEntry {
             at: time(self.at, "views.at")?,
             country: self.country,
+            viewer: self
+                .viewer
+                .map(|j| identity(&j, "views.viewer"))
+                .transpose()?,
+        })
+    }
+}
+
+impl TicketRow {
+    pub(super) fn into_record(self) -> StoreResult<TicketRecord> {
+        Ok(TicketRecord {
+            secret_id: parse(&self.secret_id, "sign_in_tickets.secret_id")?,
+            identity: identity(&self.identity, "sign_in_tickets.identity")?,
+            created_at: time(self.created_at, "sign_in_tickets.created_at")?,
+            expires_at: time(self.expires_at, "sign_in_tickets.expires_at")?,
         })
     }
 }

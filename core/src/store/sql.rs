@@ -46,10 +46,10 @@ pub(super) use claim_update;
 ///   batch, with its neighbours' in one statement; see `insert_secrets`);
 /// - `async fn serialize_claims(tx)`, run in the outbox claim's transaction before it counts
 ///   live leases, and `async fn flush(&self)` behind `flush_erasures`;
-/// - `async fn claim_row(conn, now_ms, id, content_version, country)`, which runs
-///   [`claim_update!`], records the granted view in `views` and erases the content if it was the
-///   last view, in as few round trips as the dialect allows, inside a write of unit
-///   `CLAIM_UNIT`;
+/// - `async fn claim_row(conn, now_ms, id, content_version, country, viewer)`, which runs
+///   [`claim_update!`], records the granted view in `views` (with the country and, as JSON, the
+///   signed-in viewer) and erases the content if it was the last view, in as few round trips as
+///   the dialect allows, inside a write of unit `CLAIM_UNIT`;
 ///
 /// and the dialect's text for the places the SQL differs:
 /// - `row_lock`: appended to the subqueries that pick rows for batch jobs (expiry, outbox
@@ -72,14 +72,14 @@ macro_rules! store_impl {
             use super::$store;
             use $crate::api::{Usage, WebhookDelivery};
             use $crate::crypto::WebhookSecret;
-            use $crate::model::{AccountId, SecretId, Status, ViewEntry};
+            use $crate::model::{AccountId, PlatformIdentity, SecretId, Status, ViewEntry};
             use $crate::store::rows::{
-                AccountRow, EndedRow, FactsRow, SecretRow, UsageRow, ViewRow, count,
-                join_countries, millis, parse, time, to_i32, to_i64,
+                AccountRow, EndedRow, FactsRow, SecretRow, TicketRow, UsageRow, ViewRow, count,
+                identity_json, join_countries, millis, parse, time, to_i32, to_i64,
             };
             use $crate::store::{
                 AccountRecord, Attempt, AttemptClaim, OutboxRow, SecretPatch, SecretRecord, Store,
-                StoreError, StoreResult, Unit, ViewClaim, WebhookSecrets,
+                StoreError, StoreResult, TicketRecord, Unit, ViewClaim, WebhookSecrets,
             };
             use $crate::outbox::event_type;
 
@@ -98,15 +98,16 @@ macro_rules! store_impl {
                     numbers.push((
                         s.size.map(|v| to_i64(v, "size")).transpose()?,
                         to_i32(s.views_total, "views")?,
+                        s.bound_to.as_ref().map(identity_json).transpose()?,
                     ));
                 }
                 let mut q = QueryBuilder::<$db>::new(
                     "INSERT INTO secrets (id, account_id, kind, envelope, blob_key, size,
                         file_name, label, passphrase_hash, allowed_countries, webhook_url,
                         notify, views_total, views_used, status, created_at, expires_at,
-                        verifier) ",
+                        verifier, bound_to) ",
                 );
-                q.push_values(rows.iter().zip(numbers), |mut b, (s, (size, views))| {
+                q.push_values(rows.iter().zip(numbers), |mut b, (s, (size, views, bound))| {
                     b.push_bind(s.id.to_string())
                         .push_bind(s.account_id.to_string())
                         .push_bind(s.kind.as_str())
@@ -124,7 +125,8 @@ macro_rules! store_impl {
                         .push_bind(Status::Active.as_str())
                         .push_bind(millis(s.created_at))
                         .push_bind(millis(s.expires_at))
-                        .push_bind(s.verifier.as_ref().map(|w| w.as_bytes().to_vec()));
+                        .push_bind(s.verifier.as_ref().map(|w| w.as_bytes().to_vec()))
+                        .push_bind(bound);
                 });
                 match q.build().execute(&mut *conn).await {
                     // The primary key is the only unique constraint here: an id is someone's
@@ -429,7 +431,7 @@ macro_rules! store_impl {
                             size, file_name, label, passphrase_hash, allowed_countries,
                             webhook_url, notify, views_total, views_used, status, created_at,
                             expires_at, last_viewed_at, pp_fail_count, pp_fail_window, verifier,
-                            content_version
+                            content_version, bound_to
                          FROM secrets WHERE account_id = ",
                     );
                     q.push_bind(account.to_string());
@@ -472,7 +474,7 @@ macro_rules! store_impl {
                     let Some(row) = row else {
                         return Ok(None);
                     };
-                    let evs = facts_events(id, &row.facts, &[event_type::DELETED], None, None, now)?;
+                    let evs = facts_events(id, &row.facts, &[event_type::DELETED], None, None, None, now)?;
                     insert_events(&mut *conn, &evs).await?;
                     Ok(Some(row.blob_key))
                     })).await
@@ -483,13 +485,18 @@ macro_rules! store_impl {
                     id: SecretId,
                     now: DateTime<Utc>,
                     country: Option<&str>,
+                    viewer: Option<&PlatformIdentity>,
                     content_version: i64,
                 ) -> StoreResult<ViewClaim> {
                     let now_ms = millis(now);
                     let country = country.map(str::to_owned);
+                    let viewer_json = viewer.map(identity_json).transpose()?;
+                    let viewer = viewer.cloned();
                     self.write(<$store>::CLAIM_UNIT, move |conn| Box::pin(async move {
                     let country = country.as_deref();
-                    let Some(row) = <$store>::claim_row(&mut *conn, now_ms, id, content_version, country).await? else {
+                    let Some(row) = <$store>::claim_row(
+                        &mut *conn, now_ms, id, content_version, country, viewer_json.as_deref(),
+                    ).await? else {
                         return Ok(ViewClaim::Refused);
                     };
                     let remaining = count(row.facts.views_total, "secrets.views_total")?
@@ -500,7 +507,7 @@ macro_rules! store_impl {
                     } else {
                         &[event_type::VIEWED]
                     };
-                    let evs = facts_events(id, &row.facts, kinds, None, country, now)?;
+                    let evs = facts_events(id, &row.facts, kinds, None, country, viewer.as_ref(), now)?;
                     insert_events(&mut *conn, &evs).await?;
                     Ok(ViewClaim::Granted {
                         envelope: row.envelope,
@@ -559,10 +566,12 @@ macro_rules! store_impl {
                     id: SecretId,
                     reason: &str,
                     country: Option<&str>,
+                    viewer: Option<&PlatformIdentity>,
                     now: DateTime<Utc>,
                 ) -> StoreResult<()> {
                     let reason = reason.to_owned();
                     let country = country.map(str::to_owned);
+                    let viewer = viewer.cloned();
                     self.write(Unit::Statements, move |conn| Box::pin(async move {
                     let row: FactsRow = sqlx::query_as(
                         "SELECT account_id, label, views_total, views_used, webhook_url, notify,
@@ -579,6 +588,7 @@ macro_rules! store_impl {
                         &[event_type::ACCESS_DENIED],
                         Some(&reason),
                         country.as_deref(),
+                        viewer.as_ref(),
                         now,
                     )?;
                     insert_events(&mut *conn, &evs).await?;
@@ -588,7 +598,7 @@ macro_rules! store_impl {
 
                 async fn views(&self, id: SecretId) -> StoreResult<Vec<ViewEntry>> {
                     sqlx::query_as::<_, ViewRow>(concat!(
-                        "SELECT at, country FROM views WHERE secret_id = $1 ORDER BY at, ",
+                        "SELECT at, country, viewer FROM views WHERE secret_id = $1 ORDER BY at, ",
                         $view_order
                     ))
                     .bind(id.to_string())
@@ -661,6 +671,70 @@ macro_rules! store_impl {
                     now: DateTime<Utc>,
                 ) -> StoreResult<bool> {
                     jobs::redeliver(self, account, event_id, now).await
+                }
+
+                async fn insert_ticket(
+                    &self,
+                    hash: &[u8; 32],
+                    t: &TicketRecord,
+                ) -> StoreResult<()> {
+                    let query = sqlx::query(
+                        "INSERT INTO sign_in_tickets (hash, secret_id, identity, created_at,
+                            expires_at) VALUES ($1, $2, $3, $4, $5)",
+                    )
+                    .bind(hash.to_vec())
+                    .bind(t.secret_id.to_string())
+                    .bind(identity_json(&t.identity)?)
+                    .bind(millis(t.created_at))
+                    .bind(millis(t.expires_at));
+                    self.write(Unit::Statement, move |conn| Box::pin(async move {
+                        query.execute(&mut *conn).await?;
+                        Ok(())
+                    })).await
+                }
+
+                async fn ticket(&self, hash: &[u8; 32]) -> StoreResult<Option<TicketRecord>> {
+                    sqlx::query_as::<_, TicketRow>(
+                        "SELECT secret_id, identity, created_at, expires_at FROM sign_in_tickets
+                         WHERE hash = $1",
+                    )
+                    .bind(hash.to_vec())
+                    .fetch_optional(self.reader())
+                    .await?
+                    .map(TicketRow::into_record)
+                    .transpose()
+                }
+
+                async fn take_ticket(
+                    &self,
+                    hash: &[u8; 32],
+                    secret: SecretId,
+                ) -> StoreResult<Option<TicketRecord>> {
+                    let hash = hash.to_vec();
+                    self.write(Unit::Statement, move |conn| Box::pin(async move {
+                    // One statement: two reveals (on any instance) presenting the same ticket
+                    // queue on the row, and the second deletes nothing.
+                    sqlx::query_as::<_, TicketRow>(
+                        "DELETE FROM sign_in_tickets WHERE hash = $1 AND secret_id = $2
+                         RETURNING secret_id, identity, created_at, expires_at",
+                    )
+                    .bind(hash)
+                    .bind(secret.to_string())
+                    .fetch_all(&mut *conn)
+                    .await?
+                    .into_iter()
+                    .next()
+                    .map(TicketRow::into_record)
+                    .transpose()
+                    })).await
+                }
+
+                async fn purge_tickets(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+                    let res = sqlx::query("DELETE FROM sign_in_tickets WHERE expires_at <= $1")
+                        .bind(millis(now))
+                        .execute(self.writer())
+                        .await?;
+                    Ok(res.rows_affected())
                 }
 
                 async fn put_installation(

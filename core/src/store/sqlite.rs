@@ -167,11 +167,13 @@ impl SqliteStore {
         id: SecretId,
         content_version: i64,
         country: Option<&str>,
+        viewer: Option<&str>,
     ) -> StoreResult<Option<ClaimedRow>> {
         let rows: Vec<ClaimedRow> = sqlx::query_as(concat!(
             "SAVEPOINT w; ",
             claim_update!(),
-            "; INSERT INTO views (secret_id, at, country) SELECT $2, $1, $4 WHERE changes() = 1;
+            "; INSERT INTO views (secret_id, at, country, viewer) SELECT $2, $1, $4, $5
+               WHERE changes() = 1;
              UPDATE secrets SET envelope = NULL
               WHERE id = $2 AND status = 'consumed' AND changes() = 1"
         ))
@@ -179,6 +181,7 @@ impl SqliteStore {
         .bind(id.to_string())
         .bind(content_version)
         .bind(country)
+        .bind(viewer)
         // Not `fetch_optional`: sqlx stops a query at its first row when asked for one, and the
         // statements after the claim would not run.
         .fetch_all(&mut *conn)

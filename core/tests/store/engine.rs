@@ -29,6 +29,7 @@ pub(super) fn with_key(url: &str) -> (SecretId, RevealRequest) {
             key: Some(SecretBytes::from(key)),
             proof: None,
             passphrase: None,
+            ticket: None,
         },
     )
 }

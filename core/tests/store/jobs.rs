@@ -395,6 +395,10 @@ pub(super) async fn corrupt_rows_are_errors(db: Db) {
         ("views_used = -1", "secrets.views_used"),
         ("size = -5", "secrets.size"),
         ("verifier = x'0102'", "secrets.verifier"),
+        (
+            r#"bound_to = '{"provider":"irc","user":"U1"}'"#,
+            "secrets.bound_to",
+        ),
     ];
     for (set, column) in cases {
         let x = secret(&a, 3);

@@ -30,12 +30,14 @@ use seecret_core::webhook::WebhookConfig;
 use sqlx::{AssertSqlSafe, Connection, PgConnection, SqliteConnection};
 
 mod accounts;
+mod binding;
 mod engine;
 mod jobs;
 mod secrets;
 mod views;
 
 use accounts::*;
+use binding::*;
 use engine::*;
 use jobs::*;
 use secrets::*;
@@ -187,6 +189,8 @@ conformance!(
     outbox_claims_are_exact_under_racing_instances,
     endpoint_gone_removes_the_url,
     installations,
+    bound_secrets_and_their_viewers,
+    sign_in_tickets_are_used_once,
     corrupt_rows_are_errors,
     engine_scenario_across_two_instances,
 );
@@ -247,6 +251,7 @@ fn secret(account: &AccountRecord, views: u32) -> SecretRecord {
         pp_fail_window: DateTime::UNIX_EPOCH,
         verifier: None,
         content_version: 0,
+        bound_to: None,
     }
 }
 
@@ -265,7 +270,7 @@ async fn stored(s: &dyn Store, id: SecretId) -> SecretRecord {
 }
 
 async fn view(s: &dyn Store, id: SecretId) -> ViewClaim {
-    s.claim_view(id, now(), None, 0).await.unwrap()
+    s.claim_view(id, now(), None, None, 0).await.unwrap()
 }
 
 fn granted(c: &ViewClaim) -> bool {

@@ -150,8 +150,12 @@ pub(super) async fn update_applies_patches_to_live_secrets_only(db: Db) {
     assert_eq!(got.views_total, 5);
 
     // Not below the views already used; not someone else's; not an unknown id.
-    assert!(granted(&s.claim_view(x.id, now(), None, 1).await.unwrap()));
-    assert!(granted(&s.claim_view(x.id, now(), None, 1).await.unwrap()));
+    assert!(granted(
+        &s.claim_view(x.id, now(), None, None, 1).await.unwrap()
+    ));
+    assert!(granted(
+        &s.claim_view(x.id, now(), None, None, 1).await.unwrap()
+    ));
     let views = |v| SecretPatch {
         views_total: Some(v),
         ..Default::default()

@@ -8,9 +8,11 @@ pub(super) async fn claim_view_uses_views_and_erases_the_last(db: Db) {
     let x = secret(&a, 2);
     s.insert_secret(&x).await.unwrap();
     // A claim for content the caller did not check is refused, and uses nothing.
-    assert!(!granted(&s.claim_view(x.id, now(), None, 1).await.unwrap()));
+    assert!(!granted(
+        &s.claim_view(x.id, now(), None, None, 1).await.unwrap()
+    ));
     let t1 = now();
-    match s.claim_view(x.id, t1, Some("DE"), 0).await.unwrap() {
+    match s.claim_view(x.id, t1, Some("DE"), None, 0).await.unwrap() {
         ViewClaim::Granted {
             envelope,
             blob_key,
@@ -90,7 +92,7 @@ pub(super) async fn claim_view_is_exact_under_racing_instances(db: Db) {
         let tasks: Vec<_> = (0..40)
             .map(|i| {
                 let s = stores[i % 2].clone();
-                tokio::spawn(async move { s.claim_view(x.id, now(), None, 0).await.unwrap() })
+                tokio::spawn(async move { s.claim_view(x.id, now(), None, None, 0).await.unwrap() })
             })
             .collect();
         let mut remaining = Vec::new();
@@ -165,10 +167,10 @@ pub(super) async fn access_denied_events(db: Db) {
     let a = hooked(&*s, "alice").await;
     let x = secret(&a, 1);
     s.insert_secret(&x).await.unwrap();
-    s.record_access_denied(x.id, "passphrase", Some("DE"), now())
+    s.record_access_denied(x.id, "passphrase", Some("DE"), None, now())
         .await
         .unwrap();
-    s.record_access_denied(x.id, "country", None, now())
+    s.record_access_denied(x.id, "country", None, None, now())
         .await
         .unwrap();
     assert_eq!(kinds(&*s, x.id).await, vec!["seecret.access_denied"; 2]);
@@ -180,7 +182,7 @@ pub(super) async fn access_denied_events(db: Db) {
             .all(|r| r.target_url == "http://127.0.0.1:9/hook")
     );
     assert!(matches!(
-        s.record_access_denied(SecretId::new(), "rate", None, now())
+        s.record_access_denied(SecretId::new(), "rate", None, None, now())
             .await,
         Err(StoreError::NotFound)
     ));
@@ -192,7 +194,7 @@ pub(super) async fn access_denied_events(db: Db) {
         ..secret(&a, 1)
     };
     s.insert_secret(&own).await.unwrap();
-    s.record_access_denied(own.id, "rate", None, now())
+    s.record_access_denied(own.id, "rate", None, None, now())
         .await
         .unwrap();
     let mut targets: Vec<String> = claim_all(&*s)
@@ -215,10 +217,12 @@ pub(super) async fn views_keep_their_order(db: Db) {
     s.insert_secret(&x).await.unwrap();
     let t = now();
     for c in ["NL", "DE", "FR"] {
-        assert!(granted(&s.claim_view(x.id, t, Some(c), 0).await.unwrap()));
+        assert!(granted(
+            &s.claim_view(x.id, t, Some(c), None, 0).await.unwrap()
+        ));
     }
     assert!(granted(
-        &s.claim_view(x.id, t - Duration::seconds(1), None, 0)
+        &s.claim_view(x.id, t - Duration::seconds(1), None, None, 0)
             .await
             .unwrap()
     ));

@@ -338,7 +338,13 @@ async fn schemathesis_finds_nothing_in_the_openapi_document() {
             .env("SEECRET_REVEAL_RATE_LIMIT_PER_MINUTE", "0")
             .env("SEECRET_AUTH_FAILURES_PER_MINUTE", "0")
             .env("SEECRET_WEBHOOK_ALLOW_PRIVATE", "0.0.0.0/0,::/0")
-            .env("SEECRET_MAX_TEXT_SIZE", "4096"),
+            .env("SEECRET_MAX_TEXT_SIZE", "4096")
+            // Sign-in on, so `bound_to` takes Slack and Discord users (creating a bound secret
+            // calls neither platform).
+            .env("SEECRET_SLACK_CLIENT_ID", "4242424242.1717171717")
+            .env("SEECRET_SLACK_CLIENT_SECRET", "not-a-real-secret")
+            .env("SEECRET_DISCORD_CLIENT_ID", "1181818181818181818")
+            .env("SEECRET_DISCORD_CLIENT_SECRET", "not-a-real-secret"),
     );
     let report = tempfile::tempdir().unwrap();
     // Deliberate readings of the contract (DESIGN §3, §4.1, §7.1), not failures:

@@ -51,7 +51,11 @@ async fn an_expired_secret_is_gone_before_the_sweep_and_the_sweep_erases_it() {
     // Not swept yet, but every answer already says expired.
     let err = f.reveal(info.id, with_key(&key)).await.unwrap_err();
     assert!(matches!(err, Error::Gone(GoneReason::Expired)), "{err:?}");
-    let status = f.engine.status(info.id, &proof_of(&key)).await.unwrap();
+    let status = f
+        .engine
+        .status(info.id, &status_of(&key), &Viewer::default())
+        .await
+        .unwrap();
     assert_eq!(status.status, Status::Expired);
     let list = f
         .engine
@@ -104,7 +108,11 @@ async fn a_passphrase_is_required_and_a_wrong_one_uses_no_view() {
     };
     let err = f.reveal(info.id, wrong).await.unwrap_err();
     assert!(matches!(err, Error::PassphraseInvalid), "{err:?}");
-    let status = f.engine.status(info.id, &proof_of(&key)).await.unwrap();
+    let status = f
+        .engine
+        .status(info.id, &status_of(&key), &Viewer::default())
+        .await
+        .unwrap();
     assert_eq!(status.views_remaining, 1);
     assert!(status.passphrase_protected);
 
@@ -145,7 +153,11 @@ async fn passphrase_attempts_past_the_window_limit_are_refused_with_a_retry_time
             other => panic!("expected rate_limited, got {other:?}"),
         }
     }
-    let status = f.engine.status(info.id, &proof_of(&key)).await.unwrap();
+    let status = f
+        .engine
+        .status(info.id, &status_of(&key), &Viewer::default())
+        .await
+        .unwrap();
     assert_eq!((status.status, status.views_remaining), (Status::Active, 1));
 }
 
@@ -179,7 +191,11 @@ async fn reveal_needs_the_key_or_the_proof_and_a_wrong_one_is_not_found() {
     let err = f.reveal(SecretId::new(), with_key(&key)).await.unwrap_err();
     assert!(matches!(err, Error::NotFound), "{err:?}");
     // None of the refusals used the view.
-    let status = f.engine.status(info.id, &proof_of(&key)).await.unwrap();
+    let status = f
+        .engine
+        .status(info.id, &status_of(&key), &Viewer::default())
+        .await
+        .unwrap();
     assert_eq!(status.views_remaining, 1);
 
     // The proof alone reveals the envelope, for the client to open with the key it holds.
@@ -197,12 +213,20 @@ async fn status_needs_the_proof_and_uses_no_view() {
     let key = key_of(&info);
     let err = f
         .engine
-        .status(info.id, &proof_of(&SecretKey::generate()))
+        .status(
+            info.id,
+            &status_of(&SecretKey::generate()),
+            &Viewer::default(),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, Error::NotFound), "{err:?}");
     for _ in 0..3 {
-        let s = f.engine.status(info.id, &proof_of(&key)).await.unwrap();
+        let s = f
+            .engine
+            .status(info.id, &status_of(&key), &Viewer::default())
+            .await
+            .unwrap();
         assert_eq!((s.status, s.views_remaining), (Status::Active, 1));
     }
 }

@@ -1,6 +1,7 @@
 //! The engine's rules, driven in-process over a temporary SQLite database and a local blob
 //! directory: no server, no network, nothing else running.
 
+mod binding;
 mod input;
 mod lifecycle;
 
@@ -11,7 +12,9 @@ use bytes::Bytes;
 use futures::StreamExt;
 
 use super::{Engine, EngineConfig, FileSource, Reveal, Viewer};
-use crate::api::{CreateSecret, ListQuery, RevealRequest, Revealed, SecretInfo, UpdateSecret};
+use crate::api::{
+    CreateSecret, ListQuery, RevealRequest, Revealed, SecretInfo, StatusRequest, UpdateSecret,
+};
 use crate::blob::BlobStore;
 use crate::crypto::{self, RevealProof, SecretBytes, SecretKey};
 use crate::error::{Error, GoneReason};
@@ -108,6 +111,14 @@ fn with_proof(key: &SecretKey) -> RevealRequest {
 
 fn proof_of(key: &SecretKey) -> SecretBytes {
     bytes(&RevealProof::of_key(key).to_base64url())
+}
+
+/// A status call with the proof of `key`.
+fn status_of(key: &SecretKey) -> StatusRequest {
+    StatusRequest {
+        proof: proof_of(key),
+        ticket: None,
+    }
 }
 
 impl Fixture {
