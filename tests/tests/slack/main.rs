@@ -39,40 +39,98 @@ fn form(pairs: &[(&str, &str)]) -> String {
     s.finish()
 }
 
-/// Answers like Slack's Web API for the methods the app uses.
+/// Answers like Slack's Web API for the methods the app uses, and as strictly: a call without
+/// the bot's bearer token, a JSON body sent as another content type, a missing argument or one
+/// of the wrong type gets the error Slack returns (`ok: false`, HTTP 200).
 fn slack_answers() -> seecret_tests::Answer {
     Arc::new(|c: &Call| {
         let m = c.path.rsplit('/').next().unwrap_or("");
-        match m {
-            "views.open" => (
-                200,
-                json!({"ok": true, "view": {"id": "V1", "team_id": "T1", "hash": "h", "type": "modal",
-                    "title": {"type": "plain_text", "text": "x"}, "blocks": []}}),
-            ),
-            "conversations.open" => {
-                let user = c.json()["users"]
-                    .as_str()
-                    .map(String::from)
-                    .or_else(|| c.json()["users"][0].as_str().map(String::from))
-                    .unwrap_or_default();
-                (
-                    200,
-                    json!({"ok": true, "channel": {"id": format!("D-{user}")}}),
-                )
-            }
-            "chat.postMessage" => (
-                200,
-                // Slack echoes the message; the app must not log or show this body.
-                json!({"ok": true, "channel": "D1", "ts": "1.2",
-                    "message": {"type": "message", "text": c.json()["text"], "ts": "1.2"}}),
-            ),
-            "oauth.v2.access" => (
+        if !c.path.starts_with("/api/") {
+            // A `response_url`: Slack answers a follow-up with a plain 200.
+            return (200, json!({"ok": true}));
+        }
+        if m == "oauth.v2.access" {
+            return (
                 200,
                 json!({"ok": true, "access_token": "xoxb-installed-token", "token_type": "bot",
                     "scope": "commands,chat:write,im:write", "bot_user_id": "UBOT", "app_id": "A1",
                     "team": {"id": "T9", "name": "Nine"}, "authed_user": {"id": "U9"}}),
-            ),
-            _ => (200, json!({"ok": true})),
+            );
+        }
+        let fail = |error: &str| (200, json!({"ok": false, "error": error}));
+        match c.header("authorization") {
+            None => return fail("not_authed"),
+            Some(a) if !a.starts_with("Bearer xoxb-") => return fail("invalid_auth"),
+            Some(_) => {}
+        }
+        let body = if c.method == "POST" {
+            let json_type = c
+                .header("content-type")
+                .is_some_and(|t| t.starts_with("application/json"));
+            if !json_type {
+                return fail("invalid_arguments");
+            }
+            c.json()
+        } else {
+            // GET: the arguments are in the query.
+            let q: serde_json::Map<String, Value> = url::form_urlencoded::parse(c.query.as_bytes())
+                .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+                .collect();
+            Value::Object(q)
+        };
+        let string = |k: &str| body[k].as_str().filter(|s| !s.is_empty());
+        match m {
+            "views.open" | "views.publish" => {
+                let (arg, kind) = if m == "views.open" {
+                    ("trigger_id", "modal")
+                } else {
+                    ("user_id", "home")
+                };
+                if string(arg).is_none() || body["view"]["type"] != kind {
+                    return fail("invalid_arguments");
+                }
+                let mut view = body["view"].clone();
+                view["id"] = json!("V1");
+                view["team_id"] = json!("T1");
+                view["hash"] = json!("h");
+                (200, json!({"ok": true, "view": view}))
+            }
+            // `users`: a comma-separated string, as documented; an array is refused.
+            "conversations.open" => match &body["users"] {
+                Value::Null => fail("users_list_not_supplied"),
+                Value::String(u) if !u.is_empty() => {
+                    let first = u.split(',').next().unwrap_or_default();
+                    (
+                        200,
+                        json!({"ok": true, "channel": {"id": format!("D-{first}")}}),
+                    )
+                }
+                _ => fail("invalid_arguments"),
+            },
+            "chat.postMessage" => {
+                if string("channel").is_none() {
+                    return fail("channel_not_found");
+                }
+                if string("text").is_none() && !body["blocks"].is_array() {
+                    return fail("no_text");
+                }
+                (
+                    200,
+                    // Slack echoes the message; the app must not log or show this body.
+                    json!({"ok": true, "channel": body["channel"], "ts": "1.2",
+                        "message": {"type": "message", "text": body["text"], "ts": "1.2"}}),
+                )
+            }
+            "users.info" => match string("user") {
+                None => fail("user_not_found"),
+                Some(u) => (
+                    200,
+                    json!({"ok": true, "user": {"id": u, "team_id": "T1", "name": u.to_lowercase(),
+                        "is_admin": u.starts_with("UADMIN"), "is_owner": false,
+                        "is_primary_owner": false}}),
+                ),
+            },
+            _ => fail("unknown_method"),
         }
     })
 }
@@ -258,7 +316,7 @@ async fn modal_to_a_recipient_by_dm_then_the_sender_hears_it_was_viewed() {
     assert_eq!(dm.json()["unfurl_links"], false);
     assert_eq!(dm.json()["unfurl_media"], false);
     let opens = s.slack.calls_to("/api/conversations.open");
-    assert_eq!(opens[0].json()["users"], json!(["U2"]));
+    assert_eq!(opens[0].json()["users"], "U2");
     let text = message_text(dm);
     assert!(text.contains("<@U1> shared a secret with you"), "{text}");
     assert!(text.contains("1 view"), "{text}");
