@@ -95,7 +95,7 @@ pub fn help(max_views: u32) -> Message {
          • `/share-secret` opens a private form: type the secret there, choose how long it lives, \
          how many views it allows, an optional passphrase and who gets it. Nothing you type is \
          posted anywhere; the link goes to the person you pick by DM, or back to you.\n\
-         • `/share-secret <secret>` (quick mode) creates the link at once and shows it only to \
+         • `/share-secret &lt;secret&gt;` (quick mode) creates the link at once and shows it only to \
          you. Options: `--views N` (1–{max_views}), `--expires 1h` (`30m`, `24h`, `7d`…). \
          Put them before or after the secret; `--` before a secret that starts with `--`. \
          Slack keeps command text in its logs, so prefer the form for anything long-lived.\n\

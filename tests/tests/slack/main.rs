@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod refusals;
+mod sdk;
 mod standalone;
 
 use std::sync::Arc;
@@ -138,6 +139,39 @@ fn slack_answers() -> seecret_tests::Answer {
 struct Setup {
     server: Server,
     slack: FakeApi,
+    /// The JSON bodies the app answered Slack's requests with (checked with the rest).
+    answers: std::sync::Mutex<Vec<Value>>,
+}
+
+/// Checks, at the end of each test that passed so far, everything the app sent Slack.
+impl Drop for Setup {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        let answers = self.answers.lock().unwrap().clone();
+        sdk::assert_valid(&sdk::sent(&self.slack.calls(), &answers));
+    }
+}
+
+/// The app's answer to a request from Slack, read once.
+struct Reply {
+    status: reqwest::StatusCode,
+    body: String,
+}
+
+impl Reply {
+    fn status(&self) -> reqwest::StatusCode {
+        self.status
+    }
+
+    async fn json(self) -> serde_json::Result<Value> {
+        serde_json::from_str(&self.body)
+    }
+
+    async fn text(self) -> reqwest::Result<String> {
+        Ok(self.body)
+    }
 }
 
 async fn setup(extra: &[(&str, &str)]) -> Setup {
@@ -155,12 +189,16 @@ async fn setup(extra: &[(&str, &str)]) -> Setup {
     let server = tokio::task::spawn_blocking(move || Server::start_with(opts))
         .await
         .unwrap();
-    Setup { server, slack }
+    Setup {
+        server,
+        slack,
+        answers: Default::default(),
+    }
 }
 
 impl Setup {
-    async fn post_signed(&self, path: &str, body: &str, ts: i64) -> reqwest::Response {
-        http()
+    async fn post_signed(&self, path: &str, body: &str, ts: i64) -> Reply {
+        let r = http()
             .post(format!("{}{path}", self.server.base))
             .header("content-type", "application/x-www-form-urlencoded")
             .header("x-slack-request-timestamp", ts.to_string())
@@ -168,10 +206,16 @@ impl Setup {
             .body(body.to_string())
             .send()
             .await
-            .unwrap()
+            .unwrap();
+        let status = r.status();
+        let body = r.text().await.unwrap();
+        if let Ok(v) = serde_json::from_str::<Value>(&body) {
+            self.answers.lock().unwrap().push(v);
+        }
+        Reply { status, body }
     }
 
-    async fn command(&self, team: &str, user: &str, text: &str, resp: &str) -> reqwest::Response {
+    async fn command(&self, team: &str, user: &str, text: &str, resp: &str) -> Reply {
         let body = form(&[
             ("token", "deprecated"),
             ("team_id", team),
@@ -189,7 +233,7 @@ impl Setup {
         self.post_signed("/slack/commands", &body, now()).await
     }
 
-    async fn submit(&self, user: &str, values: Value, metadata: &str) -> reqwest::Response {
+    async fn submit(&self, user: &str, values: Value, metadata: &str) -> Reply {
         let payload = json!({
             "type": "view_submission",
             "team": {"id": "T1", "domain": "acme"},
@@ -474,10 +518,13 @@ async fn quick_mode_with_flags_and_help() {
     assert_eq!(s.secrets().await.len(), 1);
 
     let r = s.command("T1", "U1", "help", "q3").await;
-    let t = r.json::<Value>().await.unwrap()["text"]
+    let t = r.json().await.unwrap()["text"]
         .as_str()
         .unwrap()
         .to_string();
     assert!(t.contains("--views") && t.contains("--expires") && t.contains("`/share-secret`"));
+    // `<secret>` would be a control sequence to Slack's mrkdwn (and vanish): it is escaped.
+    assert!(t.contains("`/share-secret &lt;secret&gt;`"), "{t}");
+    assert!(!t.contains("<secret>"), "{t}");
     assert!(s.slack.calls_to("/api/views.open").is_empty());
 }

@@ -196,7 +196,7 @@ async fn oauth_install_checks_state_and_keeps_the_token_sealed() {
     }
     // A workspace that did not install the app is told so.
     let r = s.command("T404", "U1", "", "none").await;
-    let t = r.json::<Value>().await.unwrap()["text"]
+    let t = r.json().await.unwrap()["text"]
         .as_str()
         .unwrap()
         .to_string();
@@ -208,21 +208,21 @@ async fn slack_users_are_rate_limited() {
     let s = setup(&[("SEECRET_SLACK_RATE_LIMIT", "2")]).await;
     for i in 0..2 {
         let r = s.command("T1", "U1", &format!("limited-{i}"), "rl").await;
-        let t = r.json::<Value>().await.unwrap()["text"]
+        let t = r.json().await.unwrap()["text"]
             .as_str()
             .unwrap()
             .to_string();
         assert!(t.contains("/s/"), "{t}");
     }
     let r = s.command("T1", "U1", "limited-3", "rl").await;
-    let t = r.json::<Value>().await.unwrap()["text"]
+    let t = r.json().await.unwrap()["text"]
         .as_str()
         .unwrap()
         .to_string();
     assert!(t.contains("too fast"), "{t}");
     // Another user is not affected.
     let r = s.command("T1", "U7", "other-user", "rl").await;
-    let t = r.json::<Value>().await.unwrap()["text"]
+    let t = r.json().await.unwrap()["text"]
         .as_str()
         .unwrap()
         .to_string();
@@ -254,7 +254,7 @@ async fn slack_api_failures_are_explained_to_the_user() {
         (429, json!({"ok": false, "error": "ratelimited"}))
     }));
     let r = s.command("T1", "U1", "", "f").await;
-    let t = r.json::<Value>().await.unwrap()["text"]
+    let t = r.json().await.unwrap()["text"]
         .as_str()
         .unwrap()
         .to_string();
