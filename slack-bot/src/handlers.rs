@@ -67,6 +67,28 @@ struct Command {
     trigger_id: String,
 }
 
+/// Undoes the HTML escaping Slack applies to a slash command's text: `&`, `<` and `>` arrive as
+/// `&amp;`, `&lt;` and `&gt;` whatever the command's `should_escape` says (that flag governs only
+/// the rewriting of mentions and links). One pass, so `&amp;lt;` (a typed `&lt;`) gives `&lt;`
+/// back, as replacing `&amp;` last would; nothing else is touched. Modal inputs are not escaped.
+fn unescape(text: &str) -> Zeroizing<String> {
+    // Sized up front: the result is never longer, so no copy of the secret is left behind.
+    let mut out = Zeroizing::new(String::with_capacity(text.len()));
+    let mut rest = text;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at..];
+        let (ch, len) = [("&amp;", '&'), ("&lt;", '<'), ("&gt;", '>')]
+            .iter()
+            .find(|(entity, _)| tail.starts_with(entity))
+            .map_or(('&', 1), |(entity, ch)| (*ch, entity.len()));
+        out.push(ch);
+        rest = &tail[len..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// What the modal carries from the command to its submission.
 #[derive(serde::Serialize, Deserialize)]
 struct Metadata {
@@ -99,7 +121,7 @@ pub async fn command(State(bot): State<SlackBot>, headers: HeaderMap, body: Byte
             ));
         }
     };
-    let raw = Zeroizing::new(std::mem::take(&mut cmd.text));
+    let raw = unescape(&Zeroizing::new(std::mem::take(&mut cmd.text)));
     let text = raw.trim();
     let max_views = bot.inner.cfg.max_views;
     if text.eq_ignore_ascii_case("help") {
@@ -389,4 +411,23 @@ async fn tell_sender(bot: &SlackBot, to: &Delivery, msg: &Message) -> Result<(),
     }
     let token = token(bot, &to.team).await?;
     bot.inner.slack.dm(&token, &to.sender, msg.clone()).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_text_is_unescaped_exactly_once() {
+        for (sent, typed) in [
+            ("p&amp;ss&lt;1&gt;", "p&ss<1>"),
+            ("&amp;lt;", "&lt;"),
+            ("&amp;amp;", "&amp;"),
+            ("a & b &quot; &#60;", "a & b &quot; &#60;"),
+            ("&", "&"),
+            ("ünï&lt;", "ünï<"),
+        ] {
+            assert_eq!(unescape(sent).as_str(), typed, "{sent}");
+        }
+    }
 }

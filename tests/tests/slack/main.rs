@@ -528,3 +528,24 @@ async fn quick_mode_with_flags_and_help() {
     assert!(!t.contains("<secret>"), "{t}");
     assert!(s.slack.calls_to("/api/views.open").is_empty());
 }
+
+#[tokio::test]
+async fn quick_mode_gives_the_recipient_the_exact_bytes_slack_html_escaped() {
+    let s = setup(&[]).await;
+    // The user typed `p&ss<1> &lt;x>` (the last part literally): Slack sends `&`, `<` and `>`
+    // as `&amp;`, `&lt;` and `&gt;` whatever `should_escape` says.
+    let r = s
+        .command(
+            "T1",
+            "U1",
+            "--views 1 p&amp;ss&lt;1&gt; &amp;lt;x&gt;",
+            "esc",
+        )
+        .await;
+    let a: Value = r.json().await.unwrap();
+    let link = link_in(a["text"].as_str().unwrap(), &s.server.base);
+    assert_eq!(
+        Client::reveal_link(&link, None).await.unwrap().expose(),
+        b"p&ss<1> &lt;x>"
+    );
+}
