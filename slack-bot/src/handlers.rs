@@ -40,6 +40,12 @@ fn verify(bot: &SlackBot, headers: &HeaderMap, body: &[u8]) -> Result<(), &'stat
         .map_err(|_| "invalid or expired Slack signature")
 }
 
+/// Whether a signed form body is Slack's certificate probe (`token=…&ssl_check=1`), which
+/// carries no command and wants an empty 200 (bolt answers it in middleware, before anything else).
+fn is_ssl_check(body: &[u8]) -> bool {
+    url::form_urlencoded::parse(body).any(|(k, v)| k == "ssl_check" && v == "1")
+}
+
 fn unauthorized(why: &'static str) -> Response {
     debug!(why, "refused a request not signed by Slack");
     (StatusCode::UNAUTHORIZED, why).into_response()
@@ -101,6 +107,9 @@ struct Metadata {
 pub async fn command(State(bot): State<SlackBot>, headers: HeaderMap, body: Bytes) -> Response {
     if let Err(why) = verify(&bot, &headers, &body) {
         return unauthorized(why);
+    }
+    if is_ssl_check(&body) {
+        return StatusCode::OK.into_response();
     }
     let mut cmd: Command = match serde_urlencoded::from_bytes(&body) {
         Ok(c) => c,

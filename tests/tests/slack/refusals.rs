@@ -261,3 +261,25 @@ async fn slack_api_failures_are_explained_to_the_user() {
     assert!(t.contains("rate limiting"), "{t}");
     assert!(s.secrets().await.is_empty());
 }
+
+#[tokio::test]
+async fn slacks_certificate_probe_gets_an_empty_200_and_does_nothing() {
+    let s = setup(&[]).await;
+    // What Slack sends to a command's URL to check its certificate (bolt-python's own test sends
+    // exactly this, signed): no command fields at all.
+    let probe = "token=gIkuvaNzQIHg97ATvDxqgjtO&ssl_check=1";
+    let r = s.post_signed("/slack/commands", probe, now()).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap(), "");
+    // Signatures are still checked first: an unsigned probe is refused like any request.
+    let r = http()
+        .post(format!("{}/slack/commands", s.server.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(probe)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(s.slack.calls().is_empty());
+    assert!(s.secrets().await.is_empty());
+}
