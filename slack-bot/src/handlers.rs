@@ -142,21 +142,10 @@ pub async fn command(State(bot): State<SlackBot>, headers: HeaderMap, body: Byte
             channel_id: Some(cmd.channel_id.clone()),
         };
         let view = messages::modal(&serde_json::to_string(&meta).unwrap_or_default(), max_views);
-        // Inside the handler: the trigger id dies three seconds after Slack sent it.
-        return match bot
-            .inner
-            .slack
-            .open_modal(&token, &cmd.trigger_id, view)
-            .await
-        {
-            Ok(()) => StatusCode::OK.into_response(),
-            Err(e) => {
-                warn!(error = %e, "views.open failed");
-                answer(&messages::error(&format!(
-                    "Could not open the form: {e}. Try again, or use `/share-secret help`."
-                )))
-            }
-        };
+        open_form(&bot, token, cmd.trigger_id, view, Some(cmd.response_url));
+        // Acknowledged now, as Bolt does: Slack shows "operation_timeout" to a user whose
+        // command is not answered within three seconds, whatever views.open is doing.
+        return StatusCode::OK.into_response();
     }
     let quick = match bots::parse_quick(text) {
         Ok(q) => q,
@@ -210,6 +199,34 @@ pub async fn command(State(bot): State<SlackBot>, headers: HeaderMap, body: Byte
             StatusCode::OK.into_response()
         }
     }
+}
+
+/// Calls `views.open` right away in its own task (the trigger id dies three seconds after Slack
+/// sent it), so the request that brought the trigger can be acknowledged first. A failure is told
+/// to the user through `response_url` when there is one (a command), else only logged.
+fn open_form(
+    bot: &SlackBot,
+    token: Token,
+    trigger_id: String,
+    view: Value,
+    response_url: Option<String>,
+) {
+    let bot = bot.clone();
+    tokio::spawn(async move {
+        let Err(e) = bot.inner.slack.open_modal(&token, &trigger_id, view).await else {
+            return;
+        };
+        warn!(error = %e, "views.open failed");
+        let Some(url) = response_url else {
+            return;
+        };
+        let msg = messages::error(&format!(
+            "Could not open the form: {e}. Try again, or use `/share-secret help`."
+        ));
+        if let Err(e) = bot.inner.slack.respond(&url, &msg).await {
+            warn!(error = %e, "telling the user that views.open failed failed too");
+        }
+    });
 }
 
 /// `POST /slack/interactions`: the modal's submission (other interactions are acknowledged).

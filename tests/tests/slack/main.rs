@@ -549,3 +549,23 @@ async fn quick_mode_gives_the_recipient_the_exact_bytes_slack_html_escaped() {
         b"p&ss<1> &lt;x>"
     );
 }
+
+#[tokio::test]
+async fn the_command_is_acknowledged_at_once_and_the_form_opens_after_on_a_slow_slack() {
+    let s = setup(&[]).await;
+    // Slack is slow to answer views.open: the command's answer must not wait for it (Slack shows
+    // "operation_timeout" after three seconds), as Bolt acknowledges first.
+    let slow = s.slack.hold("/api/views.open");
+    let r = tokio::time::timeout(T, s.command("T1", "U1", "", "slow"))
+        .await
+        .expect("the command was answered");
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap(), "", "an empty acknowledgement");
+    // views.open was called with the trigger, and is still waiting for Slack.
+    let opened = s.slack.wait_for("/api/views.open", 1, T).await;
+    assert_eq!(
+        opened[0].json()["trigger_id"],
+        "13345224609.738474920.8088930838d88f008e0"
+    );
+    slow.release();
+}

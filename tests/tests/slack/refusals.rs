@@ -240,9 +240,12 @@ async fn slack_api_failures_are_explained_to_the_user() {
             (200, json!({"ok": true}))
         }
     }));
-    let r = s.command("T1", "U1", "", "f").await;
+    // The command is acknowledged at once; the failure comes through `response_url`.
+    let r = s.command("T1", "U1", "", "f1").await;
     assert_eq!(r.status(), 200);
-    let a: Value = r.json().await.unwrap();
+    assert_eq!(r.text().await.unwrap(), "");
+    let told = s.slack.wait_for("/hooks/f1", 1, T).await;
+    let a = told[0].json();
     assert_eq!(a["response_type"], "ephemeral");
     let t = a["text"].as_str().unwrap();
     assert!(
@@ -250,14 +253,16 @@ async fn slack_api_failures_are_explained_to_the_user() {
         "{t}"
     );
 
-    s.slack.answer_with(Arc::new(|_: &Call| {
-        (429, json!({"ok": false, "error": "ratelimited"}))
+    s.slack.answer_with(Arc::new(|c: &Call| {
+        if c.path.starts_with("/api/") {
+            (429, json!({"ok": false, "error": "ratelimited"}))
+        } else {
+            (200, json!({"ok": true}))
+        }
     }));
-    let r = s.command("T1", "U1", "", "f").await;
-    let t = r.json().await.unwrap()["text"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    s.command("T1", "U1", "", "f2").await;
+    let told = s.slack.wait_for("/hooks/f2", 1, T).await;
+    let t = told[0].json()["text"].as_str().unwrap().to_string();
     assert!(t.contains("rate limiting"), "{t}");
     assert!(s.secrets().await.is_empty());
 }
