@@ -109,6 +109,19 @@ impl SlackConfig {
                 ));
             }
         };
+        if bot_token.is_some() && oauth.is_some() {
+            // One bot token belongs to one workspace: beside OAuth it would answer for every
+            // workspace that installed the app. Binding it to its team (auth.test) would make
+            // start-up depend on Slack; with OAuth, the operator's own workspace installs through
+            // /slack/install like any other.
+            return Err(ConfigError::Invalid(
+                "SEECRET_SLACK_BOT_TOKEN and the OAuth variables (SEECRET_SLACK_CLIENT_ID, \
+                 SEECRET_SLACK_CLIENT_SECRET, SEECRET_SLACK_TOKEN_KEY) are both set: a bot token \
+                 serves one workspace, OAuth many. Keep one: with OAuth, install your own \
+                 workspace through /slack/install too"
+                    .into(),
+            ));
+        }
         if bot_token.is_none() && oauth.is_none() {
             return Err(ConfigError::Invalid(
                 "SEECRET_SLACK_SIGNING_SECRET is set but there is no way to call Slack: set \
@@ -158,3 +171,46 @@ pub const ENV_VARS: &[&str] = &[
     "SEECRET_SLACK_BIND",
     "SEECRET_SLACK_INSTALLATIONS_PATH",
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Option<SlackConfig>, ConfigError> {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        SlackConfig::from_lookup(
+            |k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()),
+            "https://s.example",
+        )
+    }
+
+    const OAUTH: [(&str, &str); 3] = [
+        ("SEECRET_SLACK_CLIENT_ID", "1.2"),
+        ("SEECRET_SLACK_CLIENT_SECRET", "cs"),
+        (
+            "SEECRET_SLACK_TOKEN_KEY",
+            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8",
+        ),
+    ];
+
+    #[test]
+    fn one_token_or_oauth_never_both() {
+        let signing = ("SEECRET_SLACK_SIGNING_SECRET", "s");
+        let token = ("SEECRET_SLACK_BOT_TOKEN", "xoxb-1");
+        assert!(
+            config(&[]).unwrap().is_none(),
+            "off without a signing secret"
+        );
+        assert!(config(&[signing, token]).unwrap().is_some());
+        let mut oauth = vec![signing];
+        oauth.extend(OAUTH);
+        assert!(config(&oauth).unwrap().is_some());
+        oauth.push(token);
+        let err = config(&oauth).unwrap_err().to_string();
+        assert!(err.contains("both set"), "{err}");
+        assert!(config(&[signing]).is_err(), "no way to call Slack");
+    }
+}

@@ -88,12 +88,13 @@ impl SlackBot {
         Arc::new(self.clone())
     }
 
-    /// The bot token for a workspace: the configured one, or its OAuth installation's.
+    /// The bot token for a workspace: its OAuth installation's, or (one workspace, no OAuth: the
+    /// settings refuse both at once) the configured one.
     async fn token_for(&self, team: &str) -> Result<Option<slack::Token>, install::InstallError> {
-        if let Some(t) = &self.inner.cfg.bot_token {
-            return Ok(Some(slack::Token::new(t.as_str())));
+        match &self.inner.cfg.bot_token {
+            Some(t) if self.inner.cfg.oauth.is_none() => Ok(Some(slack::Token::new(t.as_str()))),
+            _ => install::token(self, team).await,
         }
-        install::token(self, team).await
     }
 }
 

@@ -288,3 +288,33 @@ async fn slacks_certificate_probe_gets_an_empty_200_and_does_nothing() {
     assert!(s.slack.calls().is_empty());
     assert!(s.secrets().await.is_empty());
 }
+
+#[test]
+fn a_bot_token_beside_oauth_is_refused_at_start() {
+    // With both, the one configured token used to serve every workspace that installed the app.
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, err) = seecret_tests::run(
+        std::process::Command::new(seecret_tests::seecret_bin())
+            .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.path())
+            .env_remove("SEECRET_DATABASE_URL")
+            .env("SEECRET_SLACK_SIGNING_SECRET", SIGNING)
+            .env("SEECRET_SLACK_BOT_TOKEN", BOT_TOKEN)
+            .env("SEECRET_SLACK_CLIENT_ID", "111.222")
+            .env("SEECRET_SLACK_CLIENT_SECRET", "client-secret-value")
+            .env(
+                "SEECRET_SLACK_TOKEN_KEY",
+                "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8",
+            ),
+        T,
+    );
+    assert_ne!(code, 0, "{err}");
+    assert!(
+        err.contains("SEECRET_SLACK_BOT_TOKEN") && err.contains("OAuth"),
+        "{err}"
+    );
+    assert!(
+        !err.contains(BOT_TOKEN),
+        "the token is never printed: {err}"
+    );
+}
