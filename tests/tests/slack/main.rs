@@ -311,7 +311,7 @@ async fn modal_to_a_recipient_by_dm_then_the_sender_hears_it_was_viewed() {
     assert_eq!(r.status(), 200);
 
     // The modal was opened with the command's trigger and the bot token.
-    let opened = s.slack.calls_to("/api/views.open");
+    let opened = s.slack.wait_for("/api/views.open", 1, T).await;
     assert_eq!(opened.len(), 1, "views.open called once");
     let open = &opened[0];
     assert_eq!(
@@ -413,10 +413,11 @@ async fn modal_to_a_recipient_by_dm_then_the_sender_hears_it_was_viewed() {
 async fn modal_without_recipient_answers_the_sender_ephemerally_with_the_link() {
     let s = setup(&[]).await;
     s.command("T1", "U1", "", "resp2").await;
-    let metadata = s.slack.calls_to("/api/views.open")[0].json()["view"]["private_metadata"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let metadata =
+        s.slack.wait_for("/api/views.open", 1, T).await[0].json()["view"]["private_metadata"]
+            .as_str()
+            .unwrap()
+            .to_string();
     let r = s
         .submit(
             "U1",

@@ -86,10 +86,11 @@ async fn requests_not_signed_by_slack_are_refused_and_create_nothing() {
 async fn a_link_that_cannot_be_delivered_is_deleted_and_the_sender_told() {
     let s = setup(&[]).await;
     s.command("T1", "U1", "", "fail1").await;
-    let metadata = s.slack.calls_to("/api/views.open")[0].json()["view"]["private_metadata"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let metadata =
+        s.slack.wait_for("/api/views.open", 1, T).await[0].json()["view"]["private_metadata"]
+            .as_str()
+            .unwrap()
+            .to_string();
     // Slack now refuses the token for posting.
     let normal = slack_answers();
     s.slack.answer_with(Arc::new(move |c: &Call| {
@@ -183,7 +184,7 @@ async fn oauth_install_checks_state_and_keeps_the_token_sealed() {
 
     // The installed workspace's token is used for it, and stored only sealed.
     s.command("T9", "U9", "", "inst").await;
-    let opened = s.slack.calls_to("/api/views.open");
+    let opened = s.slack.wait_for("/api/views.open", 1, T).await;
     assert_eq!(
         opened[0].header("authorization"),
         Some("Bearer xoxb-installed-token")
@@ -317,4 +318,64 @@ fn a_bot_token_beside_oauth_is_refused_at_start() {
         !err.contains(BOT_TOKEN),
         "the token is never printed: {err}"
     );
+}
+
+#[tokio::test]
+async fn an_install_started_on_slacks_own_page_is_completed_through_the_install_page() {
+    let s = setup(&[
+        ("SEECRET_SLACK_CLIENT_ID", "111.222"),
+        ("SEECRET_SLACK_CLIENT_SECRET", "client-secret-value"),
+        (
+            "SEECRET_SLACK_TOKEN_KEY",
+            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8",
+        ),
+    ])
+    .await;
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    // Slack's own "Add to Slack" (App Directory, the app's settings) sends the admin back with a
+    // code and no state of ours: refused, as bolt-python refuses it, but with a way on.
+    let r = browser
+        .get(format!(
+            "{}/slack/oauth/callback?code=from-slack",
+            s.server.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let page = r.text().await.unwrap();
+    let install = format!("{}/slack/install", s.server.base);
+    assert!(
+        page.contains(&format!("href=\"{install}\"")),
+        "a link to finish the install: {page}"
+    );
+    assert!(page.contains("did not start on this server"), "{page}");
+    assert!(s.slack.calls_to("/api/oauth.v2.access").is_empty());
+
+    // Following it: Slack's consent again, now with our state and cookie, and it installs. The
+    // workspace Slack named is kept (`team`), as bolt-python's install path does.
+    let r = browser
+        .get(format!("{install}?team=T9"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 302);
+    let to = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+    let q: std::collections::HashMap<_, _> = to.query_pairs().into_owned().collect();
+    assert_eq!(q["team"], "T9");
+    let state = q["state"].clone();
+    let r = browser
+        .get(format!(
+            "{}/slack/oauth/callback?code=c0de&state={state}",
+            s.server.base
+        ))
+        .header("cookie", format!("seecret_slack_state={state}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("installed in Nine"));
 }
