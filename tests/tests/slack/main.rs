@@ -570,3 +570,26 @@ async fn the_command_is_acknowledged_at_once_and_the_form_opens_after_on_a_slow_
     );
     slow.release();
 }
+
+/// `slack-bot/manifest.yml` as JSON (read by Python's YAML parser).
+#[cfg(feature = "external")]
+fn manifest() -> Value {
+    let (code, out, err) = seecret_tests::run(
+        std::process::Command::new("python3")
+            .arg("-c")
+            .arg("import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))")
+            .arg(seecret_tests::repo_path("slack-bot/manifest.yml")),
+        T,
+    );
+    assert_eq!(code, 0, "{err}");
+    serde_json::from_str(&out).unwrap()
+}
+
+#[cfg(feature = "external")]
+#[test]
+fn the_manifest_keeps_the_messages_tab_so_dms_can_be_found_again() {
+    let m = manifest();
+    let home = &m["features"]["app_home"];
+    assert_eq!(home["messages_tab_enabled"], true, "{m}");
+    assert_eq!(home["messages_tab_read_only_enabled"], true, "{m}");
+}
