@@ -187,6 +187,7 @@ conformance!(
     outbox_claims_are_exact_under_racing_instances,
     endpoint_gone_removes_the_url,
     installations,
+    chat_users_shares_settings_and_event_claims,
     corrupt_rows_are_errors,
     engine_scenario_across_two_instances,
 );
