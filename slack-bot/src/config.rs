@@ -48,6 +48,9 @@ pub struct SlackConfig {
     pub per_user_per_minute: u32,
     /// Views the modal offers at most.
     pub max_views: u32,
+    /// The server's default for durable delivery: a link the sender must keep also goes to them
+    /// by DM. Each workspace's admins may choose otherwise (`/share-secret settings`).
+    pub dm_links: bool,
 }
 
 impl fmt::Debug for OAuth {
@@ -68,6 +71,8 @@ impl fmt::Debug for SlackConfig {
             .field("public_url", &self.public_url)
             .field("account", &self.account)
             .field("per_user_per_minute", &self.per_user_per_minute)
+            .field("max_views", &self.max_views)
+            .field("dm_links", &self.dm_links)
             .finish()
     }
 }
@@ -146,6 +151,8 @@ impl SlackConfig {
             account: read("SEECRET_SLACK_ACCOUNT")?,
             per_user_per_minute: number("SEECRET_SLACK_RATE_LIMIT", 10)?,
             max_views: number("SEECRET_SLACK_MAX_VIEWS", 10)?.clamp(1, 100),
+            dm_links: settings::flag(&get, "SEECRET_SLACK_DM_LINKS", true)
+                .map_err(ConfigError::Invalid)?,
         }))
     }
 
@@ -167,6 +174,7 @@ pub const ENV_VARS: &[&str] = &[
     "SEECRET_SLACK_ACCOUNT",
     "SEECRET_SLACK_RATE_LIMIT",
     "SEECRET_SLACK_MAX_VIEWS",
+    "SEECRET_SLACK_DM_LINKS",
     "SEECRET_SLACK_WEBHOOK_SECRET",
     "SEECRET_SLACK_BIND",
     "SEECRET_SLACK_INSTALLATIONS_PATH",
@@ -212,5 +220,12 @@ mod tests {
         let err = config(&oauth).unwrap_err().to_string();
         assert!(err.contains("both set"), "{err}");
         assert!(config(&[signing]).is_err(), "no way to call Slack");
+        let dm = |v: &str| config(&[signing, token, ("SEECRET_SLACK_DM_LINKS", v)]);
+        assert!(
+            config(&[signing, token]).unwrap().unwrap().dm_links,
+            "on by default"
+        );
+        assert!(!dm("false").unwrap().unwrap().dm_links);
+        assert!(dm("sometimes").is_err());
     }
 }

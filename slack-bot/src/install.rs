@@ -18,13 +18,14 @@ use serde::Deserialize;
 use subtle::ConstantTimeEq;
 use tracing::{info, warn};
 
-use crate::SlackBot;
 use crate::slack::Token;
+use crate::{PROVIDER, SlackBot};
 
 const COOKIE: &str = "seecret_slack_state";
-const PROVIDER: &str = "slack";
 const AUTHORIZE: &str = "https://slack.com/oauth/v2/authorize";
-const SCOPES: &str = "commands,chat:write,im:write";
+/// The bot scopes the manifest declares: the command, posting, opening DMs, and reading whether a
+/// user is an admin (`users.info`, for the workspace's settings).
+const SCOPES: &str = "commands,chat:write,im:write,users:read";
 
 /// Why an installation's token could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -43,10 +44,12 @@ fn aad(team: &str) -> Vec<u8> {
 
 /// The bot token of a workspace that installed the app, if any.
 pub async fn token(bot: &SlackBot, team: &str) -> Result<Option<Token>, InstallError> {
-    let (Some(store), Some(oauth)) = (&bot.inner.installations, &bot.inner.cfg.oauth) else {
+    let Some(oauth) = &bot.inner.cfg.oauth else {
         return Ok(None);
     };
-    let Some(sealed) = store
+    let Some(sealed) = bot
+        .inner
+        .store
         .sealed(PROVIDER, team)
         .await
         .map_err(InstallError::Store)?
@@ -239,9 +242,6 @@ pub async fn callback(
             return page(StatusCode::BAD_GATEWAY, "Not installed", &e.to_string());
         }
     };
-    let Some(store) = &bot.inner.installations else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
     let sealed = match crypto::seal_bound(
         &oauth.token_key,
         &aad(&installed.team_id),
@@ -250,7 +250,12 @@ pub async fn callback(
         Ok(s) => s,
         Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     };
-    if let Err(e) = store.save(PROVIDER, &installed.team_id, &sealed).await {
+    if let Err(e) = bot
+        .inner
+        .store
+        .save(PROVIDER, &installed.team_id, &sealed)
+        .await
+    {
         warn!(error = %e, "saving a Slack installation failed");
         return page(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -106,6 +106,13 @@ impl<'a> Reply<'a> {
     }
 }
 
+/// A message posted in a DM.
+#[derive(Debug, Clone, Default)]
+pub struct Posted {
+    /// The bot's own user id, as Slack reported it with the message (to mention it as @Seecret).
+    pub bot_user: Option<String>,
+}
+
 /// What an OAuth installation gave us.
 pub struct Installed {
     /// The workspace.
@@ -188,7 +195,12 @@ impl Slack {
     }
 
     /// Opens (or finds) the DM with `user` and posts `message` there, never unfurled.
-    pub async fn dm(&self, token: &Token, user: &str, message: Message) -> Result<(), SlackError> {
+    pub async fn dm(
+        &self,
+        token: &Token,
+        user: &str,
+        message: Message,
+    ) -> Result<Posted, SlackError> {
         // `users` is a comma-separated string, as documented (not a JSON array).
         let open = serde_json::json!({"users": user});
         let opened = self
@@ -206,9 +218,41 @@ impl Slack {
         if let Some(b) = message.blocks {
             post["blocks"] = b;
         }
-        self.call(token, "chat.postMessage", &post, DEADLINE)
+        let posted = self
+            .call(token, "chat.postMessage", &post, DEADLINE)
             .await?;
-        Ok(())
+        Ok(Posted {
+            bot_user: posted["message"]["user"].as_str().map(String::from),
+        })
+    }
+
+    /// `views.publish`: `view` (a `home` view) becomes `user`'s App Home tab.
+    pub async fn publish_home(
+        &self,
+        token: &Token,
+        user: &str,
+        view: serde_json::Value,
+    ) -> Result<(), SlackError> {
+        let body = serde_json::json!({"user_id": user, "view": view});
+        self.call(token, "views.publish", &body, DEADLINE)
+            .await
+            .map(|_| ())
+    }
+
+    /// Whether `user` is an admin or owner of their workspace (`users.info`, which takes no
+    /// JSON body: its arguments go in the query).
+    pub async fn is_admin(&self, token: &Token, user: &str) -> Result<bool, SlackError> {
+        let session = self.client.open_session(&token.0);
+        let params = vec![("user", Some(user))];
+        let call = session
+            .http_session_api
+            .http_get::<serde_json::Value, _, _>("users.info", &params, None);
+        let info = match tokio::time::timeout(DEADLINE, call).await {
+            Ok(r) => r?,
+            Err(_) => return Err(SlackError::Network("users.info timed out".into())),
+        };
+        let flag = |k: &str| info["user"][k].as_bool().unwrap_or(false);
+        Ok(flag("is_admin") || flag("is_owner") || flag("is_primary_owner"))
     }
 
     /// Posts an ephemeral follow-up to a command's `response_url`.

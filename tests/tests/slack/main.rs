@@ -3,6 +3,8 @@
 //! and the links it delivers revealed through the real server.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod durable;
+mod home;
 mod refusals;
 mod sdk;
 mod standalone;
@@ -47,14 +49,18 @@ fn slack_answers() -> seecret_tests::Answer {
     Arc::new(|c: &Call| {
         let m = c.path.rsplit('/').next().unwrap_or("");
         if !c.path.starts_with("/api/") {
-            // A `response_url`: Slack answers a follow-up with a plain 200.
+            // A `response_url`: Slack answers a follow-up with a plain 200, and a stale one (past
+            // 30 minutes or 5 uses) with 404.
+            if c.path.starts_with("/hooks/expired") {
+                return (404, json!({"ok": false, "error": "expired_url"}));
+            }
             return (200, json!({"ok": true}));
         }
         if m == "oauth.v2.access" {
             return (
                 200,
                 json!({"ok": true, "access_token": "xoxb-installed-token", "token_type": "bot",
-                    "scope": "commands,chat:write,im:write", "bot_user_id": "UBOT", "app_id": "A1",
+                    "scope": "commands,chat:write,im:write,users:read", "bot_user_id": "UBOT", "app_id": "A1",
                     "team": {"id": "T9", "name": "Nine"}, "authed_user": {"id": "U9"}}),
             );
         }
@@ -119,7 +125,8 @@ fn slack_answers() -> seecret_tests::Answer {
                     200,
                     // Slack echoes the message; the app must not log or show this body.
                     json!({"ok": true, "channel": body["channel"], "ts": "1.2",
-                        "message": {"type": "message", "text": body["text"], "ts": "1.2"}}),
+                        "message": {"type": "message", "text": body["text"], "ts": "1.2",
+                            "user": "UBOT", "bot_id": "B1", "app_id": "A1"}}),
                 )
             }
             "users.info" => match string("user") {
@@ -357,6 +364,7 @@ async fn modal_to_a_recipient_by_dm_then_the_sender_hears_it_was_viewed() {
     let posts = s.slack.wait_for("/api/chat.postMessage", 1, T).await;
     let dm = &posts[0];
     assert_eq!(dm.json()["channel"], "D-U2");
+    assert_eq!(dm.json()["channel"], "D-U2");
     assert_eq!(dm.json()["unfurl_links"], false);
     assert_eq!(dm.json()["unfurl_media"], false);
     let opens = s.slack.calls_to("/api/conversations.open");
@@ -365,18 +373,21 @@ async fn modal_to_a_recipient_by_dm_then_the_sender_hears_it_was_viewed() {
     assert!(text.contains("<@U1> shared a secret with you"), "{text}");
     assert!(text.contains("1 view"), "{text}");
 
-    // The sender is told, ephemerally, without the link.
+    // The sender is told, ephemerally and (durably) by DM, without the link.
     let confirm = s.slack.wait_for("/hooks/resp1", 1, T).await;
     let c = confirm[0].json();
     assert_eq!(c["response_type"], "ephemeral");
+    let ct = c["text"].as_str().unwrap();
+    assert!(ct.contains("Sent a one-time link to <@U2>"), "{c}");
     assert!(
-        c["text"]
-            .as_str()
-            .unwrap()
-            .contains("Sent a one-time link to <@U2>"),
+        ct.contains("A note of it is in your DMs from <@UBOT>"),
         "{c}"
     );
-    assert!(!c["text"].as_str().unwrap().contains("/s/"));
+    assert!(!ct.contains("/s/"));
+    let note = &s.slack.wait_for("/api/chat.postMessage", 2, T).await[1];
+    assert_eq!(note.json()["channel"], "D-U1");
+    assert!(message_text(note).contains("Sent a one-time link to <@U2>"));
+    assert!(!message_text(note).contains("/s/"));
 
     // The link reveals exactly what was typed, once.
     let link = link_in(&text, &s.server.base);
@@ -386,9 +397,13 @@ async fn modal_to_a_recipient_by_dm_then_the_sender_hears_it_was_viewed() {
     assert_eq!(again.status(), Some(410));
 
     // The sender gets "was viewed" by DM: from the engine's events, no webhook URL configured.
-    let posts = s.slack.wait_for("/api/chat.postMessage", 2, T).await;
-    assert_eq!(posts.len(), 2, "the link, then the viewed notice");
-    let viewed = &posts[1];
+    let posts = s.slack.wait_for("/api/chat.postMessage", 3, T).await;
+    assert_eq!(
+        posts.len(),
+        3,
+        "the link, the sender's note, then the viewed notice"
+    );
+    let viewed = &posts[2];
     assert_eq!(viewed.json()["channel"], "D-U1");
     let vt = message_text(viewed);
     assert!(vt.contains("was viewed (1 of 1"), "{vt}");
@@ -410,7 +425,7 @@ async fn modal_to_a_recipient_by_dm_then_the_sender_hears_it_was_viewed() {
 }
 
 #[tokio::test]
-async fn modal_without_recipient_answers_the_sender_ephemerally_with_the_link() {
+async fn modal_without_recipient_gives_the_sender_the_link_ephemerally_and_a_copy_by_dm() {
     let s = setup(&[]).await;
     s.command("T1", "U1", "", "resp2").await;
     let metadata =
@@ -432,7 +447,21 @@ async fn modal_without_recipient_answers_the_sender_ephemerally_with_the_link() 
     assert_eq!(a["unfurl_links"], false);
     let text = a["text"].as_str().unwrap();
     assert!(text.contains("3 views"), "{text}");
+    // Ephemeral replies vanish on reload and on other devices: the reply points to the copy.
+    assert!(
+        text.contains("A copy is in your DMs from <@UBOT>, where it stays"),
+        "{text}"
+    );
     let link = link_in(text, &s.server.base);
+    let copies = s.slack.wait_for("/api/chat.postMessage", 1, T).await;
+    assert_eq!(copies.len(), 1);
+    assert_eq!(copies[0].json()["channel"], "D-U1");
+    assert_eq!(copies[0].json()["unfurl_links"], false);
+    assert_eq!(
+        link_in(&message_text(&copies[0]), &s.server.base).id,
+        link.id
+    );
+    assert!(!message_text(&copies[0]).contains("A copy is in your DMs"));
     let info = s.server.client().get(link.id).await.unwrap();
     assert_eq!(info.views, 3);
     let lifetime = info.expires_at - info.created_at;
@@ -447,7 +476,6 @@ async fn modal_without_recipient_answers_the_sender_ephemerally_with_the_link() 
             .expose(),
         b"hunter2-solo"
     );
-    assert!(s.slack.calls_to("/api/chat.postMessage").is_empty());
     for call in s.slack.calls() {
         assert!(
             !call.text().contains("open sesame"),
@@ -592,4 +620,50 @@ fn the_manifest_keeps_the_messages_tab_so_dms_can_be_found_again() {
     let home = &m["features"]["app_home"];
     assert_eq!(home["messages_tab_enabled"], true, "{m}");
     assert_eq!(home["messages_tab_read_only_enabled"], true, "{m}");
+}
+
+#[cfg(feature = "external")]
+#[tokio::test]
+async fn the_manifest_declares_the_home_tab_events_shortcut_and_scopes_on_routes_that_exist() {
+    let m = manifest();
+    assert_eq!(m["features"]["app_home"]["home_tab_enabled"], true);
+    let events = &m["settings"]["event_subscriptions"];
+    assert_eq!(events["bot_events"], json!(["app_home_opened"]));
+    let shortcut = &m["features"]["shortcuts"][0];
+    assert_eq!(
+        (&shortcut["type"], &shortcut["callback_id"]),
+        (&json!("global"), &json!("share_secret"))
+    );
+    let scopes = &m["oauth_config"]["scopes"]["bot"];
+    assert_eq!(
+        scopes,
+        &json!(["commands", "chat:write", "im:write", "users:read"])
+    );
+    // Every URL it gives Slack is served (and signed requests only: 401 unsigned), on the path
+    // the server mounts.
+    let s = setup(&[
+        ("SEECRET_SLACK_CLIENT_ID", "111.222"),
+        ("SEECRET_SLACK_CLIENT_SECRET", "client-secret-value"),
+        (
+            "SEECRET_SLACK_TOKEN_KEY",
+            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8",
+        ),
+    ])
+    .await;
+    let on_server = |url: &Value| {
+        url.as_str()
+            .unwrap()
+            .replace("https://secrets.example.com", &s.server.base)
+    };
+    for url in [
+        &m["features"]["slash_commands"][0]["url"],
+        &events["request_url"],
+        &m["settings"]["interactivity"]["request_url"],
+    ] {
+        let r = http().post(on_server(url)).send().await.unwrap();
+        assert_eq!(r.status(), 401, "{url}");
+    }
+    let callback = on_server(&m["oauth_config"]["redirect_urls"][0]);
+    let r = http().get(callback).send().await.unwrap();
+    assert_eq!(r.status(), 400, "the OAuth callback is served");
 }

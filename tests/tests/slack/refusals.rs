@@ -141,7 +141,7 @@ async fn oauth_install_checks_state_and_keeps_the_token_sealed() {
     let location = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
     let q: std::collections::HashMap<_, _> = location.query_pairs().into_owned().collect();
     assert_eq!(q["client_id"], "111.222");
-    assert_eq!(q["scope"], "commands,chat:write,im:write");
+    assert_eq!(q["scope"], "commands,chat:write,im:write,users:read");
     assert_eq!(
         q["redirect_uri"],
         format!("{}/slack/oauth/callback", s.server.base)
