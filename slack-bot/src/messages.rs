@@ -109,8 +109,8 @@ pub fn help(max_views: u32) -> Message {
          posted anywhere; the link goes to the person you pick by DM, or back to you.\n\
          • `/share-secret &lt;secret&gt;` (quick mode) creates the link at once and shows it only to \
          you. Options: `--views N` (1–{max_views}), `--expires 1h` (`30m`, `24h`, `7d`…). \
-         Put them before or after the secret; `--` before a secret that starts with `--` (or is \
-         just `help` or `settings`). Slack keeps command text in its logs, so prefer the form for \
+         Put them before or after the secret; `--` before a secret that starts with `--` or with \
+         the word `settings`, or is just `help`. Slack keeps command text in its logs, so prefer the form for \
          anything long-lived.\n\
          • Links you must keep also reach you by DM from Seecret; your recent shares, their \
          status and a Burn button are on Seecret's Home tab.\n\

@@ -15,14 +15,6 @@ fn dms_to_sender_fail(error: &'static str) -> seecret_tests::Answer {
     })
 }
 
-async fn modal_metadata(s: &Setup, resp: &str) -> String {
-    s.command("T1", "U1", "", resp).await;
-    s.slack.wait_for("/api/views.open", 1, T).await[0].json()["view"]["private_metadata"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 async fn status_of(s: &Setup, link: &Link) -> String {
     s.server
         .client()
@@ -73,7 +65,7 @@ async fn when_the_dm_copy_fails_the_reply_still_carries_the_link_says_so_and_not
     assert_eq!(status_of(&s, &link).await, "active");
 
     // The same through the form: the reply carries the link, which is kept.
-    let metadata = modal_metadata(&s, "df2").await;
+    let metadata = s.open_form("df2").await;
     s.submit("U1", values("kept-too", "1h", "1", None), &metadata)
         .await;
     let reply = s.slack.wait_for("/hooks/df2", 1, T).await[0].json();
@@ -91,12 +83,7 @@ async fn when_the_dm_copy_fails_the_reply_still_carries_the_link_says_so_and_not
 async fn a_link_whose_reply_expired_is_kept_when_its_copy_reached_the_dms() {
     let s = setup(&[]).await;
     // The form was opened long ago: its `response_url` has expired (Slack answers 404).
-    s.command("T1", "U1", "", "expired-1").await;
-    let metadata =
-        s.slack.wait_for("/api/views.open", 1, T).await[0].json()["view"]["private_metadata"]
-            .as_str()
-            .unwrap()
-            .to_string();
+    let metadata = s.open_form("expired-1").await;
     s.submit("U1", values("only-in-dm", "1h", "1", None), &metadata)
         .await;
     let copy = &s.slack.wait_for("/api/chat.postMessage", 1, T).await[0];
@@ -115,12 +102,7 @@ async fn a_link_whose_reply_expired_is_kept_when_its_copy_reached_the_dms() {
 async fn a_link_that_reached_the_sender_nowhere_is_burnt() {
     let s = setup(&[]).await;
     s.slack.answer_with(dms_to_sender_fail("channel_not_found"));
-    s.command("T1", "U1", "", "expired-2").await;
-    let metadata =
-        s.slack.wait_for("/api/views.open", 1, T).await[0].json()["view"]["private_metadata"]
-            .as_str()
-            .unwrap()
-            .to_string();
+    let metadata = s.open_form("expired-2").await;
     s.submit("U1", values("lost-link", "1h", "1", None), &metadata)
         .await;
     let burnt = eventually(T, || async {

@@ -22,6 +22,15 @@ use sha2::Sha256;
 const SIGNING: &str = "8f742231b10e8888abcd99yyyzzz85a5";
 const BOT_TOKEN: &str = "xoxb-test-not-a-real-token";
 const T: Duration = Duration::from_secs(15);
+/// The settings of an app installed in many workspaces (OAuth v2).
+const OAUTH: &[(&str, &str)] = &[
+    ("SEECRET_SLACK_CLIENT_ID", "111.222"),
+    ("SEECRET_SLACK_CLIENT_SECRET", "client-secret-value"),
+    (
+        "SEECRET_SLACK_TOKEN_KEY",
+        "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8",
+    ),
+];
 
 /// `v0=hex(HMAC-SHA256(secret, "v0:{ts}:{body}"))`, as Slack signs requests.
 fn sign(secret: &str, ts: i64, body: &str) -> String {
@@ -240,6 +249,17 @@ impl Setup {
         self.post_signed("/slack/commands", &body, now()).await
     }
 
+    /// Runs `/share-secret` (no text) for U1 of T1 and returns the `private_metadata` of the form
+    /// it opened (answers go to `/hooks/{resp}`).
+    async fn open_form(&self, resp: &str) -> String {
+        self.command("T1", "U1", "", resp).await;
+        let opened = self.slack.wait_for("/api/views.open", 1, T).await;
+        opened[0].json()["view"]["private_metadata"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
     async fn submit(&self, user: &str, values: Value, metadata: &str) -> Reply {
         let payload = json!({
             "type": "view_submission",
@@ -427,12 +447,7 @@ async fn modal_to_a_recipient_by_dm_then_the_sender_hears_it_was_viewed() {
 #[tokio::test]
 async fn modal_without_recipient_gives_the_sender_the_link_ephemerally_and_a_copy_by_dm() {
     let s = setup(&[]).await;
-    s.command("T1", "U1", "", "resp2").await;
-    let metadata =
-        s.slack.wait_for("/api/views.open", 1, T).await[0].json()["view"]["private_metadata"]
-            .as_str()
-            .unwrap()
-            .to_string();
+    let metadata = s.open_form("resp2").await;
     let r = s
         .submit(
             "U1",
@@ -641,15 +656,7 @@ async fn the_manifest_declares_the_home_tab_events_shortcut_and_scopes_on_routes
     );
     // Every URL it gives Slack is served (and signed requests only: 401 unsigned), on the path
     // the server mounts.
-    let s = setup(&[
-        ("SEECRET_SLACK_CLIENT_ID", "111.222"),
-        ("SEECRET_SLACK_CLIENT_SECRET", "client-secret-value"),
-        (
-            "SEECRET_SLACK_TOKEN_KEY",
-            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8",
-        ),
-    ])
-    .await;
+    let s = setup(OAUTH).await;
     let on_server = |url: &Value| {
         url.as_str()
             .unwrap()

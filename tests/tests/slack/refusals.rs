@@ -85,12 +85,7 @@ async fn requests_not_signed_by_slack_are_refused_and_create_nothing() {
 #[tokio::test]
 async fn a_link_that_cannot_be_delivered_is_deleted_and_the_sender_told() {
     let s = setup(&[]).await;
-    s.command("T1", "U1", "", "fail1").await;
-    let metadata =
-        s.slack.wait_for("/api/views.open", 1, T).await[0].json()["view"]["private_metadata"]
-            .as_str()
-            .unwrap()
-            .to_string();
+    let metadata = s.open_form("fail1").await;
     // Slack now refuses the token for posting.
     let normal = slack_answers();
     s.slack.answer_with(Arc::new(move |c: &Call| {
@@ -119,27 +114,44 @@ async fn a_link_that_cannot_be_delivered_is_deleted_and_the_sender_told() {
     assert!(deleted.is_some(), "the undelivered secret is deleted");
 }
 
-#[tokio::test]
-async fn oauth_install_checks_state_and_keeps_the_token_sealed() {
-    let key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
-    let s = setup(&[
-        ("SEECRET_SLACK_CLIENT_ID", "111.222"),
-        ("SEECRET_SLACK_CLIENT_SECRET", "client-secret-value"),
-        ("SEECRET_SLACK_TOKEN_KEY", key),
-    ])
-    .await;
-    let no_redirect = reqwest::Client::builder()
+/// A browser that does not follow redirects, to read where each step sends it.
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
-        .unwrap();
-    let r = no_redirect
-        .get(format!("{}/slack/install", s.server.base))
+        .unwrap()
+}
+
+/// An admin opening `/slack/install{query}`: the answer, and the query of Slack's authorize URL
+/// it redirects to.
+async fn install(
+    s: &Setup,
+    query: &str,
+) -> (reqwest::Response, std::collections::HashMap<String, String>) {
+    let r = browser()
+        .get(format!("{}/slack/install{query}", s.server.base))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 302);
-    let location = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
-    let q: std::collections::HashMap<_, _> = location.query_pairs().into_owned().collect();
+    let to = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+    let q = to.query_pairs().into_owned().collect();
+    (r, q)
+}
+
+/// Slack sending the browser back to the OAuth callback with `query`, and `state` in its cookie.
+async fn callback(s: &Setup, query: &str, cookie: Option<&str>) -> reqwest::Response {
+    let mut req = browser().get(format!("{}/slack/oauth/callback?{query}", s.server.base));
+    if let Some(state) = cookie {
+        req = req.header("cookie", format!("seecret_slack_state={state}"));
+    }
+    req.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn oauth_install_checks_state_and_keeps_the_token_sealed() {
+    let s = setup(OAUTH).await;
+    let (r, q) = install(&s, "").await;
     assert_eq!(q["client_id"], "111.222");
     assert_eq!(q["scope"], "commands,chat:write,im:write,users:read");
     assert_eq!(
@@ -151,31 +163,14 @@ async fn oauth_install_checks_state_and_keeps_the_token_sealed() {
     assert!(cookie.contains(&state) && cookie.contains("HttpOnly"));
 
     // A callback without the browser's cookie (a forged install link) is refused.
-    let cb = format!(
-        "{}/slack/oauth/callback?code=c0de&state={state}",
-        s.server.base
-    );
-    let r = no_redirect.get(&cb).send().await.unwrap();
-    assert_eq!(r.status(), 400);
+    let code = format!("code=c0de&state={state}");
+    assert_eq!(callback(&s, &code, None).await.status(), 400);
     assert!(s.slack.calls_to("/api/oauth.v2.access").is_empty());
-    let r = no_redirect
-        .get(format!(
-            "{}/slack/oauth/callback?code=c0de&state=other",
-            s.server.base
-        ))
-        .header("cookie", format!("seecret_slack_state={state}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400);
+    let other = callback(&s, "code=c0de&state=other", Some(&state)).await;
+    assert_eq!(other.status(), 400);
 
     // The real browser comes back with its cookie.
-    let r = no_redirect
-        .get(&cb)
-        .header("cookie", format!("seecret_slack_state={state}"))
-        .send()
-        .await
-        .unwrap();
+    let r = callback(&s, &code, Some(&state)).await;
     assert_eq!(r.status(), 200);
     assert!(r.text().await.unwrap().contains("installed in Nine"));
     let access = s.slack.calls_to("/api/oauth.v2.access");
@@ -301,12 +296,7 @@ fn a_bot_token_beside_oauth_is_refused_at_start() {
             .env_remove("SEECRET_DATABASE_URL")
             .env("SEECRET_SLACK_SIGNING_SECRET", SIGNING)
             .env("SEECRET_SLACK_BOT_TOKEN", BOT_TOKEN)
-            .env("SEECRET_SLACK_CLIENT_ID", "111.222")
-            .env("SEECRET_SLACK_CLIENT_SECRET", "client-secret-value")
-            .env(
-                "SEECRET_SLACK_TOKEN_KEY",
-                "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8",
-            ),
+            .envs(OAUTH.iter().copied()),
         T,
     );
     assert_ne!(code, 0, "{err}");
@@ -322,34 +312,15 @@ fn a_bot_token_beside_oauth_is_refused_at_start() {
 
 #[tokio::test]
 async fn an_install_started_on_slacks_own_page_is_completed_through_the_install_page() {
-    let s = setup(&[
-        ("SEECRET_SLACK_CLIENT_ID", "111.222"),
-        ("SEECRET_SLACK_CLIENT_SECRET", "client-secret-value"),
-        (
-            "SEECRET_SLACK_TOKEN_KEY",
-            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8",
-        ),
-    ])
-    .await;
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let s = setup(OAUTH).await;
     // Slack's own "Add to Slack" (App Directory, the app's settings) sends the admin back with a
     // code and no state of ours: refused, as bolt-python refuses it, but with a way on.
-    let r = browser
-        .get(format!(
-            "{}/slack/oauth/callback?code=from-slack",
-            s.server.base
-        ))
-        .send()
-        .await
-        .unwrap();
+    let r = callback(&s, "code=from-slack", None).await;
     assert_eq!(r.status(), 400);
     let page = r.text().await.unwrap();
-    let install = format!("{}/slack/install", s.server.base);
+    let install_page = format!("{}/slack/install", s.server.base);
     assert!(
-        page.contains(&format!("href=\"{install}\"")),
+        page.contains(&format!("href=\"{install_page}\"")),
         "a link to finish the install: {page}"
     );
     assert!(page.contains("did not start on this server"), "{page}");
@@ -357,25 +328,10 @@ async fn an_install_started_on_slacks_own_page_is_completed_through_the_install_
 
     // Following it: Slack's consent again, now with our state and cookie, and it installs. The
     // workspace Slack named is kept (`team`), as bolt-python's install path does.
-    let r = browser
-        .get(format!("{install}?team=T9"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 302);
-    let to = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
-    let q: std::collections::HashMap<_, _> = to.query_pairs().into_owned().collect();
+    let (_, q) = install(&s, "?team=T9").await;
     assert_eq!(q["team"], "T9");
     let state = q["state"].clone();
-    let r = browser
-        .get(format!(
-            "{}/slack/oauth/callback?code=c0de&state={state}",
-            s.server.base
-        ))
-        .header("cookie", format!("seecret_slack_state={state}"))
-        .send()
-        .await
-        .unwrap();
+    let r = callback(&s, &format!("code=c0de&state={state}"), Some(&state)).await;
     assert_eq!(r.status(), 200);
     assert!(r.text().await.unwrap().contains("installed in Nine"));
 }
