@@ -129,9 +129,27 @@ pub fn plain(text: &str) -> Message {
     }
 }
 
-/// A user-facing error.
+/// A user-facing error. Its text may quote a server or Slack (an error code, a limit), so `&`,
+/// `<` and `>` are escaped: mrkdwn would read them as markup.
 pub fn error(text: &str) -> Message {
-    plain(&format!(":warning: {text}"))
+    plain(&format!(":warning: {}", escape(text)))
+}
+
+/// `text` as mrkdwn shows it literally (Slack's three escapes).
+pub fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// A Slack user mention (`<@U0123ABC>`) read back from a label, if that is what it is.
+fn mention(s: &str) -> Option<&str> {
+    let id = s.strip_prefix("<@")?.strip_suffix('>')?;
+    (!id.is_empty()
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()))
+    .then_some(s)
 }
 
 fn when(t: DateTime<Utc>) -> String {
@@ -235,7 +253,7 @@ pub fn home(shares: Result<&[SecretInfo], &str>, notice: Option<&str>) -> Value 
     );
     match shares {
         Err(why) => blocks.push(json!({"type": "section", "block_id": "unavailable",
-            "text": {"type": "mrkdwn", "text": format!(":warning: Your recent shares cannot be listed right now ({why}).")}})),
+            "text": {"type": "mrkdwn", "text": format!(":warning: Your recent shares cannot be listed right now ({}).", escape(why))}})),
         Ok([]) => blocks.push(json!({"type": "section", "block_id": "none",
             "text": {"type": "mrkdwn", "text": "Nothing shared yet. Use the button above or `/share-secret`."}})),
         Ok(list) => blocks.extend(list.iter().map(share_block)),
@@ -255,8 +273,13 @@ fn share_block(s: &SecretInfo) -> Value {
         ShareState::Expired => ":clock3:",
         ShareState::Burnt => ":fire:",
     };
+    // The label is the bot's own (`Slack T1: <@U1> to <@U2>`), but its owner may edit it: only a
+    // mention is shown as one.
     let whom = match s.label.as_deref().and_then(phrases::recipient_of) {
-        Some(to) => format!("For {to}"),
+        Some(to) => format!(
+            "For {}",
+            mention(to).map_or_else(|| escape(to), String::from)
+        ),
         None => "For you".into(),
     };
     let ends = if state.is_live() { "expires" } else { "expiry" };
@@ -293,4 +316,18 @@ pub fn event_text(e: &EventPayload) -> Option<String> {
 /// The label stored with a secret: who shared it with whom (Slack ids, never content).
 pub fn label(team: &str, sender: &str, recipient: Option<&str>) -> String {
     phrases::label(&format!("Slack {team}"), sender, recipient)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dynamic_text_cannot_become_markup() {
+        let e = error("limit <1> & <!channel>");
+        assert_eq!(e.text, ":warning: limit &lt;1&gt; &amp; &lt;!channel&gt;");
+        assert_eq!(mention("<@U0123ABC>"), Some("<@U0123ABC>"));
+        assert_eq!(mention("<!channel>"), None);
+        assert_eq!(mention("<@U1|x>"), None);
+    }
 }
