@@ -612,6 +612,23 @@ async fn the_command_is_acknowledged_at_once_and_the_form_opens_after_on_a_slow_
         "13345224609.738474920.8088930838d88f008e0"
     );
     slow.release();
+    // The form Slack opened works: its submission brings the link back to the command's channel.
+    let metadata = opened[0].json()["view"]["private_metadata"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    s.submit(
+        "U1",
+        values("after-a-slow-slack", "1h", "1", None),
+        &metadata,
+    )
+    .await;
+    let reply = s.slack.wait_for("/hooks/slow", 1, T).await[0].json();
+    let link = link_in(reply["text"].as_str().unwrap(), &s.server.base);
+    assert_eq!(
+        Client::reveal_link(&link, None).await.unwrap().expose(),
+        b"after-a-slow-slack"
+    );
 }
 
 /// `slack-bot/manifest.yml` as JSON (read by Python's YAML parser).
