@@ -1,14 +1,17 @@
 //! Chat bots embedded in `seecret serve`: each is enabled by its own environment variables, acts
-//! for one account through the engine ([`Embedded`]), keeps Slack OAuth installations in the
-//! server's database ([`StoreInstallations`]), and hears its secrets' events from the outbox (so
-//! a read served by any instance reaches the bot, after restarts too).
+//! for one account through the engine ([`Embedded`]), keeps Slack OAuth installations, workspace
+//! settings and the events it handled in the server's database ([`StoreInstallations`]), and
+//! hears its secrets' events from the outbox (so a read served by any instance reaches the bot,
+//! after restarts too).
 
 use std::sync::Arc;
 
 use anyhow::Context;
 use axum::Router;
-use seecret_core::api::{CreateSecret, EventPayload};
-use seecret_core::bots::{Backend, BackendError, Installations, Notifier, Share, Shared};
+use seecret_core::api::{CreateSecret, EventPayload, SecretInfo};
+use seecret_core::bots::{
+    Backend, BackendError, BotStore, EVENT_MEMORY, Notifier, Share, Shared, WorkspaceSettings,
+};
 use seecret_core::crypto::{self, SecretKey};
 use seecret_core::engine::Engine;
 use seecret_core::link::Link;
@@ -91,14 +94,22 @@ impl Backend for Embedded {
             Err(e) => Err(e.into()),
         }
     }
+
+    async fn shares_of(&self, owner: &str, limit: u32) -> Result<Vec<SecretInfo>, BackendError> {
+        Ok(self
+            .engine
+            .secrets_notifying(&self.account, owner, limit)
+            .await?)
+    }
 }
 
-/// Slack OAuth installations in the server's database.
+/// A chat app's installations (sealed), workspace settings and handled events, in the server's
+/// database.
 #[derive(Debug, Clone)]
 pub struct StoreInstallations(pub Arc<dyn Store>);
 
 #[async_trait::async_trait]
-impl Installations for StoreInstallations {
+impl BotStore for StoreInstallations {
     async fn save(&self, provider: &str, team: &str, sealed: &[u8]) -> Result<(), String> {
         self.0
             .put_installation(provider, team, sealed, chrono::Utc::now())
@@ -109,6 +120,35 @@ impl Installations for StoreInstallations {
     async fn sealed(&self, provider: &str, team: &str) -> Result<Option<Vec<u8>>, String> {
         self.0
             .installation(provider, team)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn save_settings(
+        &self,
+        provider: &str,
+        team: &str,
+        settings: &WorkspaceSettings,
+    ) -> Result<(), String> {
+        self.0
+            .put_workspace_settings(provider, team, &settings.to_json(), chrono::Utc::now())
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn settings(&self, provider: &str, team: &str) -> Result<WorkspaceSettings, String> {
+        match self.0.workspace_settings(provider, team).await {
+            Ok(Some(json)) => WorkspaceSettings::from_json(&json),
+            Ok(None) => Ok(WorkspaceSettings::default()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    async fn first_delivery(&self, key: &str) -> Result<bool, String> {
+        let now = chrono::Utc::now();
+        let forget = chrono::Duration::from_std(EVENT_MEMORY).unwrap_or(chrono::Duration::days(1));
+        self.0
+            .claim_bot_event(key, now, now - forget)
             .await
             .map_err(|e| e.to_string())
     }
@@ -137,10 +177,8 @@ pub async fn mount(
             .await
             .context("SEECRET_SLACK_ACCOUNT")?;
         info!(account = %backend.account().name, oauth = cfg.oauth.is_some(), "Slack app enabled");
-        let installations = cfg.oauth.as_ref().map(|_| {
-            Arc::new(StoreInstallations(engine.store().clone())) as Arc<dyn Installations>
-        });
-        let bot = seecret_slack::SlackBot::new(cfg, Arc::new(backend), installations)?;
+        let store = Arc::new(StoreInstallations(engine.store().clone()));
+        let bot = seecret_slack::SlackBot::new(cfg, Arc::new(backend), store)?;
         deliverer = deliverer.with_sink("slack", Arc::new(Sink(bot.notifier())));
         routes = routes.merge(bot.router());
     }

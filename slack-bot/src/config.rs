@@ -48,6 +48,9 @@ pub struct SlackConfig {
     pub per_user_per_minute: u32,
     /// Views the modal offers at most.
     pub max_views: u32,
+    /// The server's default for durable delivery: a link the sender must keep also goes to them
+    /// by DM. Each workspace's admins may choose otherwise (`/share-secret settings`).
+    pub dm_links: bool,
 }
 
 impl fmt::Debug for OAuth {
@@ -68,6 +71,8 @@ impl fmt::Debug for SlackConfig {
             .field("public_url", &self.public_url)
             .field("account", &self.account)
             .field("per_user_per_minute", &self.per_user_per_minute)
+            .field("max_views", &self.max_views)
+            .field("dm_links", &self.dm_links)
             .finish()
     }
 }
@@ -109,6 +114,19 @@ impl SlackConfig {
                 ));
             }
         };
+        if bot_token.is_some() && oauth.is_some() {
+            // One bot token belongs to one workspace: beside OAuth it would answer for every
+            // workspace that installed the app. Binding it to its team (auth.test) would make
+            // start-up depend on Slack; with OAuth, the operator's own workspace installs through
+            // /slack/install like any other.
+            return Err(ConfigError::Invalid(
+                "SEECRET_SLACK_BOT_TOKEN and the OAuth variables (SEECRET_SLACK_CLIENT_ID, \
+                 SEECRET_SLACK_CLIENT_SECRET, SEECRET_SLACK_TOKEN_KEY) are both set: a bot token \
+                 serves one workspace, OAuth many. Keep one: with OAuth, install your own \
+                 workspace through /slack/install too"
+                    .into(),
+            ));
+        }
         if bot_token.is_none() && oauth.is_none() {
             return Err(ConfigError::Invalid(
                 "SEECRET_SLACK_SIGNING_SECRET is set but there is no way to call Slack: set \
@@ -133,6 +151,8 @@ impl SlackConfig {
             account: read("SEECRET_SLACK_ACCOUNT")?,
             per_user_per_minute: number("SEECRET_SLACK_RATE_LIMIT", 10)?,
             max_views: number("SEECRET_SLACK_MAX_VIEWS", 10)?.clamp(1, 100),
+            dm_links: settings::flag(&get, "SEECRET_SLACK_DM_LINKS", true)
+                .map_err(ConfigError::Invalid)?,
         }))
     }
 
@@ -154,7 +174,58 @@ pub const ENV_VARS: &[&str] = &[
     "SEECRET_SLACK_ACCOUNT",
     "SEECRET_SLACK_RATE_LIMIT",
     "SEECRET_SLACK_MAX_VIEWS",
+    "SEECRET_SLACK_DM_LINKS",
     "SEECRET_SLACK_WEBHOOK_SECRET",
     "SEECRET_SLACK_BIND",
     "SEECRET_SLACK_INSTALLATIONS_PATH",
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Option<SlackConfig>, ConfigError> {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        SlackConfig::from_lookup(
+            |k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()),
+            "https://s.example",
+        )
+    }
+
+    const OAUTH: [(&str, &str); 3] = [
+        ("SEECRET_SLACK_CLIENT_ID", "1.2"),
+        ("SEECRET_SLACK_CLIENT_SECRET", "cs"),
+        (
+            "SEECRET_SLACK_TOKEN_KEY",
+            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8",
+        ),
+    ];
+
+    #[test]
+    fn one_token_or_oauth_never_both() {
+        let signing = ("SEECRET_SLACK_SIGNING_SECRET", "s");
+        let token = ("SEECRET_SLACK_BOT_TOKEN", "xoxb-1");
+        assert!(
+            config(&[]).unwrap().is_none(),
+            "off without a signing secret"
+        );
+        assert!(config(&[signing, token]).unwrap().is_some());
+        let mut oauth = vec![signing];
+        oauth.extend(OAUTH);
+        assert!(config(&oauth).unwrap().is_some());
+        oauth.push(token);
+        let err = config(&oauth).unwrap_err().to_string();
+        assert!(err.contains("both set"), "{err}");
+        assert!(config(&[signing]).is_err(), "no way to call Slack");
+        let dm = |v: &str| config(&[signing, token, ("SEECRET_SLACK_DM_LINKS", v)]);
+        assert!(
+            config(&[signing, token]).unwrap().unwrap().dm_links,
+            "on by default"
+        );
+        assert!(!dm("false").unwrap().unwrap().dm_links);
+        assert!(dm("sometimes").is_err());
+    }
+}

@@ -6,8 +6,10 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use seecret_core::bots::phrases::DmCopy;
 use seecret_core::bots::{
-    self, BackendError, Budget, Form, FormError, Refused, Share, Shared, phrases, within_budget,
+    self, BackendError, Budget, Form, FormError, Refused, Share, Shared, WorkspaceSettings,
+    phrases, within_budget,
 };
 use seecret_core::crypto::SecretBytes;
 use seecret_core::model::Expiration;
@@ -18,12 +20,12 @@ use slack_morphism::signature_verifier::SlackEventSignatureVerifier;
 use tracing::{debug, info, warn};
 use zeroize::Zeroizing;
 
-use crate::SlackBot;
 use crate::messages::{self, ACTION, MODAL_ID, block};
 use crate::slack::{Message, Reply, SlackError, Token};
+use crate::{PROVIDER, SlackBot, events};
 
 /// Checks `X-Slack-Signature` over the raw body and the timestamp's age (5 minutes).
-fn verify(bot: &SlackBot, headers: &HeaderMap, body: &[u8]) -> Result<(), &'static str> {
+pub(crate) fn verify(bot: &SlackBot, headers: &HeaderMap, body: &[u8]) -> Result<(), &'static str> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let (Some(sig), Some(ts)) = (
         header(SlackEventSignatureVerifier::SLACK_SIGNED_HASH_HEADER),
@@ -40,12 +42,18 @@ fn verify(bot: &SlackBot, headers: &HeaderMap, body: &[u8]) -> Result<(), &'stat
         .map_err(|_| "invalid or expired Slack signature")
 }
 
-fn unauthorized(why: &'static str) -> Response {
+/// Whether a signed form body is Slack's certificate probe (`token=…&ssl_check=1`), which
+/// carries no command and wants an empty 200 (bolt answers it in middleware, before anything else).
+fn is_ssl_check(body: &[u8]) -> bool {
+    url::form_urlencoded::parse(body).any(|(k, v)| k == "ssl_check" && v == "1")
+}
+
+pub(crate) fn unauthorized(why: &'static str) -> Response {
     debug!(why, "refused a request not signed by Slack");
     (StatusCode::UNAUTHORIZED, why).into_response()
 }
 
-fn bad_request(why: String) -> Response {
+pub(crate) fn bad_request(why: String) -> Response {
     (StatusCode::BAD_REQUEST, why).into_response()
 }
 
@@ -67,6 +75,28 @@ struct Command {
     trigger_id: String,
 }
 
+/// Undoes the HTML escaping Slack applies to a slash command's text: `&`, `<` and `>` arrive as
+/// `&amp;`, `&lt;` and `&gt;` whatever the command's `should_escape` says (that flag governs only
+/// the rewriting of mentions and links). One pass, so `&amp;lt;` (a typed `&lt;`) gives `&lt;`
+/// back, as replacing `&amp;` last would; nothing else is touched. Modal inputs are not escaped.
+fn unescape(text: &str) -> Zeroizing<String> {
+    // Sized up front: the result is never longer, so no copy of the secret is left behind.
+    let mut out = Zeroizing::new(String::with_capacity(text.len()));
+    let mut rest = text;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at..];
+        let (ch, len) = [("&amp;", '&'), ("&lt;", '<'), ("&gt;", '>')]
+            .iter()
+            .find(|(entity, _)| tail.starts_with(entity))
+            .map_or(('&', 1), |(entity, ch)| (*ch, entity.len()));
+        out.push(ch);
+        rest = &tail[len..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// What the modal carries from the command to its submission.
 #[derive(serde::Serialize, Deserialize)]
 struct Metadata {
@@ -79,6 +109,9 @@ struct Metadata {
 pub async fn command(State(bot): State<SlackBot>, headers: HeaderMap, body: Bytes) -> Response {
     if let Err(why) = verify(&bot, &headers, &body) {
         return unauthorized(why);
+    }
+    if is_ssl_check(&body) {
+        return StatusCode::OK.into_response();
     }
     let mut cmd: Command = match serde_urlencoded::from_bytes(&body) {
         Ok(c) => c,
@@ -99,11 +132,14 @@ pub async fn command(State(bot): State<SlackBot>, headers: HeaderMap, body: Byte
             ));
         }
     };
-    let raw = Zeroizing::new(std::mem::take(&mut cmd.text));
+    let raw = unescape(&Zeroizing::new(std::mem::take(&mut cmd.text)));
     let text = raw.trim();
     let max_views = bot.inner.cfg.max_views;
     if text.eq_ignore_ascii_case("help") {
         return answer(&messages::help(max_views));
+    }
+    if let Some(args) = settings_args(text) {
+        return settings_command(&bot, token, &cmd, args).await;
     }
     if text.is_empty() {
         let meta = Metadata {
@@ -111,21 +147,10 @@ pub async fn command(State(bot): State<SlackBot>, headers: HeaderMap, body: Byte
             channel_id: Some(cmd.channel_id.clone()),
         };
         let view = messages::modal(&serde_json::to_string(&meta).unwrap_or_default(), max_views);
-        // Inside the handler: the trigger id dies three seconds after Slack sent it.
-        return match bot
-            .inner
-            .slack
-            .open_modal(&token, &cmd.trigger_id, view)
-            .await
-        {
-            Ok(()) => StatusCode::OK.into_response(),
-            Err(e) => {
-                warn!(error = %e, "views.open failed");
-                answer(&messages::error(&format!(
-                    "Could not open the form: {e}. Try again, or use `/share-secret help`."
-                )))
-            }
-        };
+        open_form(&bot, token, cmd.trigger_id, view, Some(cmd.response_url));
+        // Acknowledged now, as Bolt does: Slack shows "operation_timeout" to a user whose
+        // command is not answered within three seconds, whatever views.open is doing.
+        return StatusCode::OK.into_response();
     }
     let quick = match bots::parse_quick(text) {
         Ok(q) => q,
@@ -152,23 +177,38 @@ pub async fn command(State(bot): State<SlackBot>, headers: HeaderMap, body: Byte
         label: Some(messages::label(&cmd.team_id, &cmd.user_id, None)),
         notify: format!("slack:{}:{}", cmd.team_id, cmd.user_id),
     };
-    let bot2 = bot.clone();
-    // Answer within Slack's deadline; past it, the link follows through `response_url`.
-    match within_budget(async move { bot2.inner.core.share(share).await }).await {
-        Budget::Done(Ok(shared)) => answer(&messages::link_for_sender(&shared)),
+    let to = Delivery {
+        team: cmd.team_id.clone(),
+        sender: cmd.user_id.clone(),
+        recipient: None,
+        response_url: Some(cmd.response_url.clone()),
+        passphrase: false,
+        dm_links: bot.dm_links(&cmd.team_id).await,
+    };
+    let (bot2, to2) = (bot.clone(), to.clone());
+    // Answer within Slack's deadline, with the link and where its DM copy went; past it, the link
+    // follows through `response_url`.
+    let work = within_budget(async move {
+        let shared = bot2.inner.core.share(share).await?;
+        let copy = copy_to_sender(&bot2, &to2, &shared).await;
+        Ok::<_, BackendError>((shared, copy))
+    });
+    match work.await {
+        Budget::Done(Ok((shared, copy))) => {
+            answer(&messages::link_for_sender(&shared, copy.note()))
+        }
         Budget::Done(Err(e)) => answer(&messages::error(&phrases::backend_message(&e))),
         Budget::Failed => answer(&messages::error(phrases::SOMETHING_WENT_WRONG)),
         Budget::Late(pending) => {
-            let to = Delivery {
-                team: cmd.team_id.clone(),
-                sender: cmd.user_id.clone(),
-                recipient: None,
-                response_url: Some(cmd.response_url.clone()),
-                passphrase: false,
-            };
             tokio::spawn(async move {
                 match pending.await {
-                    Ok(Ok(shared)) => deliver(&bot, &to, shared).await,
+                    Ok(Ok((shared, copy))) => {
+                        let id = shared.id;
+                        let reply = reply_with_link(&bot, &to, &shared, copy);
+                        if let Err(e) = bot.inner.core.deliver_or_burn(id, reply).await {
+                            warn!(error = %e, "the late link reached the sender nowhere");
+                        }
+                    }
                     Ok(Err(e)) => {
                         let msg = messages::error(&phrases::backend_message(&e));
                         let _ = tell_sender(&bot, &to, &msg).await;
@@ -181,7 +221,160 @@ pub async fn command(State(bot): State<SlackBot>, headers: HeaderMap, body: Byte
     }
 }
 
-/// `POST /slack/interactions`: the modal's submission (other interactions are acknowledged).
+/// `settings` or `settings …` (the command's text), and what follows.
+fn settings_args(text: &str) -> Option<&str> {
+    let (word, rest) = text.split_once(char::is_whitespace).unwrap_or((text, ""));
+    word.eq_ignore_ascii_case("settings").then_some(rest.trim())
+}
+
+/// `/share-secret settings [dm-links on|off|default]`: shows the workspace's settings, or (admins
+/// and owners only, checked with `users.info`) changes one; a change is answered through
+/// `response_url`, after the acknowledgement.
+async fn settings_command(bot: &SlackBot, token: Token, cmd: &Command, args: &str) -> Response {
+    let team = cmd.team_id.clone();
+    if args.is_empty() {
+        return match bot.inner.store.settings(PROVIDER, &team).await {
+            Ok(chosen) => answer(&messages::settings(
+                chosen.dm_links.unwrap_or(bot.inner.cfg.dm_links),
+                chosen.dm_links.is_some(),
+            )),
+            Err(e) => {
+                warn!(error = %e, "reading the workspace's settings failed");
+                answer(&messages::error("The settings cannot be read right now."))
+            }
+        };
+    }
+    let words: Vec<&str> = args.split_whitespace().collect();
+    let choice = match words.as_slice() {
+        [name, value] if name.eq_ignore_ascii_case("dm-links") => {
+            match value.to_ascii_lowercase().as_str() {
+                "on" => Some(Some(true)),
+                "off" => Some(Some(false)),
+                "default" => Some(None),
+                _ => None,
+            }
+        }
+        _ => None,
+    };
+    let Some(dm_links) = choice else {
+        return answer(&messages::error(
+            "Unknown setting: use `/share-secret settings dm-links on`, `off` or `default`.",
+        ));
+    };
+    let (bot, user, url) = (bot.clone(), cmd.user_id.clone(), cmd.response_url.clone());
+    tokio::spawn(async move {
+        let reply = match bot.inner.slack.is_admin(&token, &user).await {
+            Ok(false) => messages::error(
+                "Only this workspace's admins and owners can change Seecret's settings.",
+            ),
+            Err(e) => messages::error(&format!("Could not check that you are an admin: {e}.")),
+            Ok(true) => {
+                let chosen = WorkspaceSettings { dm_links };
+                match bot
+                    .inner
+                    .store
+                    .save_settings(PROVIDER, &team, &chosen)
+                    .await
+                {
+                    Ok(()) => {
+                        info!(%team, %user, ?dm_links, "workspace settings changed");
+                        messages::settings(
+                            dm_links.unwrap_or(bot.inner.cfg.dm_links),
+                            dm_links.is_some(),
+                        )
+                    }
+                    Err(e) => {
+                        warn!(error = %e, "saving the workspace's settings failed");
+                        messages::error("The settings could not be saved; try again.")
+                    }
+                }
+            }
+        };
+        if let Err(e) = bot.inner.slack.respond(&url, &reply).await {
+            warn!(error = %e, "answering a settings change failed");
+        }
+    });
+    StatusCode::OK.into_response()
+}
+
+/// Calls `views.open` right away in its own task (the trigger id dies three seconds after Slack
+/// sent it), so the request that brought the trigger can be acknowledged first. A failure is told
+/// to the user through `response_url` when there is one (a command), else only logged.
+fn open_form(
+    bot: &SlackBot,
+    token: Token,
+    trigger_id: String,
+    view: Value,
+    response_url: Option<String>,
+) {
+    let bot = bot.clone();
+    tokio::spawn(async move {
+        let Err(e) = bot.inner.slack.open_modal(&token, &trigger_id, view).await else {
+            return;
+        };
+        warn!(error = %e, "views.open failed");
+        let Some(url) = response_url else {
+            return;
+        };
+        let msg = messages::error(&format!(
+            "Could not open the form: {e}. Try again, or use `/share-secret help`."
+        ));
+        if let Err(e) = bot.inner.slack.respond(&url, &msg).await {
+            warn!(error = %e, "telling the user that views.open failed failed too");
+        }
+    });
+}
+
+/// Who sent an interaction: their workspace and user id.
+pub(crate) struct Who {
+    pub team: String,
+    pub user: String,
+}
+
+impl Who {
+    /// From an interaction payload (`team.id`, or the user's `team_id`; `user.id`).
+    fn of(payload: &Value) -> Option<Self> {
+        let team = payload["team"]["id"]
+            .as_str()
+            .or_else(|| payload["user"]["team_id"].as_str())?;
+        let user = payload["user"]["id"].as_str()?;
+        Some(Self {
+            team: team.to_string(),
+            user: user.to_string(),
+        })
+    }
+
+    /// The `notify` route of their shares (`slack:T1:U1`): whose recent shares they are.
+    pub fn owner(&self) -> String {
+        format!("{PROVIDER}:{}:{}", self.team, self.user)
+    }
+}
+
+/// Opens the form for an interaction that carries a `trigger_id` (the shortcut, the App Home's
+/// button). There is no `response_url` there: the link goes to the sender by DM.
+async fn open_form_for(bot: &SlackBot, payload: &Value) {
+    let (Some(who), Some(trigger)) = (Who::of(payload), payload["trigger_id"].as_str()) else {
+        debug!("an interaction without user or trigger");
+        return;
+    };
+    let token = match bot.token_for(&who.team).await {
+        Ok(Some(t)) => t,
+        Ok(None) => return debug!(team = %who.team, "not installed"),
+        Err(e) => return warn!(error = %e, "loading the workspace's token failed"),
+    };
+    let meta = Metadata {
+        response_url: None,
+        channel_id: None,
+    };
+    let view = messages::modal(
+        &serde_json::to_string(&meta).unwrap_or_default(),
+        bot.inner.cfg.max_views,
+    );
+    open_form(bot, token, trigger.to_string(), view, None);
+}
+
+/// `POST /slack/interactions`: the modal's submission, the global shortcut and the App Home's
+/// buttons (other interactions are acknowledged).
 pub async fn interaction(State(bot): State<SlackBot>, headers: HeaderMap, body: Bytes) -> Response {
     if let Err(why) = verify(&bot, &headers, &body) {
         return unauthorized(why);
@@ -199,11 +392,31 @@ pub async fn interaction(State(bot): State<SlackBot>, headers: HeaderMap, body: 
         Ok(v) => v,
         Err(e) => return bad_request(format!("interaction payload is not JSON: {e}")),
     };
-    let kind = payload["type"].as_str().unwrap_or_default();
-    let callback = payload["view"]["callback_id"].as_str().unwrap_or_default();
-    if kind != "view_submission" || callback != MODAL_ID {
-        // block_actions (the link button), view_closed…: nothing to do but acknowledge.
-        return StatusCode::OK.into_response();
+    match payload["type"].as_str().unwrap_or_default() {
+        "view_submission" if payload["view"]["callback_id"] == MODAL_ID => {}
+        // The global shortcut "Share a secret": the same form as the command.
+        "shortcut" if payload["callback_id"] == messages::SHORTCUT_ID => {
+            open_form_for(&bot, &payload).await;
+            return StatusCode::OK.into_response();
+        }
+        // The App Home's buttons.
+        "block_actions" => {
+            let action = &payload["actions"][0];
+            match action["action_id"].as_str().unwrap_or_default() {
+                messages::action::SHARE => open_form_for(&bot, &payload).await,
+                messages::action::BURN => {
+                    if let Some(who) = Who::of(&payload) {
+                        let id = action["value"].as_str().unwrap_or_default().to_string();
+                        tokio::spawn(events::burn(bot.clone(), who, id));
+                    }
+                }
+                // A link button, a select…: nothing to do but acknowledge.
+                _ => {}
+            }
+            return StatusCode::OK.into_response();
+        }
+        // view_closed, message shortcuts of other apps…: acknowledged.
+        _ => return StatusCode::OK.into_response(),
     }
     match submission(&bot, &payload).await {
         Ok(()) => StatusCode::OK.into_response(),
@@ -299,12 +512,14 @@ async fn submission(bot: &SlackBot, payload: &Value) -> Result<(), Refusal> {
         })?;
     drop(secret);
     let has_passphrase = share.passphrase.is_some();
+    let dm_links = bot.dm_links(&team).await;
     let to = Delivery {
         team,
         sender: user,
         recipient,
         response_url: meta.response_url,
         passphrase: has_passphrase,
+        dm_links,
     };
     let bot2 = bot.clone();
     let work = within_budget(async move {
@@ -330,17 +545,70 @@ async fn submission(bot: &SlackBot, payload: &Value) -> Result<(), Refusal> {
 }
 
 /// Where a created link goes.
+#[derive(Clone)]
 struct Delivery {
     team: String,
     sender: String,
     recipient: Option<String>,
     response_url: Option<String>,
     passphrase: bool,
+    /// The workspace wants a DM copy of what the sender must keep.
+    dm_links: bool,
+}
+
+/// The sender's DM copy of what they must keep (durable delivery): sent, failed, or off.
+enum Copy {
+    Off,
+    Sent(Posted),
+    /// Why, as the sender is told.
+    Failed(String),
+}
+
+impl Copy {
+    fn note(&self) -> DmCopy<'_> {
+        match self {
+            Self::Off => DmCopy::Off,
+            Self::Sent(p) => DmCopy::Sent {
+                from: p.mention.as_str(),
+            },
+            Self::Failed(why) => DmCopy::Failed { why },
+        }
+    }
+}
+
+/// A message posted, and how the bot that posted it is mentioned.
+struct Posted {
+    mention: String,
+}
+
+/// DMs `msg` to the sender when the workspace wants copies.
+async fn copy_message(bot: &SlackBot, to: &Delivery, msg: Message) -> Copy {
+    if !to.dm_links {
+        return Copy::Off;
+    }
+    let sent = async {
+        let token = token(bot, &to.team).await?;
+        bot.inner.slack.dm(&token, &to.sender, msg).await
+    };
+    match sent.await {
+        Ok(p) => Copy::Sent(Posted {
+            mention: messages::bot_mention(p.bot_user.as_deref()),
+        }),
+        Err(e) => {
+            warn!(error = %e, "the sender's DM copy failed");
+            Copy::Failed(e.to_string())
+        }
+    }
+}
+
+/// The sender's own link, by DM, when the workspace wants copies.
+async fn copy_to_sender(bot: &SlackBot, to: &Delivery, shared: &Shared) -> Copy {
+    copy_message(bot, to, messages::link_for_sender(shared, DmCopy::Off)).await
 }
 
 /// Delivers the link: by DM to the recipient (the sender is told), or to the sender. If it
-/// cannot be delivered the secret is deleted, so no link to it exists anywhere, and the sender
-/// is told why.
+/// reached nobody the secret is deleted, so no link to it exists anywhere, and the sender is told
+/// why; a link that reached someone somewhere is never burnt.
 async fn deliver(bot: &SlackBot, to: &Delivery, shared: Shared) {
     let delivery = deliver_link(bot, to, &shared);
     if let Err(e) = bot.inner.core.deliver_or_burn(shared.id, delivery).await {
@@ -361,13 +629,47 @@ async fn deliver_link(bot: &SlackBot, to: &Delivery, shared: &Shared) -> Result<
                     messages::link_for_recipient(&to.sender, shared, to.passphrase),
                 )
                 .await?;
-            // The recipient has it; failing to confirm to the sender is no reason to burn it.
-            if let Err(e) = tell_sender(bot, to, &messages::sent_to(r, shared)).await {
+            // The recipient has it; the sender's confirmation (and its copy) never burns it.
+            let copy = copy_message(bot, to, messages::sent_to(r, shared, DmCopy::Off)).await;
+            if let Err(e) = tell_sender(bot, to, &messages::sent_to(r, shared, copy.note())).await {
                 warn!(error = %e, "confirming to the sender failed");
             }
             Ok(())
         }
-        None => tell_sender(bot, to, &messages::link_for_sender(shared)).await,
+        None => {
+            let copy = copy_to_sender(bot, to, shared).await;
+            reply_with_link(bot, to, shared, copy).await
+        }
+    }
+}
+
+/// The sender's ephemeral reply carrying their link and where its DM copy went. `Ok` when the
+/// link reached them somewhere: the reply, or the copy already in their DMs.
+async fn reply_with_link(
+    bot: &SlackBot,
+    to: &Delivery,
+    shared: &Shared,
+    copy: Copy,
+) -> Result<(), SlackError> {
+    let msg = messages::link_for_sender(shared, copy.note());
+    let replied = match &to.response_url {
+        Some(url) => bot.inner.slack.respond(url, &msg).await,
+        None => Err(SlackError::Api("no response_url".into())),
+    };
+    match (replied, copy) {
+        (Ok(()), _) | (Err(_), Copy::Sent(_)) => Ok(()),
+        (Err(e), Copy::Failed(_)) => Err(e),
+        // Copies are off, and there is no reply to carry it: a DM is the only way left.
+        (Err(e), Copy::Off) => {
+            debug!(error = %e, "no ephemeral reply; the link goes by DM");
+            let token = token(bot, &to.team).await?;
+            let msg = messages::link_for_sender(shared, DmCopy::Off);
+            bot.inner
+                .slack
+                .dm(&token, &to.sender, msg)
+                .await
+                .map(|_| ())
+        }
     }
 }
 
@@ -388,5 +690,28 @@ async fn tell_sender(bot: &SlackBot, to: &Delivery, msg: &Message) -> Result<(),
         }
     }
     let token = token(bot, &to.team).await?;
-    bot.inner.slack.dm(&token, &to.sender, msg.clone()).await
+    bot.inner
+        .slack
+        .dm(&token, &to.sender, msg.clone())
+        .await
+        .map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_text_is_unescaped_exactly_once() {
+        for (sent, typed) in [
+            ("p&amp;ss&lt;1&gt;", "p&ss<1>"),
+            ("&amp;lt;", "&lt;"),
+            ("&amp;amp;", "&amp;"),
+            ("a & b &quot; &#60;", "a & b &quot; &#60;"),
+            ("&", "&"),
+            ("ünï&lt;", "ünï<"),
+        ] {
+            assert_eq!(unescape(sent).as_str(), typed, "{sent}");
+        }
+    }
 }

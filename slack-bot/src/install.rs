@@ -1,7 +1,11 @@
-//! OAuth v2 installation for many workspaces. `/slack/install` sends the admin to Slack with a
-//! random `state` also kept in a short-lived cookie; `/slack/oauth/callback` accepts the code only
-//! when both match (slack-morphism's own OAuth routes send no `state`, so install CSRF would be
-//! possible there). Bot tokens are sealed with `SEECRET_SLACK_TOKEN_KEY`, bound to their team.
+//! OAuth v2 installation for many workspaces, as bolt-python's OAuth flow does it.
+//! `/slack/install` sends the admin to Slack with a random `state` also kept in a short-lived
+//! cookie (and Slack's `team`, when given, so a direct install keeps its workspace);
+//! `/slack/oauth/callback` accepts the code only when both match (slack-morphism's own OAuth
+//! routes send no `state`, so install CSRF would be possible there). A callback without our state
+//! (an install started on Slack's own pages, or a forged one) exchanges nothing: its page says why
+//! and links to `/slack/install`, where the real install goes on. Bot tokens are sealed with
+//! `SEECRET_SLACK_TOKEN_KEY`, bound to their team.
 
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -14,13 +18,14 @@ use serde::Deserialize;
 use subtle::ConstantTimeEq;
 use tracing::{info, warn};
 
-use crate::SlackBot;
 use crate::slack::Token;
+use crate::{PROVIDER, SlackBot};
 
 const COOKIE: &str = "seecret_slack_state";
-const PROVIDER: &str = "slack";
 const AUTHORIZE: &str = "https://slack.com/oauth/v2/authorize";
-const SCOPES: &str = "commands,chat:write,im:write";
+/// The bot scopes the manifest declares: the command, posting, opening DMs, and reading whether a
+/// user is an admin (`users.info`, for the workspace's settings).
+const SCOPES: &str = "commands,chat:write,im:write,users:read";
 
 /// Why an installation's token could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -39,10 +44,12 @@ fn aad(team: &str) -> Vec<u8> {
 
 /// The bot token of a workspace that installed the app, if any.
 pub async fn token(bot: &SlackBot, team: &str) -> Result<Option<Token>, InstallError> {
-    let (Some(store), Some(oauth)) = (&bot.inner.installations, &bot.inner.cfg.oauth) else {
+    let Some(oauth) = &bot.inner.cfg.oauth else {
         return Ok(None);
     };
-    let Some(sealed) = store
+    let Some(sealed) = bot
+        .inner
+        .store
         .sealed(PROVIDER, team)
         .await
         .map_err(InstallError::Store)?
@@ -59,8 +66,14 @@ fn redirect_uri(bot: &SlackBot) -> String {
     format!("{}/slack/oauth/callback", bot.inner.cfg.public_url)
 }
 
+/// `/slack/install`'s query: Slack's direct-install redirect may name the workspace.
+#[derive(Deserialize)]
+pub struct Start {
+    team: Option<String>,
+}
+
 /// `GET /slack/install`: off to Slack's consent screen.
-pub async fn start(State(bot): State<SlackBot>) -> Response {
+pub async fn start(State(bot): State<SlackBot>, Query(q): Query<Start>) -> Response {
     let Some(oauth) = &bot.inner.cfg.oauth else {
         return StatusCode::NOT_FOUND.into_response();
     };
@@ -76,6 +89,9 @@ pub async fn start(State(bot): State<SlackBot>) -> Response {
         .append_pair("scope", SCOPES)
         .append_pair("redirect_uri", &redirect_uri(&bot))
         .append_pair("state", &state);
+    if let Some(team) = q.team.filter(|t| is_slack_id(t)) {
+        url.query_pairs_mut().append_pair("team", &team);
+    }
     let secure = if bot.inner.cfg.public_url.starts_with("https://") {
         "; Secure"
     } else {
@@ -105,13 +121,34 @@ pub struct Callback {
     error: Option<String>,
 }
 
+/// A team id as Slack writes them (`T0123ABC`, `E…` for an organisation).
+fn is_slack_id(s: &str) -> bool {
+    (2..=32).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
 fn page(status: StatusCode, title: &str, text: &str) -> Response {
-    let esc = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-            .replace('"', "&quot;")
-    };
+    page_with_link(status, title, text, None)
+}
+
+/// A page saying `text`, with a link `(href, label)` after it.
+fn page_with_link(
+    status: StatusCode,
+    title: &str,
+    text: &str,
+    link: Option<(&str, &str)>,
+) -> Response {
+    let link = link
+        .map(|(href, label)| format!("<p><a href=\"{}\">{}</a></p>", esc(href), esc(label)))
+        .unwrap_or_default();
     (
         status,
         [
@@ -122,7 +159,7 @@ fn page(status: StatusCode, title: &str, text: &str) -> Response {
             ),
         ],
         Html(format!(
-            "<!doctype html><meta charset=utf-8><title>{t}</title><h1>{t}</h1><p>{x}</p>",
+            "<!doctype html><meta charset=utf-8><title>{t}</title><h1>{t}</h1><p>{x}</p>{link}",
             t = esc(title),
             x = esc(text)
         )),
@@ -154,16 +191,31 @@ pub async fn callback(
         .filter_map(|kv| kv.trim().split_once('='))
         .find(|(k, _)| *k == COOKIE)
         .map(|(_, v)| v.to_string());
-    let state_ok = match (&q.state, &cookie) {
-        (Some(s), Some(c)) if !s.is_empty() => bool::from(s.as_bytes().ct_eq(c.as_bytes())),
-        _ => false,
+    let install = format!("{}/slack/install", bot.inner.cfg.public_url);
+    let again = Some((install.as_str(), "Install Seecret"));
+    let Some(state) = q.state.filter(|s| !s.is_empty()) else {
+        // bolt-python's `invalid_browser`: Slack's own "Add to Slack" and App Directory pages
+        // send none of our state, and neither does a forged link. Nothing is exchanged; the
+        // admin finishes through our install page (Slack asks for consent once more).
+        info!("Slack OAuth callback without state: sent to /slack/install");
+        return page_with_link(
+            StatusCode::BAD_REQUEST,
+            "Finish installing Seecret",
+            "This installation did not start on this server, so it cannot tell it from a forged \
+             one. Continue from this server's install page: Slack asks you to allow Seecret once \
+             more, and the installation completes.",
+            again,
+        );
     };
+    let state_ok = cookie.is_some_and(|c| bool::from(state.as_bytes().ct_eq(c.as_bytes())));
     if !state_ok {
-        warn!("Slack OAuth callback with a missing or mismatched state refused");
-        return page(
+        warn!("Slack OAuth callback with a mismatched state refused");
+        return page_with_link(
             StatusCode::BAD_REQUEST,
             "Not installed",
-            "This installation link is invalid or expired. Start again from /slack/install in the same browser.",
+            "This installation link is invalid or expired, or it was started in another \
+             browser. Start again from this server's install page, in this browser.",
+            again,
         );
     }
     let Some(code) = q.code.filter(|c| !c.is_empty()) else {
@@ -190,9 +242,6 @@ pub async fn callback(
             return page(StatusCode::BAD_GATEWAY, "Not installed", &e.to_string());
         }
     };
-    let Some(store) = &bot.inner.installations else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
     let sealed = match crypto::seal_bound(
         &oauth.token_key,
         &aad(&installed.team_id),
@@ -201,7 +250,12 @@ pub async fn callback(
         Ok(s) => s,
         Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     };
-    if let Err(e) = store.save(PROVIDER, &installed.team_id, &sealed).await {
+    if let Err(e) = bot
+        .inner
+        .store
+        .save(PROVIDER, &installed.team_id, &sealed)
+        .await
+    {
         warn!(error = %e, "saving a Slack installation failed");
         return page(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -1,6 +1,9 @@
-//! Seecret's Slack app: `/share-secret` opens a private modal (or takes the secret inline in
-//! quick mode), creates a one-time link through a [`Backend`] and delivers it by DM or ephemeral
-//! reply with unfurling off; the sender hears when it is read.
+//! Seecret's Slack app: `/share-secret` (or the global shortcut, or the App Home's button) opens
+//! a private modal (or takes the secret inline in quick mode), creates a one-time link through a
+//! [`Backend`] and delivers it by DM or ephemeral reply with unfurling off, a link the sender must
+//! keep also by DM (durable delivery, per workspace); the sender hears when it is read. The App
+//! Home lists each user's recent shares with their status and a Burn button, from the Events API
+//! (`app_home_opened`, deduplicated across Slack's retries).
 //!
 //! The same [`SlackBot`] runs embedded in `seecret serve` (backend: the engine, events: an
 //! in-process sink fed by the outbox) or as the `seecret-slack` binary (backend: a remote server
@@ -8,6 +11,7 @@
 //! app's signing secret over the raw body before anything else happens.
 
 mod config;
+mod events;
 mod handlers;
 mod install;
 mod messages;
@@ -18,7 +22,8 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::{get, post};
 use seecret_core::api::EventPayload;
-use seecret_core::bots::{self, Backend, Core, Installations, Notifier};
+use seecret_core::bots::{self, Backend, BotStore, Core, Notifier};
+use tracing::warn;
 
 pub use config::{ConfigError, ENV_VARS, SlackConfig};
 
@@ -33,17 +38,20 @@ struct Inner {
     cfg: SlackConfig,
     core: Core,
     slack: slack::Slack,
-    /// Where OAuth installations are kept (`None`: single workspace, token from the config).
-    installations: Option<Arc<dyn Installations>>,
+    /// OAuth installations (sealed), workspace settings, events already handled.
+    store: Arc<dyn BotStore>,
 }
 
+/// The provider name the bot's records are kept under.
+const PROVIDER: &str = "slack";
+
 impl SlackBot {
-    /// A bot creating secrets through `backend`; `installations` stores the tokens of workspaces
-    /// that installed the app through OAuth.
+    /// A bot creating secrets through `backend`; `store` keeps the tokens of workspaces that
+    /// installed the app through OAuth, their settings, and the events already handled.
     pub fn new(
         cfg: SlackConfig,
         backend: Arc<dyn Backend>,
-        installations: Option<Arc<dyn Installations>>,
+        store: Arc<dyn BotStore>,
     ) -> Result<Self, ConfigError> {
         let slack = slack::Slack::new(&cfg.api_url)?;
         let core = Core::new(backend, cfg.per_user_per_minute, cfg.max_views);
@@ -52,7 +60,7 @@ impl SlackBot {
                 cfg,
                 core,
                 slack,
-                installations,
+                store,
             }),
         })
     }
@@ -65,11 +73,13 @@ impl SlackBot {
         self
     }
 
-    /// `/slack/commands`, `/slack/interactions`, and the OAuth routes when OAuth is configured.
+    /// `/slack/commands`, `/slack/interactions`, `/slack/events` (the Events API), and the OAuth
+    /// routes when OAuth is configured.
     pub fn router(&self) -> Router {
         let mut r = Router::new()
             .route("/slack/commands", post(handlers::command))
-            .route("/slack/interactions", post(handlers::interaction));
+            .route("/slack/interactions", post(handlers::interaction))
+            .route("/slack/events", post(events::events));
         if self.inner.cfg.oauth.is_some() {
             r = r
                 .route("/slack/install", get(install::start))
@@ -88,12 +98,26 @@ impl SlackBot {
         Arc::new(self.clone())
     }
 
-    /// The bot token for a workspace: the configured one, or its OAuth installation's.
-    async fn token_for(&self, team: &str) -> Result<Option<slack::Token>, install::InstallError> {
-        if let Some(t) = &self.inner.cfg.bot_token {
-            return Ok(Some(slack::Token::new(t.as_str())));
+    /// Whether links the sender must keep also go to them by DM in `team`: its admins' choice,
+    /// else the server's default (also when the choice cannot be read, which is logged).
+    async fn dm_links(&self, team: &str) -> bool {
+        let default = self.inner.cfg.dm_links;
+        match self.inner.store.settings(PROVIDER, team).await {
+            Ok(s) => s.dm_links.unwrap_or(default),
+            Err(e) => {
+                warn!(error = %e, team, "reading the workspace's settings failed; using the default");
+                default
+            }
         }
-        install::token(self, team).await
+    }
+
+    /// The bot token for a workspace: its OAuth installation's, or (one workspace, no OAuth: the
+    /// settings refuse both at once) the configured one.
+    async fn token_for(&self, team: &str) -> Result<Option<slack::Token>, install::InstallError> {
+        match &self.inner.cfg.bot_token {
+            Some(t) if self.inner.cfg.oauth.is_none() => Ok(Some(slack::Token::new(t.as_str()))),
+            _ => install::token(self, team).await,
+        }
     }
 }
 
@@ -125,6 +149,7 @@ impl Notifier for SlackBot {
             .slack
             .dm(&token, user, messages::plain(&text))
             .await
+            .map(|_| ())
             .map_err(|e| e.to_string())
     }
 }

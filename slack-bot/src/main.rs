@@ -2,14 +2,15 @@
 //!
 //! It creates secrets with an API token (`SEECRET_SERVER`, `SEECRET_TOKEN`), encrypting them
 //! here, and hears about reads through the server's webhooks on `/slack/seecret-events`
-//! (`SEECRET_SLACK_WEBHOOK_SECRET`: the account's `whsec_…`). With OAuth, the workspaces'
-//! sealed bot tokens are kept in the file `SEECRET_SLACK_INSTALLATIONS_PATH` (default
-//! `seecret-slack-installations.json`): this process compiles no database.
+//! (`SEECRET_SLACK_WEBHOOK_SECRET`: the account's `whsec_…`). Its state (the workspaces' sealed
+//! bot tokens with OAuth, their settings, who shared what for the App Home) is kept in the file
+//! `SEECRET_SLACK_INSTALLATIONS_PATH` (default `seecret-slack-installations.json`): this process
+//! compiles no database.
 
 use std::sync::Arc;
 
 use anyhow::Context;
-use seecret_core::bots::{FileInstallations, Installations, Remote};
+use seecret_core::bots::{FileInstallations, Remote};
 use seecret_core::client::Client;
 use seecret_slack::{SlackBot, SlackConfig};
 use tracing::info;
@@ -47,20 +48,16 @@ async fn main() -> anyhow::Result<()> {
              seecret-slack-installations.json); unset it, and install the workspaces again"
         );
     }
-    let installations: Option<Arc<dyn Installations>> = match &cfg.oauth {
-        Some(_) => {
-            let path = env("SEECRET_SLACK_INSTALLATIONS_PATH")
-                .unwrap_or_else(|| "seecret-slack-installations.json".into());
-            let file = FileInstallations::open(&path)
-                .await
-                .map_err(anyhow::Error::msg)
-                .context("SEECRET_SLACK_INSTALLATIONS_PATH")?;
-            Some(Arc::new(file))
-        }
-        None => None,
-    };
-    let backend = Arc::new(Remote::new(client, events_url));
-    let mut bot = SlackBot::new(cfg, backend, installations)?;
+    let path = env("SEECRET_SLACK_INSTALLATIONS_PATH")
+        .unwrap_or_else(|| "seecret-slack-installations.json".into());
+    let state = Arc::new(
+        FileInstallations::open(&path)
+            .await
+            .map_err(anyhow::Error::msg)
+            .context("SEECRET_SLACK_INSTALLATIONS_PATH")?,
+    );
+    let backend = Arc::new(Remote::new(client, events_url).with_ledger(state.clone()));
+    let mut bot = SlackBot::new(cfg, backend, state)?;
     if let Some(w) = &whsec {
         bot = bot.with_webhook_secret(w);
     }

@@ -2,14 +2,26 @@
 //! JSON so what Slack receives can be read here directly.
 
 use chrono::{DateTime, Utc};
-use seecret_core::api::EventPayload;
-use seecret_core::bots::{EXPIRATION_CHOICES, Shared, phrases, views_phrase};
+use seecret_core::api::{EventPayload, SecretInfo};
+use seecret_core::bots::phrases::DmCopy;
+use seecret_core::bots::{
+    EXPIRATION_CHOICES, RECENT_SHARES, ShareState, Shared, phrases, views_phrase,
+};
 use serde_json::{Value, json};
 
 use crate::slack::Message;
 
 /// The modal's `callback_id`.
 pub const MODAL_ID: &str = "seecret_share";
+/// The global shortcut's `callback_id` (declared in the manifest).
+pub const SHORTCUT_ID: &str = "share_secret";
+/// `action_id`s of the App Home's buttons.
+pub mod action {
+    /// "Share a secret": opens the modal.
+    pub const SHARE: &str = "share_secret";
+    /// "Burn" on a live share; its `value` is the secret's id.
+    pub const BURN: &str = "burn";
+}
 /// Block ids of the modal's inputs (errors are reported against them).
 pub mod block {
     /// The secret.
@@ -95,10 +107,14 @@ pub fn help(max_views: u32) -> Message {
          • `/share-secret` opens a private form: type the secret there, choose how long it lives, \
          how many views it allows, an optional passphrase and who gets it. Nothing you type is \
          posted anywhere; the link goes to the person you pick by DM, or back to you.\n\
-         • `/share-secret <secret>` (quick mode) creates the link at once and shows it only to \
+         • `/share-secret &lt;secret&gt;` (quick mode) creates the link at once and shows it only to \
          you. Options: `--views N` (1–{max_views}), `--expires 1h` (`30m`, `24h`, `7d`…). \
-         Put them before or after the secret; `--` before a secret that starts with `--`. \
-         Slack keeps command text in its logs, so prefer the form for anything long-lived.\n\
+         Put them before or after the secret; `--` before a secret that starts with `--` or with \
+         the word `settings`, or is just `help`. Slack keeps command text in its logs, so prefer the form for \
+         anything long-lived.\n\
+         • Links you must keep also reach you by DM from Seecret; your recent shares, their \
+         status and a Burn button are on Seecret's Home tab.\n\
+         • `/share-secret settings` shows this workspace's settings; admins change them there.\n\
          • You get a DM when the secret is read. The link works once (or N times) and then the \
          secret is erased; link previews never use it up."
     );
@@ -113,9 +129,27 @@ pub fn plain(text: &str) -> Message {
     }
 }
 
-/// A user-facing error.
+/// A user-facing error. Its text may quote a server or Slack (an error code, a limit), so `&`,
+/// `<` and `>` are escaped: mrkdwn would read them as markup.
 pub fn error(text: &str) -> Message {
-    plain(&format!(":warning: {text}"))
+    plain(&format!(":warning: {}", escape(text)))
+}
+
+/// `text` as mrkdwn shows it literally (Slack's three escapes).
+pub fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// A Slack user mention (`<@U0123ABC>`) read back from a label, if that is what it is.
+fn mention(s: &str) -> Option<&str> {
+    let id = s.strip_prefix("<@")?.strip_suffix('>')?;
+    (!id.is_empty()
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()))
+    .then_some(s)
 }
 
 fn when(t: DateTime<Utc>) -> String {
@@ -131,9 +165,19 @@ fn terms(s: &Shared) -> String {
     phrases::terms(s, &when(s.expires_at))
 }
 
-/// The link for the sender (no recipient chosen, or quick mode).
-pub fn link_for_sender(s: &Shared) -> Message {
-    plain(&phrases::link_for_sender(s, &terms(s)))
+/// The link for the sender (no recipient chosen, or quick mode); `copy` says where its DM copy
+/// went, when this is the reply that vanishes.
+pub fn link_for_sender(s: &Shared, copy: DmCopy<'_>) -> Message {
+    let mut text = phrases::link_for_sender(s, &terms(s));
+    if let Some(note) = phrases::dm_copy_of_link(copy) {
+        let icon = if matches!(copy, DmCopy::Failed { .. }) {
+            ":warning:"
+        } else {
+            ":mailbox_with_mail:"
+        };
+        text.push_str(&format!("\n{icon} {note}"));
+    }
+    plain(&text)
 }
 
 /// The link for a recipient, by DM.
@@ -149,8 +193,119 @@ pub fn link_for_recipient(sender: &str, s: &Shared, passphrase: bool) -> Message
 }
 
 /// The sender's confirmation that the recipient got the link (which it does not repeat).
-pub fn sent_to(recipient: &str, s: &Shared) -> Message {
-    plain(&phrases::sent_to(recipient, &terms(s)))
+pub fn sent_to(recipient: &str, s: &Shared, copy: DmCopy<'_>) -> Message {
+    let mut text = phrases::sent_to(recipient, &terms(s));
+    if let Some(note) = phrases::dm_copy_of_note(copy) {
+        text.push(' ');
+        text.push_str(&note);
+    }
+    plain(&text)
+}
+
+/// How the bot is named in a message: a mention when Slack told us its user id.
+pub fn bot_mention(bot_user: Option<&str>) -> String {
+    match bot_user {
+        Some(u) => format!("<@{u}>"),
+        None => "Seecret".into(),
+    }
+}
+
+/// `/share-secret settings`: this workspace's choices, and how admins change them.
+pub fn settings(dm_links: bool, chosen_here: bool) -> Message {
+    let state = if dm_links { "on" } else { "off" };
+    let whose = if chosen_here {
+        "chosen by this workspace's admins"
+    } else {
+        "the server's default"
+    };
+    plain(&format!(
+        "*Seecret's settings for this workspace*\n\
+         • Link DMs: *{state}* ({whose}). When on, a link you must keep (yours, or the note that \
+         someone got one) also reaches you by DM from Seecret, where it stays; replies only you \
+         see vanish when you reload or switch devices.\n\
+         Admins and owners change it with `/share-secret settings dm-links on`, `off` or \
+         `default`."
+    ))
+}
+
+/// The App Home tab: the "Share a secret" button, then the user's recent shares (or why they
+/// cannot be listed), each live one with a Burn button. Never a link: only statuses.
+pub fn home(shares: Result<&[SecretInfo], &str>, notice: Option<&str>) -> Value {
+    let mut blocks = vec![
+        json!({"type": "header", "text": {"type": "plain_text", "text": "Seecret"}}),
+        json!({
+            "type": "section", "block_id": "intro",
+            "text": {"type": "mrkdwn", "text": "Share passwords, keys and certificates through one-time links: \
+                the secret is encrypted at once, the link opens it a set number of times, then it is erased."},
+            "accessory": {
+                "type": "button", "action_id": action::SHARE, "style": "primary",
+                "text": {"type": "plain_text", "text": "Share a secret"}
+            }
+        }),
+    ];
+    if let Some(n) = notice {
+        blocks.push(json!({"type": "section", "block_id": "notice",
+            "text": {"type": "mrkdwn", "text": n}}));
+    }
+    blocks.push(json!({"type": "divider"}));
+    blocks.push(
+        json!({"type": "header", "text": {"type": "plain_text", "text": "Your recent shares"}}),
+    );
+    match shares {
+        Err(why) => blocks.push(json!({"type": "section", "block_id": "unavailable",
+            "text": {"type": "mrkdwn", "text": format!(":warning: Your recent shares cannot be listed right now ({}).", escape(why))}})),
+        Ok([]) => blocks.push(json!({"type": "section", "block_id": "none",
+            "text": {"type": "mrkdwn", "text": "Nothing shared yet. Use the button above or `/share-secret`."}})),
+        Ok(list) => blocks.extend(list.iter().map(share_block)),
+    }
+    blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!(
+        "Your latest {RECENT_SHARES} shares and where they are; never their links, which live only in the messages that carried them. Burn makes a link stop working at once."
+    )}]}));
+    json!({"type": "home", "blocks": blocks})
+}
+
+fn share_block(s: &SecretInfo) -> Value {
+    let state = ShareState::of(s);
+    let icon = match state {
+        ShareState::Waiting => ":hourglass_flowing_sand:",
+        ShareState::Viewed { .. } => ":eyes:",
+        ShareState::Consumed => ":white_check_mark:",
+        ShareState::Expired => ":clock3:",
+        ShareState::Burnt => ":fire:",
+    };
+    // The label is the bot's own (`Slack T1: <@U1> to <@U2>`), but its owner may edit it: only a
+    // mention is shown as one.
+    let whom = match s.label.as_deref().and_then(phrases::recipient_of) {
+        Some(to) => format!(
+            "For {}",
+            mention(to).map_or_else(|| escape(to), String::from)
+        ),
+        None => "For you".into(),
+    };
+    let ends = if state.is_live() { "expires" } else { "expiry" };
+    let text = format!(
+        "*{whom}* · {icon} {}\nShared {}, {ends} {} · {}",
+        state.phrase(),
+        when(s.created_at),
+        when(s.expires_at),
+        views_phrase(s.views)
+    );
+    let mut block = json!({"type": "section", "block_id": format!("share-{}", s.id),
+        "text": {"type": "mrkdwn", "text": text}});
+    if state.is_live() {
+        block["accessory"] = json!({
+            "type": "button", "action_id": action::BURN, "style": "danger", "value": s.id.to_string(),
+            "text": {"type": "plain_text", "text": "Burn"},
+            "confirm": {
+                "title": {"type": "plain_text", "text": "Burn this secret?"},
+                "text": {"type": "plain_text", "text": "Its link stops working at once, for everyone. This cannot be undone."},
+                "confirm": {"type": "plain_text", "text": "Burn"},
+                "deny": {"type": "plain_text", "text": "Keep"},
+                "style": "danger"
+            }
+        });
+    }
+    block
 }
 
 /// The sender's DM about an event, if it is one worth a message.
@@ -161,4 +316,18 @@ pub fn event_text(e: &EventPayload) -> Option<String> {
 /// The label stored with a secret: who shared it with whom (Slack ids, never content).
 pub fn label(team: &str, sender: &str, recipient: Option<&str>) -> String {
     phrases::label(&format!("Slack {team}"), sender, recipient)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dynamic_text_cannot_become_markup() {
+        let e = error("limit <1> & <!channel>");
+        assert_eq!(e.text, ":warning: limit &lt;1&gt; &amp; &lt;!channel&gt;");
+        assert_eq!(mention("<@U0123ABC>"), Some("<@U0123ABC>"));
+        assert_eq!(mention("<!channel>"), None);
+        assert_eq!(mention("<@U1|x>"), None);
+    }
 }

@@ -106,6 +106,13 @@ impl<'a> Reply<'a> {
     }
 }
 
+/// A message posted in a DM.
+#[derive(Debug, Clone, Default)]
+pub struct Posted {
+    /// The bot's own user id, as Slack reported it with the message (to mention it as @Seecret).
+    pub bot_user: Option<String>,
+}
+
 /// What an OAuth installation gave us.
 pub struct Installed {
     /// The workspace.
@@ -156,6 +163,23 @@ impl Slack {
         })
     }
 
+    /// Calls Web API `method` with a JSON body (Slack accepts JSON for every method used here
+    /// except `users.info`), as the bot; the answer's body once Slack said `ok`.
+    async fn call(
+        &self,
+        token: &Token,
+        method: &str,
+        body: &serde_json::Value,
+        within: Duration,
+    ) -> Result<serde_json::Value, SlackError> {
+        let session = self.client.open_session(&token.0);
+        let call = session.http_session_api.http_post(method, body, None);
+        match tokio::time::timeout(within, call).await {
+            Ok(r) => r.map_err(Into::into),
+            Err(_) => Err(SlackError::Network(format!("{method} timed out"))),
+        }
+    }
+
     /// `views.open`. The trigger expires three seconds after the command was sent, hence the
     /// short deadline.
     pub async fn open_modal(
@@ -164,36 +188,71 @@ impl Slack {
         trigger_id: &str,
         view: serde_json::Value,
     ) -> Result<(), SlackError> {
-        let view: SlackView = serde_json::from_value(view)
-            .map_err(|e| SlackError::Api(format!("invalid view: {e}")))?;
-        let req = SlackApiViewsOpenRequest::new(SlackTriggerId::new(trigger_id.into()), view);
-        let session = self.client.open_session(&token.0);
-        match tokio::time::timeout(Duration::from_millis(2500), session.views_open(&req)).await {
-            Ok(r) => r.map(|_| ()).map_err(Into::into),
-            Err(_) => Err(SlackError::Network("views.open timed out".into())),
-        }
+        let body = serde_json::json!({"trigger_id": trigger_id, "view": view});
+        self.call(token, "views.open", &body, Duration::from_millis(2500))
+            .await
+            .map(|_| ())
     }
 
     /// Opens (or finds) the DM with `user` and posts `message` there, never unfurled.
-    pub async fn dm(&self, token: &Token, user: &str, message: Message) -> Result<(), SlackError> {
-        let session = self.client.open_session(&token.0);
-        let open = SlackApiConversationsOpenRequest::new()
-            .with_users(vec![SlackUserId::new(user.to_string())]);
-        let channel = deadline(session.conversations_open(&open))
-            .await?
-            .channel
-            .id;
-        let mut content = SlackMessageContent::new().with_text(message.text);
+    pub async fn dm(
+        &self,
+        token: &Token,
+        user: &str,
+        message: Message,
+    ) -> Result<Posted, SlackError> {
+        // `users` is a comma-separated string, as documented (not a JSON array).
+        let open = serde_json::json!({"users": user});
+        let opened = self
+            .call(token, "conversations.open", &open, DEADLINE)
+            .await?;
+        let Some(channel) = opened["channel"]["id"].as_str() else {
+            return Err(SlackError::Api("conversations.open gave no channel".into()));
+        };
+        let mut post = serde_json::json!({
+            "channel": channel,
+            "text": message.text,
+            "unfurl_links": false,
+            "unfurl_media": false,
+        });
         if let Some(b) = message.blocks {
-            let blocks: Vec<SlackBlock> = serde_json::from_value(b)
-                .map_err(|e| SlackError::Api(format!("invalid blocks: {e}")))?;
-            content = content.with_blocks(blocks);
+            post["blocks"] = b;
         }
-        let post = SlackApiChatPostMessageRequest::new(channel, content)
-            .with_unfurl_links(false)
-            .with_unfurl_media(false);
-        deadline(session.chat_post_message(&post)).await?;
-        Ok(())
+        let posted = self
+            .call(token, "chat.postMessage", &post, DEADLINE)
+            .await?;
+        Ok(Posted {
+            bot_user: posted["message"]["user"].as_str().map(String::from),
+        })
+    }
+
+    /// `views.publish`: `view` (a `home` view) becomes `user`'s App Home tab.
+    pub async fn publish_home(
+        &self,
+        token: &Token,
+        user: &str,
+        view: serde_json::Value,
+    ) -> Result<(), SlackError> {
+        let body = serde_json::json!({"user_id": user, "view": view});
+        self.call(token, "views.publish", &body, DEADLINE)
+            .await
+            .map(|_| ())
+    }
+
+    /// Whether `user` is an admin or owner of their workspace (`users.info`, which takes no
+    /// JSON body: its arguments go in the query).
+    pub async fn is_admin(&self, token: &Token, user: &str) -> Result<bool, SlackError> {
+        let session = self.client.open_session(&token.0);
+        let params = vec![("user", Some(user))];
+        let call = session
+            .http_session_api
+            .http_get::<serde_json::Value, _, _>("users.info", &params, None);
+        let info = match tokio::time::timeout(DEADLINE, call).await {
+            Ok(r) => r?,
+            Err(_) => return Err(SlackError::Network("users.info timed out".into())),
+        };
+        let flag = |k: &str| info["user"][k].as_bool().unwrap_or(false);
+        Ok(flag("is_admin") || flag("is_owner") || flag("is_primary_owner"))
     }
 
     /// Posts an ephemeral follow-up to a command's `response_url`.

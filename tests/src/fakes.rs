@@ -181,7 +181,22 @@ pub struct FakeApi {
     pub base: String,
     calls: Arc<Mutex<Vec<Call>>>,
     answer: Arc<Mutex<Answer>>,
+    held: Held,
     task: tokio::task::JoinHandle<()>,
+}
+
+/// Calls a [`FakeApi`] holds: path suffix, and the switch that lets them be answered.
+type Held = Arc<Mutex<Vec<(String, tokio::sync::watch::Receiver<bool>)>>>;
+
+/// Calls to one path that a [`FakeApi`] records on arrival but answers only once released (a
+/// slow platform, without sleeping).
+pub struct Hold(tokio::sync::watch::Sender<bool>);
+
+impl Hold {
+    /// Answers the held calls, and those still to come.
+    pub fn release(&self) {
+        let _ = self.0.send(true);
+    }
 }
 
 impl FakeApi {
@@ -193,15 +208,25 @@ impl FakeApi {
         let addr = listener.local_addr().unwrap();
         let calls = Arc::new(Mutex::new(Vec::new()));
         let answer = Arc::new(Mutex::new(answer));
-        let (c2, a2) = (calls.clone(), answer.clone());
+        let held: Held = Arc::default();
+        let (c2, a2, h2) = (calls.clone(), answer.clone(), held.clone());
         let app = axum::Router::new().fallback(
             move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
-                let (calls, answer) = (c2.clone(), a2.clone());
+                let (calls, answer, held) = (c2.clone(), a2.clone(), h2.clone());
                 async move {
                     let call = Call::of(&method, &uri, &headers, &body);
+                    calls.lock().unwrap().push(call.clone());
+                    let gate = held
+                        .lock()
+                        .unwrap()
+                        .iter()
+                        .find(|(suffix, _)| call.path.ends_with(suffix.as_str()))
+                        .map(|(_, gate)| gate.clone());
+                    if let Some(mut gate) = gate {
+                        let _ = gate.wait_for(|open| *open).await;
+                    }
                     let f = answer.lock().unwrap().clone();
                     let (status, json) = f(&call);
-                    calls.lock().unwrap().push(call);
                     (StatusCode::from_u16(status).unwrap(), axum::Json(json))
                 }
             },
@@ -213,8 +238,17 @@ impl FakeApi {
             base: format!("http://{addr}"),
             calls,
             answer,
+            held,
             task,
         }
+    }
+
+    /// Holds calls to paths ending with `suffix` until the [`Hold`] is released: each is
+    /// recorded when it arrives and answered only then.
+    pub fn hold(&self, suffix: &str) -> Hold {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        self.held.lock().unwrap().push((suffix.to_string(), rx));
+        Hold(tx)
     }
 
     /// Replaces how it answers from now on.

@@ -191,6 +191,11 @@ impl Core {
         self.per_user.check(user).map_err(phrases::too_fast)
     }
 
+    /// The backend secrets are created through.
+    pub(super) fn backend(&self) -> &dyn Backend {
+        &*self.backend
+    }
+
     /// Creates the secret.
     pub async fn share(&self, share: Share) -> Result<Shared, BackendError> {
         self.backend.share(share).await

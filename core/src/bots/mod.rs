@@ -6,8 +6,10 @@
 //!   delivered is burnt", and the check of a remote server's signed webhooks ([`events`]), served
 //!   by [`event_router`] (feature `bot-route`);
 //! - quick-mode parsing ([`parse_quick`]), the phrases both bots say ([`phrases`]), the
-//!   `NAME`/`NAME_FILE` settings reader ([`settings`]), and where Slack OAuth installations are
-//!   kept ([`Installations`]).
+//!   `NAME`/`NAME_FILE` settings reader ([`settings`]), and what a bot keeps per workspace and
+//!   per event ([`BotStore`]: OAuth installations, [`WorkspaceSettings`], events handled);
+//! - a user's recent shares and the rule for burning one ([`Core::recent_shares`],
+//!   [`Core::burn_own`]), which a backend serves through [`Backend::shares_of`].
 //!
 //! A bot never sees a secret again after handing it to the backend: it keeps the link only long
 //! enough to deliver it, and events carry ids and counts, never content.
@@ -22,6 +24,7 @@ mod remote;
 #[cfg(feature = "bot-route")]
 mod route;
 pub mod settings;
+mod shares;
 
 use std::fmt;
 use std::time::Duration;
@@ -29,19 +32,23 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use zeroize::Zeroizing;
 
+use crate::api::SecretInfo;
 use crate::client::ClientError;
 use crate::crypto::SecretBytes;
 use crate::model::{Expiration, SecretId};
 
 pub use events::{EventReply, EventRoute, Notifier, WebhookHeaders, verify_event};
 pub use flow::{BUDGET, Budget, Core, Form, FormError, Refused, within_budget};
-pub use installations::{FileInstallations, Installations};
+pub use installations::{
+    BotStore, EVENT_MEMORY, FileInstallations, LEDGER_PER_OWNER, Ledger, WorkspaceSettings,
+};
 pub use limit::PerUser;
 pub use phrases::{event_phrase, views_phrase};
 pub use quick::{Quick, parse_quick};
 pub use remote::Remote;
 #[cfg(feature = "bot-route")]
 pub use route::{EventReceiver, event_router};
+pub use shares::{Burn, RECENT_SHARES, ShareState};
 
 /// Expirations offered in pickers: label and value.
 pub const EXPIRATION_CHOICES: &[(&str, &str)] = &[
@@ -192,8 +199,17 @@ impl From<ClientError> for BackendError {
 pub trait Backend: Send + Sync + fmt::Debug {
     /// Seals `share` under a fresh key and creates it; the key only ever lives in the link.
     async fn share(&self, share: Share) -> Result<Shared, BackendError>;
-    /// Deletes a secret whose link could not be delivered, so none is left orphaned.
+    /// Deletes a secret whose link could not be delivered, so none is left orphaned (or that its
+    /// sender burnt); one already gone is no error.
     async fn burn(&self, id: SecretId) -> Result<(), BackendError>;
+    /// Up to `limit` secrets created with `notify == owner` (a chat user), newest first, with
+    /// their live status; never anyone else's. A backend that keeps no such record says so.
+    async fn shares_of(&self, owner: &str, limit: u32) -> Result<Vec<SecretInfo>, BackendError> {
+        let _ = (owner, limit);
+        Err(BackendError::Refused(
+            "this backend does not list a user's shares".into(),
+        ))
+    }
 }
 
 #[cfg(test)]

@@ -54,7 +54,8 @@ pub fn event_text(e: &EventPayload) -> Option<String> {
     let which = e
         .label
         .as_deref()
-        .and_then(|l| l.split_once(" to ").map(|(_, to)| format!(" for {to}")))
+        .and_then(recipient_of)
+        .map(|to| format!(" for {to}"))
         .unwrap_or_default();
     Some(format!("Your secret{which} {what}."))
 }
@@ -99,6 +100,50 @@ pub fn link_for_recipient(
         "<@{sender}> shared a secret with you ({terms}):\n{}\nOpen it when you are ready to copy it: it can be read {how_often}.{pp}",
         s.link.as_str(),
     )
+}
+
+/// What became of the copy a sender gets by DM of a message they must keep (durable delivery:
+/// replies seen only by them vanish on reload and on their other devices).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DmCopy<'a> {
+    /// The workspace turned copies off (or there was nothing to copy).
+    Off,
+    /// Sent; `from` names the bot as the platform renders it (`<@U0BOT>`).
+    Sent {
+        /// The bot, as mentioned in the platform's markup.
+        from: &'a str,
+    },
+    /// Not sent, and why.
+    Failed {
+        /// What the platform said.
+        why: &'a str,
+    },
+}
+
+/// The line an ephemeral reply adds about the DM copy of the link it carries.
+pub fn dm_copy_of_link(copy: DmCopy<'_>) -> Option<String> {
+    match copy {
+        DmCopy::Off => None,
+        DmCopy::Sent { from } => Some(format!(
+            "A copy is in your DMs from {from}, where it stays: this reply disappears when you reload or switch devices."
+        )),
+        DmCopy::Failed { why } => Some(format!(
+            "Sending you a copy by DM failed ({why}): copy the link now, this reply disappears when you reload or switch devices."
+        )),
+    }
+}
+
+/// The line a confirmation adds about its DM copy (it carries no link, so a failure is minor).
+pub fn dm_copy_of_note(copy: DmCopy<'_>) -> Option<String> {
+    match copy {
+        DmCopy::Sent { from } => Some(format!("A note of it is in your DMs from {from}.")),
+        DmCopy::Off | DmCopy::Failed { .. } => None,
+    }
+}
+
+/// Whom a share was for, from its label (`… to <@U2>`): `None` when it was the sender's own.
+pub fn recipient_of(label: &str) -> Option<&str> {
+    label.split_once(" to ").map(|(_, to)| to)
 }
 
 /// The sender's confirmation that the recipient got the link (which it does not repeat).

@@ -1,21 +1,38 @@
 //! The [`Backend`] of a standalone bot: a remote Seecret server over the typed client.
 
-use super::{Backend, BackendError, Share, Shared};
+use std::sync::Arc;
+
+use tracing::warn;
+
+use super::{Backend, BackendError, Ledger, Share, Shared};
+use crate::api::SecretInfo;
 use crate::client::{Client, ClientError, ShareOptions};
 use crate::model::SecretId;
 
 /// A remote Seecret server reached with an API token. Each secret gets its own webhook URL,
-/// `{events_url}?notify=…`, so its events come back to the bot that created it.
+/// `{events_url}?notify=…`, so its events come back to the bot that created it. The server knows
+/// only the token, not which chat user shared what: a [`Ledger`] kept by the bot remembers it.
 #[derive(Debug, Clone)]
 pub struct Remote {
     client: Client,
     events_url: Option<String>,
+    ledger: Option<Arc<dyn Ledger>>,
 }
 
 impl Remote {
     /// `events_url`: where this bot receives Seecret webhooks (`None`: no "was viewed" messages).
     pub fn new(client: Client, events_url: Option<String>) -> Self {
-        Self { client, events_url }
+        Self {
+            client,
+            events_url,
+            ledger: None,
+        }
+    }
+
+    /// Remembers in `ledger` who shared what, so a user's recent shares can be listed.
+    pub fn with_ledger(mut self, ledger: Arc<dyn Ledger>) -> Self {
+        self.ledger = Some(ledger);
+        self
     }
 
     fn webhook_for(&self, notify: &str) -> Option<String> {
@@ -28,6 +45,7 @@ impl Remote {
 #[async_trait::async_trait]
 impl Backend for Remote {
     async fn share(&self, share: Share) -> Result<Shared, BackendError> {
+        let owner = share.notify.clone();
         let opts = ShareOptions {
             expiration: Some(share.expiration),
             views: Some(share.views),
@@ -36,6 +54,12 @@ impl Backend for Remote {
             webhook_url: self.webhook_for(&share.notify),
         };
         let shared = self.client.share(share.secret.expose(), opts).await?;
+        if let Some(ledger) = &self.ledger {
+            // The link is made: failing to remember it only keeps it off the home screen.
+            if let Err(e) = ledger.record(&owner, shared.info.id).await {
+                warn!(error = %e, "remembering a share in the ledger failed");
+            }
+        }
         Ok(Shared {
             id: shared.info.id,
             expires_at: shared.info.expires_at,
@@ -52,5 +76,26 @@ impl Backend for Remote {
             }) => Ok(()),
             Err(e) => Err(e.into()),
         }
+    }
+
+    async fn shares_of(&self, owner: &str, limit: u32) -> Result<Vec<SecretInfo>, BackendError> {
+        let Some(ledger) = &self.ledger else {
+            return Err(BackendError::Refused(
+                "this bot keeps no record of who shared what".into(),
+            ));
+        };
+        let mut ids = ledger.ids(owner).await.map_err(BackendError::Unavailable)?;
+        ids.truncate(limit as usize);
+        let infos = futures::future::join_all(ids.into_iter().map(|id| self.client.get(id))).await;
+        let mut out = Vec::new();
+        for info in infos {
+            match info {
+                Ok(i) => out.push(i),
+                // Purged by the server after its retention: nothing left to show.
+                Err(ClientError::Api { status: 404, .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(out)
     }
 }

@@ -30,6 +30,22 @@ pub fn number(
     }
 }
 
+/// A yes/no setting (`true`/`false`, `1`/`0`, `on`/`off`, `yes`/`no`), `default` when unset.
+pub fn flag(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    default: bool,
+) -> Result<bool, String> {
+    match read(get, name)? {
+        None => Ok(default),
+        Some(v) => match v.to_ascii_lowercase().as_str() {
+            "true" | "1" | "on" | "yes" => Ok(true),
+            "false" | "0" | "off" | "no" => Ok(false),
+            _ => Err(format!("{name} must be true or false, not {v:?}")),
+        },
+    }
+}
+
 /// An http(s) base URL, `default` when unset, without a trailing `/`.
 pub fn base_url(
     get: &impl Fn(&str) -> Option<String>,
@@ -61,6 +77,7 @@ mod tests {
             "C_FILE" => Some("/nonexistent/seecret".to_string()),
             "N" => Some("x".to_string()),
             "U" => Some("ftp://x".to_string()),
+            "F" => Some("Off".to_string()),
             _ => None,
         };
         assert_eq!(read(&get, "A").unwrap().as_deref(), Some("a"));
@@ -74,6 +91,9 @@ mod tests {
                 .contains("must be a number")
         );
         assert_eq!(base_url(&get, "D", "https://x/").unwrap(), "https://x");
+        assert!(!flag(&get, "F", true).unwrap());
+        assert!(flag(&get, "D", true).unwrap());
+        assert!(flag(&get, "N", true).unwrap_err().contains("true or false"));
         assert!(base_url(&get, "U", "https://x").is_err());
         std::fs::remove_dir_all(&dir).unwrap();
     }

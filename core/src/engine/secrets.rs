@@ -124,6 +124,26 @@ impl Engine {
         })
     }
 
+    /// Up to `limit` (1–100) of the account's secrets created for the in-process subscriber
+    /// `notify` (see [`create_secret_notifying`](Self::create_secret_notifying)), newest first,
+    /// each with its live status: a chat user's "recent shares", and only theirs.
+    pub async fn secrets_notifying(
+        &self,
+        account: &AccountRecord,
+        notify: &str,
+        limit: u32,
+    ) -> Result<Vec<SecretInfo>> {
+        let limit = check_page_limit(Some(limit))?;
+        let now = now();
+        Ok(self
+            .store
+            .secrets_notifying(account.id, notify, limit)
+            .await?
+            .iter()
+            .map(|r| with_live_status(info_of(r), now))
+            .collect())
+    }
+
     /// Changes an active secret. New content means a new key, answered in `url`.
     #[instrument(skip_all, fields(%id))]
     pub async fn update_secret(

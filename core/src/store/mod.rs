@@ -465,6 +465,33 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> StoreResult<()>;
     /// A chat-app installation's sealed credentials.
     async fn installation(&self, provider: &str, team: &str) -> StoreResult<Option<Vec<u8>>>;
+
+    /// Up to `limit` of the account's secrets created for the in-process subscriber `notify`
+    /// (a chat user, `slack:T1:U1`), newest first, without their envelopes.
+    async fn secrets_notifying(
+        &self,
+        account: AccountId,
+        notify: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<SecretRecord>>;
+    /// Saves (or replaces) a chat-app workspace's settings (a JSON object).
+    async fn put_workspace_settings(
+        &self,
+        provider: &str,
+        team: &str,
+        settings: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// A chat-app workspace's settings, if its admins saved any.
+    async fn workspace_settings(&self, provider: &str, team: &str) -> StoreResult<Option<String>>;
+    /// Claims a platform event for handling: true the first time `key` is claimed (across
+    /// instances), false for a redelivery. Claims older than `forget_before` are dropped first.
+    async fn claim_bot_event(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+        forget_before: DateTime<Utc>,
+    ) -> StoreResult<bool>;
 }
 
 /// Opens the store a database URL names: `sqlite://path` (or a bare path) or `postgres://…`.

@@ -772,6 +772,90 @@ macro_rules! store_impl {
                     .fetch_optional(self.reader())
                     .await?)
                 }
+
+                async fn secrets_notifying(
+                    &self,
+                    account: AccountId,
+                    notify: &str,
+                    limit: u32,
+                ) -> StoreResult<Vec<SecretRecord>> {
+                    // A typed NULL: PostgreSQL would type a bare one as TEXT.
+                    sqlx::query_as::<_, SecretRow>(
+                        "SELECT id, account_id, kind, CAST(NULL AS BYTEA) AS envelope, blob_key,
+                            size, file_name, label, passphrase_hash, allowed_countries,
+                            webhook_url, notify, views_total, views_used, status, created_at,
+                            expires_at, last_viewed_at, pp_fail_count, pp_fail_window, verifier,
+                            content_version
+                         FROM secrets WHERE notify = $1 AND account_id = $2
+                         ORDER BY id DESC LIMIT $3",
+                    )
+                    .bind(notify)
+                    .bind(account.to_string())
+                    .bind(i64::from(limit))
+                    .fetch_all(self.reader())
+                    .await?
+                    .into_iter()
+                    .map(SecretRow::into_record)
+                    .collect()
+                }
+
+                async fn put_workspace_settings(
+                    &self,
+                    provider: &str,
+                    team: &str,
+                    settings: &str,
+                    now: DateTime<Utc>,
+                ) -> StoreResult<()> {
+                    sqlx::query(
+                        "INSERT INTO workspace_settings (provider, team, settings, updated_at)
+                         VALUES ($1, $2, $3, $4)
+                         ON CONFLICT (provider, team) DO UPDATE SET settings = excluded.settings,
+                            updated_at = excluded.updated_at",
+                    )
+                    .bind(provider)
+                    .bind(team)
+                    .bind(settings)
+                    .bind(millis(now))
+                    .execute(self.writer())
+                    .await?;
+                    Ok(())
+                }
+
+                async fn workspace_settings(
+                    &self,
+                    provider: &str,
+                    team: &str,
+                ) -> StoreResult<Option<String>> {
+                    Ok(sqlx::query_scalar(
+                        "SELECT settings FROM workspace_settings WHERE provider = $1 AND team = $2",
+                    )
+                    .bind(provider)
+                    .bind(team)
+                    .fetch_optional(self.reader())
+                    .await?)
+                }
+
+                async fn claim_bot_event(
+                    &self,
+                    key: &str,
+                    now: DateTime<Utc>,
+                    forget_before: DateTime<Utc>,
+                ) -> StoreResult<bool> {
+                    sqlx::query("DELETE FROM bot_events WHERE seen_at < $1")
+                        .bind(millis(forget_before))
+                        .execute(self.writer())
+                        .await?;
+                    // The primary key decides between racing instances: one insert wins.
+                    let claimed = sqlx::query(
+                        "INSERT INTO bot_events (event_key, seen_at) VALUES ($1, $2)
+                         ON CONFLICT (event_key) DO NOTHING",
+                    )
+                    .bind(key)
+                    .bind(millis(now))
+                    .execute(self.writer())
+                    .await?;
+                    Ok(claimed.rows_affected() == 1)
+                }
             }
         }
     };

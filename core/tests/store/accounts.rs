@@ -159,3 +159,80 @@ pub(super) async fn installations(db: Db) {
     );
     assert_eq!(s.installation("discord", "T1").await.unwrap(), None);
 }
+
+pub(super) async fn chat_users_shares_settings_and_event_claims(db: Db) {
+    let s = db.open().await;
+    let alice = account(&*s, "alice").await;
+    let bob = account(&*s, "bob").await;
+    // A chat user's shares: theirs only, of this account only, newest first.
+    let mut mine = Vec::new();
+    for _ in 0..3 {
+        let mut r = secret(&alice, 1);
+        r.notify = Some("slack:T1:U1".into());
+        s.insert_secret(&r).await.unwrap();
+        mine.push(r.id);
+    }
+    let mut other_user = secret(&alice, 1);
+    other_user.notify = Some("slack:T1:U2".into());
+    s.insert_secret(&other_user).await.unwrap();
+    let mut other_account = secret(&bob, 1);
+    other_account.notify = Some("slack:T1:U1".into());
+    s.insert_secret(&other_account).await.unwrap();
+    s.insert_secret(&secret(&alice, 1)).await.unwrap();
+    let listed = s
+        .secrets_notifying(alice.id, "slack:T1:U1", 10)
+        .await
+        .unwrap();
+    let ids: Vec<SecretId> = listed.iter().map(|r| r.id).collect();
+    mine.reverse();
+    assert_eq!(ids, mine);
+    assert!(listed.iter().all(|r| r.envelope.is_none()), "no envelopes");
+    let two = s
+        .secrets_notifying(alice.id, "slack:T1:U1", 2)
+        .await
+        .unwrap();
+    assert_eq!(two.len(), 2);
+    assert!(
+        s.secrets_notifying(alice.id, "slack:T9:U1", 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // A workspace's settings, replaced whole, apart per provider and team.
+    assert_eq!(s.workspace_settings("slack", "T1").await.unwrap(), None);
+    s.put_workspace_settings("slack", "T1", r#"{"dm_links":false}"#, now())
+        .await
+        .unwrap();
+    s.put_workspace_settings("slack", "T1", r#"{"dm_links":true}"#, now())
+        .await
+        .unwrap();
+    assert_eq!(
+        s.workspace_settings("slack", "T1")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(r#"{"dm_links":true}"#)
+    );
+    assert_eq!(s.workspace_settings("slack", "T2").await.unwrap(), None);
+    assert_eq!(s.workspace_settings("discord", "T1").await.unwrap(), None);
+
+    // An event is claimed once across instances; old claims are forgotten.
+    let [a, b] = db.open_two().await;
+    let t = now();
+    let long_ago = t - Duration::days(2);
+    let (x, y) = tokio::join!(
+        a.claim_bot_event("slack:Ev1", t, long_ago),
+        b.claim_bot_event("slack:Ev1", t, long_ago)
+    );
+    assert_ne!(x.unwrap(), y.unwrap(), "exactly one instance claims it");
+    assert!(!a.claim_bot_event("slack:Ev1", t, long_ago).await.unwrap());
+    assert!(a.claim_bot_event("slack:Ev2", t, long_ago).await.unwrap());
+    let later = t + Duration::days(2);
+    assert!(
+        b.claim_bot_event("slack:Ev1", later, later - Duration::days(1))
+            .await
+            .unwrap(),
+        "a claim past the retention is forgotten"
+    );
+}

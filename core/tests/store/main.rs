@@ -191,6 +191,7 @@ conformance!(
     installations,
     bound_secrets_and_their_viewers,
     sign_in_tickets_are_used_once,
+    chat_users_shares_settings_and_event_claims,
     corrupt_rows_are_errors,
     engine_scenario_across_two_instances,
 );

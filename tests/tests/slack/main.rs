@@ -3,7 +3,10 @@
 //! and the links it delivers revealed through the real server.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod durable;
+mod home;
 mod refusals;
+mod sdk;
 mod standalone;
 
 use std::sync::Arc;
@@ -19,6 +22,15 @@ use sha2::Sha256;
 const SIGNING: &str = "8f742231b10e8888abcd99yyyzzz85a5";
 const BOT_TOKEN: &str = "xoxb-test-not-a-real-token";
 const T: Duration = Duration::from_secs(15);
+/// The settings of an app installed in many workspaces (OAuth v2).
+const OAUTH: &[(&str, &str)] = &[
+    ("SEECRET_SLACK_CLIENT_ID", "111.222"),
+    ("SEECRET_SLACK_CLIENT_SECRET", "client-secret-value"),
+    (
+        "SEECRET_SLACK_TOKEN_KEY",
+        "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8",
+    ),
+];
 
 /// `v0=hex(HMAC-SHA256(secret, "v0:{ts}:{body}"))`, as Slack signs requests.
 fn sign(secret: &str, ts: i64, body: &str) -> String {
@@ -39,40 +51,103 @@ fn form(pairs: &[(&str, &str)]) -> String {
     s.finish()
 }
 
-/// Answers like Slack's Web API for the methods the app uses.
+/// Answers like Slack's Web API for the methods the app uses, and as strictly: a call without
+/// the bot's bearer token, a JSON body sent as another content type, a missing argument or one
+/// of the wrong type gets the error Slack returns (`ok: false`, HTTP 200).
 fn slack_answers() -> seecret_tests::Answer {
     Arc::new(|c: &Call| {
         let m = c.path.rsplit('/').next().unwrap_or("");
-        match m {
-            "views.open" => (
-                200,
-                json!({"ok": true, "view": {"id": "V1", "team_id": "T1", "hash": "h", "type": "modal",
-                    "title": {"type": "plain_text", "text": "x"}, "blocks": []}}),
-            ),
-            "conversations.open" => {
-                let user = c.json()["users"]
-                    .as_str()
-                    .map(String::from)
-                    .or_else(|| c.json()["users"][0].as_str().map(String::from))
-                    .unwrap_or_default();
-                (
-                    200,
-                    json!({"ok": true, "channel": {"id": format!("D-{user}")}}),
-                )
+        if !c.path.starts_with("/api/") {
+            // A `response_url`: Slack answers a follow-up with a plain 200, and a stale one (past
+            // 30 minutes or 5 uses) with 404.
+            if c.path.starts_with("/hooks/expired") {
+                return (404, json!({"ok": false, "error": "expired_url"}));
             }
-            "chat.postMessage" => (
-                200,
-                // Slack echoes the message; the app must not log or show this body.
-                json!({"ok": true, "channel": "D1", "ts": "1.2",
-                    "message": {"type": "message", "text": c.json()["text"], "ts": "1.2"}}),
-            ),
-            "oauth.v2.access" => (
+            return (200, json!({"ok": true}));
+        }
+        if m == "oauth.v2.access" {
+            return (
                 200,
                 json!({"ok": true, "access_token": "xoxb-installed-token", "token_type": "bot",
-                    "scope": "commands,chat:write,im:write", "bot_user_id": "UBOT", "app_id": "A1",
+                    "scope": "commands,chat:write,im:write,users:read", "bot_user_id": "UBOT", "app_id": "A1",
                     "team": {"id": "T9", "name": "Nine"}, "authed_user": {"id": "U9"}}),
-            ),
-            _ => (200, json!({"ok": true})),
+            );
+        }
+        let fail = |error: &str| (200, json!({"ok": false, "error": error}));
+        match c.header("authorization") {
+            None => return fail("not_authed"),
+            Some(a) if !a.starts_with("Bearer xoxb-") => return fail("invalid_auth"),
+            Some(_) => {}
+        }
+        let body = if c.method == "POST" {
+            let json_type = c
+                .header("content-type")
+                .is_some_and(|t| t.starts_with("application/json"));
+            if !json_type {
+                return fail("invalid_arguments");
+            }
+            c.json()
+        } else {
+            // GET: the arguments are in the query.
+            let q: serde_json::Map<String, Value> = url::form_urlencoded::parse(c.query.as_bytes())
+                .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+                .collect();
+            Value::Object(q)
+        };
+        let string = |k: &str| body[k].as_str().filter(|s| !s.is_empty());
+        match m {
+            "views.open" | "views.publish" => {
+                let (arg, kind) = if m == "views.open" {
+                    ("trigger_id", "modal")
+                } else {
+                    ("user_id", "home")
+                };
+                if string(arg).is_none() || body["view"]["type"] != kind {
+                    return fail("invalid_arguments");
+                }
+                let mut view = body["view"].clone();
+                view["id"] = json!("V1");
+                view["team_id"] = json!("T1");
+                view["hash"] = json!("h");
+                (200, json!({"ok": true, "view": view}))
+            }
+            // `users`: a comma-separated string, as documented; an array is refused.
+            "conversations.open" => match &body["users"] {
+                Value::Null => fail("users_list_not_supplied"),
+                Value::String(u) if !u.is_empty() => {
+                    let first = u.split(',').next().unwrap_or_default();
+                    (
+                        200,
+                        json!({"ok": true, "channel": {"id": format!("D-{first}")}}),
+                    )
+                }
+                _ => fail("invalid_arguments"),
+            },
+            "chat.postMessage" => {
+                if string("channel").is_none() {
+                    return fail("channel_not_found");
+                }
+                if string("text").is_none() && !body["blocks"].is_array() {
+                    return fail("no_text");
+                }
+                (
+                    200,
+                    // Slack echoes the message; the app must not log or show this body.
+                    json!({"ok": true, "channel": body["channel"], "ts": "1.2",
+                        "message": {"type": "message", "text": body["text"], "ts": "1.2",
+                            "user": "UBOT", "bot_id": "B1", "app_id": "A1"}}),
+                )
+            }
+            "users.info" => match string("user") {
+                None => fail("user_not_found"),
+                Some(u) => (
+                    200,
+                    json!({"ok": true, "user": {"id": u, "team_id": "T1", "name": u.to_lowercase(),
+                        "is_admin": u.starts_with("UADMIN"), "is_owner": false,
+                        "is_primary_owner": false}}),
+                ),
+            },
+            _ => fail("unknown_method"),
         }
     })
 }
@@ -80,6 +155,39 @@ fn slack_answers() -> seecret_tests::Answer {
 struct Setup {
     server: Server,
     slack: FakeApi,
+    /// The JSON bodies the app answered Slack's requests with (checked with the rest).
+    answers: std::sync::Mutex<Vec<Value>>,
+}
+
+/// Checks, at the end of each test that passed so far, everything the app sent Slack.
+impl Drop for Setup {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        let answers = self.answers.lock().unwrap().clone();
+        sdk::assert_valid(&sdk::sent(&self.slack.calls(), &answers));
+    }
+}
+
+/// The app's answer to a request from Slack, read once.
+struct Reply {
+    status: reqwest::StatusCode,
+    body: String,
+}
+
+impl Reply {
+    fn status(&self) -> reqwest::StatusCode {
+        self.status
+    }
+
+    async fn json(self) -> serde_json::Result<Value> {
+        serde_json::from_str(&self.body)
+    }
+
+    async fn text(self) -> reqwest::Result<String> {
+        Ok(self.body)
+    }
 }
 
 async fn setup(extra: &[(&str, &str)]) -> Setup {
@@ -97,12 +205,16 @@ async fn setup(extra: &[(&str, &str)]) -> Setup {
     let server = tokio::task::spawn_blocking(move || Server::start_with(opts))
         .await
         .unwrap();
-    Setup { server, slack }
+    Setup {
+        server,
+        slack,
+        answers: Default::default(),
+    }
 }
 
 impl Setup {
-    async fn post_signed(&self, path: &str, body: &str, ts: i64) -> reqwest::Response {
-        http()
+    async fn post_signed(&self, path: &str, body: &str, ts: i64) -> Reply {
+        let r = http()
             .post(format!("{}{path}", self.server.base))
             .header("content-type", "application/x-www-form-urlencoded")
             .header("x-slack-request-timestamp", ts.to_string())
@@ -110,10 +222,16 @@ impl Setup {
             .body(body.to_string())
             .send()
             .await
-            .unwrap()
+            .unwrap();
+        let status = r.status();
+        let body = r.text().await.unwrap();
+        if let Ok(v) = serde_json::from_str::<Value>(&body) {
+            self.answers.lock().unwrap().push(v);
+        }
+        Reply { status, body }
     }
 
-    async fn command(&self, team: &str, user: &str, text: &str, resp: &str) -> reqwest::Response {
+    async fn command(&self, team: &str, user: &str, text: &str, resp: &str) -> Reply {
         let body = form(&[
             ("token", "deprecated"),
             ("team_id", team),
@@ -131,7 +249,18 @@ impl Setup {
         self.post_signed("/slack/commands", &body, now()).await
     }
 
-    async fn submit(&self, user: &str, values: Value, metadata: &str) -> reqwest::Response {
+    /// Runs `/share-secret` (no text) for U1 of T1 and returns the `private_metadata` of the form
+    /// it opened (answers go to `/hooks/{resp}`).
+    async fn open_form(&self, resp: &str) -> String {
+        self.command("T1", "U1", "", resp).await;
+        let opened = self.slack.wait_for("/api/views.open", 1, T).await;
+        opened[0].json()["view"]["private_metadata"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    async fn submit(&self, user: &str, values: Value, metadata: &str) -> Reply {
         let payload = json!({
             "type": "view_submission",
             "team": {"id": "T1", "domain": "acme"},
@@ -209,7 +338,7 @@ async fn modal_to_a_recipient_by_dm_then_the_sender_hears_it_was_viewed() {
     assert_eq!(r.status(), 200);
 
     // The modal was opened with the command's trigger and the bot token.
-    let opened = s.slack.calls_to("/api/views.open");
+    let opened = s.slack.wait_for("/api/views.open", 1, T).await;
     assert_eq!(opened.len(), 1, "views.open called once");
     let open = &opened[0];
     assert_eq!(
@@ -255,26 +384,30 @@ async fn modal_to_a_recipient_by_dm_then_the_sender_hears_it_was_viewed() {
     let posts = s.slack.wait_for("/api/chat.postMessage", 1, T).await;
     let dm = &posts[0];
     assert_eq!(dm.json()["channel"], "D-U2");
+    assert_eq!(dm.json()["channel"], "D-U2");
     assert_eq!(dm.json()["unfurl_links"], false);
     assert_eq!(dm.json()["unfurl_media"], false);
     let opens = s.slack.calls_to("/api/conversations.open");
-    assert_eq!(opens[0].json()["users"], json!(["U2"]));
+    assert_eq!(opens[0].json()["users"], "U2");
     let text = message_text(dm);
     assert!(text.contains("<@U1> shared a secret with you"), "{text}");
     assert!(text.contains("1 view"), "{text}");
 
-    // The sender is told, ephemerally, without the link.
+    // The sender is told, ephemerally and (durably) by DM, without the link.
     let confirm = s.slack.wait_for("/hooks/resp1", 1, T).await;
     let c = confirm[0].json();
     assert_eq!(c["response_type"], "ephemeral");
+    let ct = c["text"].as_str().unwrap();
+    assert!(ct.contains("Sent a one-time link to <@U2>"), "{c}");
     assert!(
-        c["text"]
-            .as_str()
-            .unwrap()
-            .contains("Sent a one-time link to <@U2>"),
+        ct.contains("A note of it is in your DMs from <@UBOT>"),
         "{c}"
     );
-    assert!(!c["text"].as_str().unwrap().contains("/s/"));
+    assert!(!ct.contains("/s/"));
+    let note = &s.slack.wait_for("/api/chat.postMessage", 2, T).await[1];
+    assert_eq!(note.json()["channel"], "D-U1");
+    assert!(message_text(note).contains("Sent a one-time link to <@U2>"));
+    assert!(!message_text(note).contains("/s/"));
 
     // The link reveals exactly what was typed, once.
     let link = link_in(&text, &s.server.base);
@@ -284,9 +417,13 @@ async fn modal_to_a_recipient_by_dm_then_the_sender_hears_it_was_viewed() {
     assert_eq!(again.status(), Some(410));
 
     // The sender gets "was viewed" by DM: from the engine's events, no webhook URL configured.
-    let posts = s.slack.wait_for("/api/chat.postMessage", 2, T).await;
-    assert_eq!(posts.len(), 2, "the link, then the viewed notice");
-    let viewed = &posts[1];
+    let posts = s.slack.wait_for("/api/chat.postMessage", 3, T).await;
+    assert_eq!(
+        posts.len(),
+        3,
+        "the link, the sender's note, then the viewed notice"
+    );
+    let viewed = &posts[2];
     assert_eq!(viewed.json()["channel"], "D-U1");
     let vt = message_text(viewed);
     assert!(vt.contains("was viewed (1 of 1"), "{vt}");
@@ -308,13 +445,9 @@ async fn modal_to_a_recipient_by_dm_then_the_sender_hears_it_was_viewed() {
 }
 
 #[tokio::test]
-async fn modal_without_recipient_answers_the_sender_ephemerally_with_the_link() {
+async fn modal_without_recipient_gives_the_sender_the_link_ephemerally_and_a_copy_by_dm() {
     let s = setup(&[]).await;
-    s.command("T1", "U1", "", "resp2").await;
-    let metadata = s.slack.calls_to("/api/views.open")[0].json()["view"]["private_metadata"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let metadata = s.open_form("resp2").await;
     let r = s
         .submit(
             "U1",
@@ -329,7 +462,21 @@ async fn modal_without_recipient_answers_the_sender_ephemerally_with_the_link() 
     assert_eq!(a["unfurl_links"], false);
     let text = a["text"].as_str().unwrap();
     assert!(text.contains("3 views"), "{text}");
+    // Ephemeral replies vanish on reload and on other devices: the reply points to the copy.
+    assert!(
+        text.contains("A copy is in your DMs from <@UBOT>, where it stays"),
+        "{text}"
+    );
     let link = link_in(text, &s.server.base);
+    let copies = s.slack.wait_for("/api/chat.postMessage", 1, T).await;
+    assert_eq!(copies.len(), 1);
+    assert_eq!(copies[0].json()["channel"], "D-U1");
+    assert_eq!(copies[0].json()["unfurl_links"], false);
+    assert_eq!(
+        link_in(&message_text(&copies[0]), &s.server.base).id,
+        link.id
+    );
+    assert!(!message_text(&copies[0]).contains("A copy is in your DMs"));
     let info = s.server.client().get(link.id).await.unwrap();
     assert_eq!(info.views, 3);
     let lifetime = info.expires_at - info.created_at;
@@ -344,7 +491,6 @@ async fn modal_without_recipient_answers_the_sender_ephemerally_with_the_link() 
             .expose(),
         b"hunter2-solo"
     );
-    assert!(s.slack.calls_to("/api/chat.postMessage").is_empty());
     for call in s.slack.calls() {
         assert!(
             !call.text().contains("open sesame"),
@@ -416,10 +562,132 @@ async fn quick_mode_with_flags_and_help() {
     assert_eq!(s.secrets().await.len(), 1);
 
     let r = s.command("T1", "U1", "help", "q3").await;
-    let t = r.json::<Value>().await.unwrap()["text"]
+    let t = r.json().await.unwrap()["text"]
         .as_str()
         .unwrap()
         .to_string();
     assert!(t.contains("--views") && t.contains("--expires") && t.contains("`/share-secret`"));
+    // `<secret>` would be a control sequence to Slack's mrkdwn (and vanish): it is escaped.
+    assert!(t.contains("`/share-secret &lt;secret&gt;`"), "{t}");
+    assert!(!t.contains("<secret>"), "{t}");
     assert!(s.slack.calls_to("/api/views.open").is_empty());
+}
+
+#[tokio::test]
+async fn quick_mode_gives_the_recipient_the_exact_bytes_slack_html_escaped() {
+    let s = setup(&[]).await;
+    // The user typed `p&ss<1> &lt;x>` (the last part literally): Slack sends `&`, `<` and `>`
+    // as `&amp;`, `&lt;` and `&gt;` whatever `should_escape` says.
+    let r = s
+        .command(
+            "T1",
+            "U1",
+            "--views 1 p&amp;ss&lt;1&gt; &amp;lt;x&gt;",
+            "esc",
+        )
+        .await;
+    let a: Value = r.json().await.unwrap();
+    let link = link_in(a["text"].as_str().unwrap(), &s.server.base);
+    assert_eq!(
+        Client::reveal_link(&link, None).await.unwrap().expose(),
+        b"p&ss<1> &lt;x>"
+    );
+}
+
+#[tokio::test]
+async fn the_command_is_acknowledged_at_once_and_the_form_opens_after_on_a_slow_slack() {
+    let s = setup(&[]).await;
+    // Slack is slow to answer views.open: the command's answer must not wait for it (Slack shows
+    // "operation_timeout" after three seconds), as Bolt acknowledges first.
+    let slow = s.slack.hold("/api/views.open");
+    let r = tokio::time::timeout(T, s.command("T1", "U1", "", "slow"))
+        .await
+        .expect("the command was answered");
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap(), "", "an empty acknowledgement");
+    // views.open was called with the trigger, and is still waiting for Slack.
+    let opened = s.slack.wait_for("/api/views.open", 1, T).await;
+    assert_eq!(
+        opened[0].json()["trigger_id"],
+        "13345224609.738474920.8088930838d88f008e0"
+    );
+    slow.release();
+    // The form Slack opened works: its submission brings the link back to the command's channel.
+    let metadata = opened[0].json()["view"]["private_metadata"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    s.submit(
+        "U1",
+        values("after-a-slow-slack", "1h", "1", None),
+        &metadata,
+    )
+    .await;
+    let reply = s.slack.wait_for("/hooks/slow", 1, T).await[0].json();
+    let link = link_in(reply["text"].as_str().unwrap(), &s.server.base);
+    assert_eq!(
+        Client::reveal_link(&link, None).await.unwrap().expose(),
+        b"after-a-slow-slack"
+    );
+}
+
+/// `slack-bot/manifest.yml` as JSON (read by Python's YAML parser).
+#[cfg(feature = "external")]
+fn manifest() -> Value {
+    let (code, out, err) = seecret_tests::run(
+        std::process::Command::new("python3")
+            .arg("-c")
+            .arg("import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))")
+            .arg(seecret_tests::repo_path("slack-bot/manifest.yml")),
+        T,
+    );
+    assert_eq!(code, 0, "{err}");
+    serde_json::from_str(&out).unwrap()
+}
+
+#[cfg(feature = "external")]
+#[test]
+fn the_manifest_keeps_the_messages_tab_so_dms_can_be_found_again() {
+    let m = manifest();
+    let home = &m["features"]["app_home"];
+    assert_eq!(home["messages_tab_enabled"], true, "{m}");
+    assert_eq!(home["messages_tab_read_only_enabled"], true, "{m}");
+}
+
+#[cfg(feature = "external")]
+#[tokio::test]
+async fn the_manifest_declares_the_home_tab_events_shortcut_and_scopes_on_routes_that_exist() {
+    let m = manifest();
+    assert_eq!(m["features"]["app_home"]["home_tab_enabled"], true);
+    let events = &m["settings"]["event_subscriptions"];
+    assert_eq!(events["bot_events"], json!(["app_home_opened"]));
+    let shortcut = &m["features"]["shortcuts"][0];
+    assert_eq!(
+        (&shortcut["type"], &shortcut["callback_id"]),
+        (&json!("global"), &json!("share_secret"))
+    );
+    let scopes = &m["oauth_config"]["scopes"]["bot"];
+    assert_eq!(
+        scopes,
+        &json!(["commands", "chat:write", "im:write", "users:read"])
+    );
+    // Every URL it gives Slack is served (and signed requests only: 401 unsigned), on the path
+    // the server mounts.
+    let s = setup(OAUTH).await;
+    let on_server = |url: &Value| {
+        url.as_str()
+            .unwrap()
+            .replace("https://secrets.example.com", &s.server.base)
+    };
+    for url in [
+        &m["features"]["slash_commands"][0]["url"],
+        &events["request_url"],
+        &m["settings"]["interactivity"]["request_url"],
+    ] {
+        let r = http().post(on_server(url)).send().await.unwrap();
+        assert_eq!(r.status(), 401, "{url}");
+    }
+    let callback = on_server(&m["oauth_config"]["redirect_urls"][0]);
+    let r = http().get(callback).send().await.unwrap();
+    assert_eq!(r.status(), 400, "the OAuth callback is served");
 }

@@ -85,11 +85,7 @@ async fn requests_not_signed_by_slack_are_refused_and_create_nothing() {
 #[tokio::test]
 async fn a_link_that_cannot_be_delivered_is_deleted_and_the_sender_told() {
     let s = setup(&[]).await;
-    s.command("T1", "U1", "", "fail1").await;
-    let metadata = s.slack.calls_to("/api/views.open")[0].json()["view"]["private_metadata"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let metadata = s.open_form("fail1").await;
     // Slack now refuses the token for posting.
     let normal = slack_answers();
     s.slack.answer_with(Arc::new(move |c: &Call| {
@@ -118,29 +114,46 @@ async fn a_link_that_cannot_be_delivered_is_deleted_and_the_sender_told() {
     assert!(deleted.is_some(), "the undelivered secret is deleted");
 }
 
-#[tokio::test]
-async fn oauth_install_checks_state_and_keeps_the_token_sealed() {
-    let key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
-    let s = setup(&[
-        ("SEECRET_SLACK_CLIENT_ID", "111.222"),
-        ("SEECRET_SLACK_CLIENT_SECRET", "client-secret-value"),
-        ("SEECRET_SLACK_TOKEN_KEY", key),
-    ])
-    .await;
-    let no_redirect = reqwest::Client::builder()
+/// A browser that does not follow redirects, to read where each step sends it.
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
-        .unwrap();
-    let r = no_redirect
-        .get(format!("{}/slack/install", s.server.base))
+        .unwrap()
+}
+
+/// An admin opening `/slack/install{query}`: the answer, and the query of Slack's authorize URL
+/// it redirects to.
+async fn install(
+    s: &Setup,
+    query: &str,
+) -> (reqwest::Response, std::collections::HashMap<String, String>) {
+    let r = browser()
+        .get(format!("{}/slack/install{query}", s.server.base))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 302);
-    let location = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
-    let q: std::collections::HashMap<_, _> = location.query_pairs().into_owned().collect();
+    let to = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+    let q = to.query_pairs().into_owned().collect();
+    (r, q)
+}
+
+/// Slack sending the browser back to the OAuth callback with `query`, and `state` in its cookie.
+async fn callback(s: &Setup, query: &str, cookie: Option<&str>) -> reqwest::Response {
+    let mut req = browser().get(format!("{}/slack/oauth/callback?{query}", s.server.base));
+    if let Some(state) = cookie {
+        req = req.header("cookie", format!("seecret_slack_state={state}"));
+    }
+    req.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn oauth_install_checks_state_and_keeps_the_token_sealed() {
+    let s = setup(OAUTH).await;
+    let (r, q) = install(&s, "").await;
     assert_eq!(q["client_id"], "111.222");
-    assert_eq!(q["scope"], "commands,chat:write,im:write");
+    assert_eq!(q["scope"], "commands,chat:write,im:write,users:read");
     assert_eq!(
         q["redirect_uri"],
         format!("{}/slack/oauth/callback", s.server.base)
@@ -150,31 +163,14 @@ async fn oauth_install_checks_state_and_keeps_the_token_sealed() {
     assert!(cookie.contains(&state) && cookie.contains("HttpOnly"));
 
     // A callback without the browser's cookie (a forged install link) is refused.
-    let cb = format!(
-        "{}/slack/oauth/callback?code=c0de&state={state}",
-        s.server.base
-    );
-    let r = no_redirect.get(&cb).send().await.unwrap();
-    assert_eq!(r.status(), 400);
+    let code = format!("code=c0de&state={state}");
+    assert_eq!(callback(&s, &code, None).await.status(), 400);
     assert!(s.slack.calls_to("/api/oauth.v2.access").is_empty());
-    let r = no_redirect
-        .get(format!(
-            "{}/slack/oauth/callback?code=c0de&state=other",
-            s.server.base
-        ))
-        .header("cookie", format!("seecret_slack_state={state}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400);
+    let other = callback(&s, "code=c0de&state=other", Some(&state)).await;
+    assert_eq!(other.status(), 400);
 
     // The real browser comes back with its cookie.
-    let r = no_redirect
-        .get(&cb)
-        .header("cookie", format!("seecret_slack_state={state}"))
-        .send()
-        .await
-        .unwrap();
+    let r = callback(&s, &code, Some(&state)).await;
     assert_eq!(r.status(), 200);
     assert!(r.text().await.unwrap().contains("installed in Nine"));
     let access = s.slack.calls_to("/api/oauth.v2.access");
@@ -183,7 +179,7 @@ async fn oauth_install_checks_state_and_keeps_the_token_sealed() {
 
     // The installed workspace's token is used for it, and stored only sealed.
     s.command("T9", "U9", "", "inst").await;
-    let opened = s.slack.calls_to("/api/views.open");
+    let opened = s.slack.wait_for("/api/views.open", 1, T).await;
     assert_eq!(
         opened[0].header("authorization"),
         Some("Bearer xoxb-installed-token")
@@ -196,7 +192,7 @@ async fn oauth_install_checks_state_and_keeps_the_token_sealed() {
     }
     // A workspace that did not install the app is told so.
     let r = s.command("T404", "U1", "", "none").await;
-    let t = r.json::<Value>().await.unwrap()["text"]
+    let t = r.json().await.unwrap()["text"]
         .as_str()
         .unwrap()
         .to_string();
@@ -208,21 +204,21 @@ async fn slack_users_are_rate_limited() {
     let s = setup(&[("SEECRET_SLACK_RATE_LIMIT", "2")]).await;
     for i in 0..2 {
         let r = s.command("T1", "U1", &format!("limited-{i}"), "rl").await;
-        let t = r.json::<Value>().await.unwrap()["text"]
+        let t = r.json().await.unwrap()["text"]
             .as_str()
             .unwrap()
             .to_string();
         assert!(t.contains("/s/"), "{t}");
     }
     let r = s.command("T1", "U1", "limited-3", "rl").await;
-    let t = r.json::<Value>().await.unwrap()["text"]
+    let t = r.json().await.unwrap()["text"]
         .as_str()
         .unwrap()
         .to_string();
     assert!(t.contains("too fast"), "{t}");
     // Another user is not affected.
     let r = s.command("T1", "U7", "other-user", "rl").await;
-    let t = r.json::<Value>().await.unwrap()["text"]
+    let t = r.json().await.unwrap()["text"]
         .as_str()
         .unwrap()
         .to_string();
@@ -240,9 +236,12 @@ async fn slack_api_failures_are_explained_to_the_user() {
             (200, json!({"ok": true}))
         }
     }));
-    let r = s.command("T1", "U1", "", "f").await;
+    // The command is acknowledged at once; the failure comes through `response_url`.
+    let r = s.command("T1", "U1", "", "f1").await;
     assert_eq!(r.status(), 200);
-    let a: Value = r.json().await.unwrap();
+    assert_eq!(r.text().await.unwrap(), "");
+    let told = s.slack.wait_for("/hooks/f1", 1, T).await;
+    let a = told[0].json();
     assert_eq!(a["response_type"], "ephemeral");
     let t = a["text"].as_str().unwrap();
     assert!(
@@ -250,14 +249,89 @@ async fn slack_api_failures_are_explained_to_the_user() {
         "{t}"
     );
 
-    s.slack.answer_with(Arc::new(|_: &Call| {
-        (429, json!({"ok": false, "error": "ratelimited"}))
+    s.slack.answer_with(Arc::new(|c: &Call| {
+        if c.path.starts_with("/api/") {
+            (429, json!({"ok": false, "error": "ratelimited"}))
+        } else {
+            (200, json!({"ok": true}))
+        }
     }));
-    let r = s.command("T1", "U1", "", "f").await;
-    let t = r.json::<Value>().await.unwrap()["text"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    s.command("T1", "U1", "", "f2").await;
+    let told = s.slack.wait_for("/hooks/f2", 1, T).await;
+    let t = told[0].json()["text"].as_str().unwrap().to_string();
     assert!(t.contains("rate limiting"), "{t}");
     assert!(s.secrets().await.is_empty());
+}
+
+#[tokio::test]
+async fn slacks_certificate_probe_gets_an_empty_200_and_does_nothing() {
+    let s = setup(&[]).await;
+    // What Slack sends to a command's URL to check its certificate (bolt-python's own test sends
+    // exactly this, signed): no command fields at all.
+    let probe = "token=gIkuvaNzQIHg97ATvDxqgjtO&ssl_check=1";
+    let r = s.post_signed("/slack/commands", probe, now()).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap(), "");
+    // Signatures are still checked first: an unsigned probe is refused like any request.
+    let r = http()
+        .post(format!("{}/slack/commands", s.server.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(probe)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(s.slack.calls().is_empty());
+    assert!(s.secrets().await.is_empty());
+}
+
+#[test]
+fn a_bot_token_beside_oauth_is_refused_at_start() {
+    // With both, the one configured token used to serve every workspace that installed the app.
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, err) = seecret_tests::run(
+        std::process::Command::new(seecret_tests::seecret_bin())
+            .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.path())
+            .env_remove("SEECRET_DATABASE_URL")
+            .env("SEECRET_SLACK_SIGNING_SECRET", SIGNING)
+            .env("SEECRET_SLACK_BOT_TOKEN", BOT_TOKEN)
+            .envs(OAUTH.iter().copied()),
+        T,
+    );
+    assert_ne!(code, 0, "{err}");
+    assert!(
+        err.contains("SEECRET_SLACK_BOT_TOKEN") && err.contains("OAuth"),
+        "{err}"
+    );
+    assert!(
+        !err.contains(BOT_TOKEN),
+        "the token is never printed: {err}"
+    );
+}
+
+#[tokio::test]
+async fn an_install_started_on_slacks_own_page_is_completed_through_the_install_page() {
+    let s = setup(OAUTH).await;
+    // Slack's own "Add to Slack" (App Directory, the app's settings) sends the admin back with a
+    // code and no state of ours: refused, as bolt-python refuses it, but with a way on.
+    let r = callback(&s, "code=from-slack", None).await;
+    assert_eq!(r.status(), 400);
+    let page = r.text().await.unwrap();
+    let install_page = format!("{}/slack/install", s.server.base);
+    assert!(
+        page.contains(&format!("href=\"{install_page}\"")),
+        "a link to finish the install: {page}"
+    );
+    assert!(page.contains("did not start on this server"), "{page}");
+    assert!(s.slack.calls_to("/api/oauth.v2.access").is_empty());
+
+    // Following it: Slack's consent again, now with our state and cookie, and it installs. The
+    // workspace Slack named is kept (`team`), as bolt-python's install path does.
+    let (_, q) = install(&s, "?team=T9").await;
+    assert_eq!(q["team"], "T9");
+    let state = q["state"].clone();
+    let r = callback(&s, &format!("code=c0de&state={state}"), Some(&state)).await;
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("installed in Nine"));
 }
