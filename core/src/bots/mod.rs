@@ -6,8 +6,9 @@
 //!   delivered is burnt", and the check of a remote server's signed webhooks ([`events`]), served
 //!   by [`event_router`] (feature `bot-route`);
 //! - quick-mode parsing ([`parse_quick`]), the phrases both bots say ([`phrases`]), the
-//!   `NAME`/`NAME_FILE` settings reader ([`settings`]), and where Slack OAuth installations are
-//!   kept ([`Installations`]).
+//!   `NAME`/`NAME_FILE` settings reader ([`settings`]), where Slack OAuth installations are kept
+//!   ([`Installations`]), and where admins' per-workspace or per-server choices are kept
+//!   ([`Preferences`]).
 //!
 //! A bot never sees a secret again after handing it to the backend: it keeps the link only long
 //! enough to deliver it, and events carry ids and counts, never content.
@@ -17,6 +18,7 @@ mod flow;
 mod installations;
 mod limit;
 pub mod phrases;
+mod preferences;
 mod quick;
 mod remote;
 #[cfg(feature = "bot-route")]
@@ -38,6 +40,7 @@ pub use flow::{BUDGET, Budget, Core, Form, FormError, Refused, within_budget};
 pub use installations::{FileInstallations, Installations};
 pub use limit::PerUser;
 pub use phrases::{event_phrase, views_phrase};
+pub use preferences::{FilePreferences, Preferences, PreferencesIn};
 pub use quick::{Quick, parse_quick};
 pub use remote::Remote;
 #[cfg(feature = "bot-route")]
