@@ -8,7 +8,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use axum::Router;
 use seecret_core::api::{CreateSecret, EventPayload};
-use seecret_core::bots::{Backend, BackendError, Installations, Notifier, Share, Shared};
+use seecret_core::bots::{
+    Backend, BackendError, Installations, Notifier, PreferencesIn, Share, Shared,
+};
 use seecret_core::crypto::{self, SecretKey};
 use seecret_core::engine::Engine;
 use seecret_core::link::Link;
@@ -151,13 +153,18 @@ pub async fn mount(
                 .context("SEECRET_DISCORD_ACCOUNT")?;
             info!(
                 account = %backend.account().name,
-                invite = %cfg.invite_url(),
                 "Discord bot enabled on /discord/interactions"
             );
             if cfg.token.is_none() {
-                warn!("SEECRET_DISCORD_TOKEN is not set: no command registration, no DMs");
+                warn!(
+                    "SEECRET_DISCORD_TOKEN is not set: no command registration, and no DMs (links stay only in ephemeral replies)"
+                );
             }
-            let bot = seecret_discord::DiscordBot::new(cfg, Arc::new(backend))?;
+            // Servers' choices live beside the installations, in the database.
+            let prefs = PreferencesIn(StoreInstallations(engine.store().clone()));
+            let bot = seecret_discord::DiscordBot::new(cfg, Arc::new(backend))?
+                .with_preferences(Arc::new(prefs));
+            bot.log_install_urls();
             deliverer = deliverer.with_sink("discord", Arc::new(Sink(bot.notifier())));
             routes = routes.merge(bot.router());
             if bot.config().token.is_some() {
