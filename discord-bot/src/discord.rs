@@ -65,9 +65,7 @@ impl From<serenity::Error> for DiscordError {
             serenity::Error::Http(HttpError::UnsuccessfulRequest(r)) => {
                 let status = r.status_code.as_u16();
                 let message = short(&r.error.message);
-                match status {
-                    _ => Self::from_status(status, r.error.code as i64, message),
-                }
+                Self::from_status(status, r.error.code as i64, message)
             }
             // Never the error's text: reqwest errors name the URL, which may hold a token.
             serenity::Error::Http(HttpError::Request(r)) if r.is_timeout() => {

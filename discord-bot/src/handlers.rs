@@ -395,7 +395,17 @@ async fn create_and_deliver(bot: &DiscordBot, share: Share, to: &Delivery) -> Re
             }
             Reply::text(text)
         }
-        Err(e) => Reply::error(&phrases::undelivered(&format!("sent to <@{r}>"), &e)),
+        Err(e) => {
+            let mut text = phrases::undelivered(&format!("sent to <@{r}>"), &e);
+            if e.is_dm_refused() {
+                // Typical of a user install: the bot shares no server with the recipient.
+                text.push_str(
+                    " They may not accept DMs from this app (or share no server with it): share \
+                     without a recipient and pass the link on yourself.",
+                );
+            }
+            Reply::error(&text)
+        }
     }
 }
 

@@ -182,6 +182,7 @@ async fn a_link_discord_refuses_to_deliver_is_deleted_and_the_sender_told() {
         "{t}"
     );
     assert!(t.contains("deleted") && !t.contains("/s/"), "{t}");
+    assert!(t.contains("pass the link on yourself"), "{t}");
     let deleted = eventually(T, || async {
         let list = s.secrets().await;
         (list.len() == 1 && list[0].status.as_str() == "deleted").then_some(())
