@@ -107,8 +107,15 @@ async fn answer(bot: &DiscordBot, id: u64, token: &str, reply: Reply) {
 
 /// One websocket message, read as serenity's shard reads it, then dispatched.
 pub(crate) async fn handle_message(bot: &DiscordBot, text: &str) -> Result<(), String> {
-    // The error names only what was expected, never the payload.
-    match serde_json::from_str::<GatewayEvent>(text).map_err(|e| e.to_string())? {
+    // serde's message may quote a value from the payload: only the position is kept.
+    let event = serde_json::from_str::<GatewayEvent>(text).map_err(|e| {
+        format!(
+            "not a gateway message (line {}, column {})",
+            e.line(),
+            e.column()
+        )
+    })?;
+    match event {
         GatewayEvent::Dispatch(_, event) => {
             dispatch(bot, event).await;
             Ok(())

@@ -28,9 +28,12 @@ async fn main() -> anyhow::Result<()> {
     let filter = std::env::var("SEECRET_LOG").unwrap_or_else(|_| "info".into());
     let mut env_filter = EnvFilter::try_new(&filter).unwrap_or_else(|_| EnvFilter::new("info"));
     if !filter.contains("serenity") {
-        // serenity's gateway logs events (modal submissions included) at debug and below.
-        if let Ok(d) = "serenity=info".parse() {
-            env_filter = env_filter.add_directive(d);
+        // serenity's gateway logs events (modal submissions included) at debug and below, and a
+        // websocket message it cannot parse, whole, as a warning.
+        for directive in ["serenity=info", "serenity::gateway::ws=error"] {
+            if let Ok(d) = directive.parse() {
+                env_filter = env_filter.add_directive(d);
+            }
         }
     }
     tracing_subscriber::fmt()
