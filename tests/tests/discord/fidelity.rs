@@ -255,3 +255,28 @@ async fn on_the_gateway_an_interaction_serenity_cannot_read_is_answered_from_dis
     );
     assert!(!log.contains("do-not-log-me"), "{log}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_the_gateway_a_slow_share_is_deferred_with_only_the_ephemeral_flag_then_edited() {
+    // The deferral goes through the callback here, so the fake checks its flags (Discord
+    // refuses any but EPHEMERAL on a type 5) and the edit after it.
+    let server = Server::start();
+    let discord = FakeApi::start(discord_answers()).await;
+    let rows = ModalLayout::ActionRows;
+    let late = Duration::from_millis(2600);
+    let (bot, _) = in_process(&server, &discord, Some(BOT_TOKEN), rows, late).await;
+    let sub = submit_in_rows("seecret_share", "gw-late", "1h", "1", "");
+    bot.handle_gateway_message(&dispatch(&sub)).await.unwrap();
+    let cb = callbacks(&discord, &sub["id"]);
+    assert_eq!(cb.len(), 1, "{:?}", discord.calls());
+    assert_eq!(cb[0].json(), json!({"type": 5, "data": {"flags": 64}}));
+    let path = format!("/api/v10/webhooks/{APP_ID}/{TOKEN_PATH}/messages/@original");
+    let edits = discord.wait_for(&path, 1, T).await;
+    assert_eq!(edits.len(), 1, "{:?}", discord.calls());
+    let text = edits[0].json()["content"].as_str().unwrap().to_string();
+    let link = link_in(&text, &server.base);
+    assert_eq!(
+        Client::reveal_link(&link, None).await.unwrap().expose(),
+        b"gw-late"
+    );
+}
