@@ -189,13 +189,18 @@ pub async fn mount(
                 .context("SEECRET_DISCORD_ACCOUNT")?;
             info!(
                 account = %backend.account().name,
-                invite = %cfg.invite_url(),
                 "Discord bot enabled on /discord/interactions"
             );
             if cfg.token.is_none() {
-                warn!("SEECRET_DISCORD_TOKEN is not set: no command registration, no DMs");
+                warn!(
+                    "SEECRET_DISCORD_TOKEN is not set: no command registration, and no DMs (links stay only in ephemeral replies)"
+                );
             }
-            let bot = seecret_discord::DiscordBot::new(cfg, Arc::new(backend))?;
+            // Servers' choices live beside the installations, in the database.
+            let prefs = Arc::new(StoreInstallations(engine.store().clone()));
+            let bot = seecret_discord::DiscordBot::new(cfg, Arc::new(backend))?
+                .with_preferences(prefs);
+            bot.log_install_urls();
             deliverer = deliverer.with_sink("discord", Arc::new(Sink(bot.notifier())));
             routes = routes.merge(bot.router());
             if bot.config().token.is_some() {

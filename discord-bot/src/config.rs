@@ -37,6 +37,9 @@ pub struct DiscordConfig {
     pub per_user_per_minute: u32,
     /// Views allowed at most.
     pub max_views: u32,
+    /// The server-wide default for sending the sender a DM copy of the link they must keep (a
+    /// guild's managers may override it with `/share-secret-settings`).
+    pub dm_copy: bool,
 }
 
 impl fmt::Debug for DiscordConfig {
@@ -50,6 +53,7 @@ impl fmt::Debug for DiscordConfig {
             .field("account", &self.account)
             .field("per_user_per_minute", &self.per_user_per_minute)
             .field("max_views", &self.max_views)
+            .field("dm_copy", &self.dm_copy)
             .finish()
     }
 }
@@ -120,6 +124,15 @@ impl DiscordConfig {
             account: read_var(&get, "SEECRET_DISCORD_ACCOUNT")?,
             per_user_per_minute: number("SEECRET_DISCORD_RATE_LIMIT", 10)?,
             max_views: number("SEECRET_DISCORD_MAX_VIEWS", 10)?.clamp(1, 100),
+            dm_copy: match read_var(&get, "SEECRET_DISCORD_DM_LINKS")?.as_deref() {
+                None | Some("true") => true,
+                Some("false") => false,
+                Some(v) => {
+                    return Err(ConfigError::Invalid(format!(
+                        "SEECRET_DISCORD_DM_LINKS must be true or false, not {v:?}"
+                    )));
+                }
+            },
         }))
     }
 
@@ -128,10 +141,20 @@ impl DiscordConfig {
         Self::from_lookup(|k| std::env::var(k).ok())
     }
 
-    /// Where to invite the bot: scopes `bot applications.commands`, no special permissions.
-    pub fn invite_url(&self) -> String {
+    /// Where a server manager adds the app to a server (guild install, `integration_type=0`):
+    /// the command and the bot user (which sends DMs), with no special permissions.
+    pub fn guild_install_url(&self) -> String {
         format!(
-            "https://discord.com/oauth2/authorize?client_id={}&scope=bot%20applications.commands",
+            "https://discord.com/oauth2/authorize?client_id={}&scope=applications.commands+bot&permissions=0&integration_type=0",
+            self.application_id
+        )
+    }
+
+    /// Where a person adds the app to their own account (user install, `integration_type=1`), to
+    /// use `/share-secret` in any server, DM or group DM.
+    pub fn user_install_url(&self) -> String {
+        format!(
+            "https://discord.com/oauth2/authorize?client_id={}&scope=applications.commands&integration_type=1",
             self.application_id
         )
     }
@@ -147,6 +170,8 @@ pub const ENV_VARS: &[&str] = &[
     "SEECRET_DISCORD_ACCOUNT",
     "SEECRET_DISCORD_RATE_LIMIT",
     "SEECRET_DISCORD_MAX_VIEWS",
+    "SEECRET_DISCORD_DM_LINKS",
+    "SEECRET_DISCORD_PREFERENCES_PATH",
     "SEECRET_DISCORD_WEBHOOK_SECRET",
     "SEECRET_DISCORD_PUBLIC_URL",
     "SEECRET_DISCORD_BIND",
@@ -184,9 +209,14 @@ mod tests {
         assert_eq!(c.api_url, DEFAULT_API_URL);
         assert!(!format!("{c:?}").contains("tok-en"));
         assert_eq!(
-            c.invite_url(),
-            "https://discord.com/oauth2/authorize?client_id=1234&scope=bot%20applications.commands"
+            c.guild_install_url(),
+            "https://discord.com/oauth2/authorize?client_id=1234&scope=applications.commands+bot&permissions=0&integration_type=0"
         );
+        assert_eq!(
+            c.user_install_url(),
+            "https://discord.com/oauth2/authorize?client_id=1234&scope=applications.commands&integration_type=1"
+        );
+        assert!(c.dm_copy, "on by default");
         for bad in [
             vec![("SEECRET_DISCORD_PUBLIC_KEY", PK)],
             vec![
@@ -201,6 +231,11 @@ mod tests {
                 ("SEECRET_DISCORD_TOKEN", "t"),
                 ("SEECRET_DISCORD_APPLICATION_ID", "1"),
                 ("SEECRET_DISCORD_API_URL", "ftp://x"),
+            ],
+            vec![
+                ("SEECRET_DISCORD_TOKEN", "t"),
+                ("SEECRET_DISCORD_APPLICATION_ID", "1"),
+                ("SEECRET_DISCORD_DM_LINKS", "yes"),
             ],
         ] {
             assert!(cfg(&bad).is_err(), "{bad:?}");

@@ -1,14 +1,19 @@
-//! Calls to Discord's REST API through serenity's [`Http`] (pointed elsewhere by
-//! `SEECRET_DISCORD_API_URL` via [`HttpBuilder::proxy`]). Answers are read as plain JSON, so only
-//! the fields used matter; every call has a deadline; every failure becomes a [`DiscordError`] a
-//! user can be told about, without the request's URL (it holds interaction tokens) or body.
+//! Calls to Discord's REST API. The routes that act as the bot (command registration, DMs) go
+//! through serenity's [`Http`] with the bot token (pointed elsewhere by `SEECRET_DISCORD_API_URL`
+//! via [`HttpBuilder::proxy`]). The interaction routes (the callback and
+//! `/webhooks/{application.id}/{interaction.token}/…`) are authorised by the interaction token in
+//! their path and go through a plain HTTP client with no `Authorization` header at all: serenity
+//! puts one on every request, and without a bot token it is `Bot ` with nothing after it, which
+//! Discord refuses. Answers are read as plain JSON, so only the fields used matter; every call has
+//! a deadline; every failure becomes a [`DiscordError`] a user can be told about, without the
+//! request's URL (it holds interaction tokens) or body.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use serenity::http::{Http, HttpBuilder, HttpError, LightMethod, Request, Route};
-use serenity::model::id::{ApplicationId, ChannelId, GuildId, InteractionId};
+use serenity::model::id::{ApplicationId, ChannelId, GuildId};
 use tracing::instrument::WithSubscriber;
 use tracing::subscriber::NoSubscriber;
 
@@ -27,8 +32,13 @@ pub enum DiscordError {
     #[error("Discord refused the bot's token; ask an admin to check SEECRET_DISCORD_TOKEN")]
     Auth,
     /// Discord refused the action (e.g. the user does not accept DMs from server members).
-    #[error("Discord refused: {0}")]
-    Forbidden(String),
+    #[error("Discord refused: {message}")]
+    Forbidden {
+        /// Discord's JSON error code (50007: cannot send messages to this user), 0 if none.
+        code: i64,
+        /// Discord's message.
+        message: String,
+    },
     /// Discord asked us to slow down.
     #[error("Discord is rate limiting the bot; try again in a minute")]
     RateLimited,
@@ -55,16 +65,7 @@ impl From<serenity::Error> for DiscordError {
             serenity::Error::Http(HttpError::UnsuccessfulRequest(r)) => {
                 let status = r.status_code.as_u16();
                 let message = short(&r.error.message);
-                match status {
-                    401 => Self::Auth,
-                    403 => Self::Forbidden(if message.is_empty() {
-                        "missing access".into()
-                    } else {
-                        message
-                    }),
-                    429 => Self::RateLimited,
-                    _ => Self::Api { status, message },
-                }
+                Self::from_status(status, r.error.code as i64, message)
             }
             // Never the error's text: reqwest errors name the URL, which may hold a token.
             serenity::Error::Http(HttpError::Request(r)) if r.is_timeout() => {
@@ -78,10 +79,39 @@ impl From<serenity::Error> for DiscordError {
     }
 }
 
+impl DiscordError {
+    /// The error for an answer with `status` and Discord's JSON error `code` and `message`.
+    fn from_status(status: u16, code: i64, message: String) -> Self {
+        match status {
+            401 => Self::Auth,
+            403 => Self::Forbidden {
+                code,
+                message: if message.is_empty() {
+                    "missing access".into()
+                } else {
+                    message
+                },
+            },
+            429 => Self::RateLimited,
+            _ => Self::Api { status, message },
+        }
+    }
+
+    /// Discord's "Cannot send messages to this user" (50007): the user does not accept DMs from
+    /// the bot (privacy settings, no server in common, or the bot is blocked).
+    pub fn is_dm_refused(&self) -> bool {
+        matches!(self, Self::Forbidden { code: 50007, .. })
+    }
+}
+
 /// Discord's REST API, as the bot.
 #[derive(Clone)]
 pub struct Discord {
     http: Arc<Http>,
+    /// For the interaction routes, which take no `Authorization` header.
+    plain: reqwest::Client,
+    /// `https://discord.com` or its replacement, without a trailing `/`.
+    api_url: String,
     application_id: ApplicationId,
     has_token: bool,
 }
@@ -97,7 +127,13 @@ impl std::fmt::Debug for Discord {
 
 impl Discord {
     /// A client with the configured token, application id and API URL.
-    pub fn new(cfg: &DiscordConfig) -> Self {
+    pub fn new(cfg: &DiscordConfig) -> Result<Self, reqwest::Error> {
+        seecret_core::init_crypto();
+        let plain = reqwest::Client::builder()
+            .user_agent(serenity::constants::USER_AGENT)
+            .connect_timeout(CALL_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
         let token = cfg.token.as_ref().map(|t| t.as_str()).unwrap_or_default();
         let application_id = ApplicationId::new(cfg.application_id);
         let mut builder = HttpBuilder::new(token).application_id(application_id);
@@ -106,11 +142,58 @@ impl Discord {
                 .proxy(cfg.api_url.clone())
                 .ratelimiter_disabled(true);
         }
-        Self {
+        Ok(Self {
             http: Arc::new(builder.build()),
+            plain,
+            api_url: cfg.api_url.clone(),
             application_id,
             has_token: cfg.token.is_some(),
-        }
+        })
+    }
+
+    /// Whether the bot has a token (DMs and command registration need one).
+    pub fn has_token(&self) -> bool {
+        self.has_token
+    }
+
+    /// A call on an interaction route (`path` under `/api/v10`, holding the interaction token):
+    /// JSON body, no `Authorization` header. Errors never carry the URL.
+    async fn interaction_call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &Value,
+    ) -> Result<(), DiscordError> {
+        let url = format!("{}/api/v10{path}", self.api_url);
+        let call = async {
+            let resp = self
+                .plain
+                .request(method, url)
+                .json(body)
+                .send()
+                .await
+                .map_err(|e| {
+                    DiscordError::Network(
+                        if e.is_timeout() {
+                            "timed out"
+                        } else {
+                            "connection failed"
+                        }
+                        .into(),
+                    )
+                })?;
+            let status = resp.status().as_u16();
+            if resp.status().is_success() {
+                return Ok(());
+            }
+            let answer: Value = resp.json().await.unwrap_or(Value::Null);
+            let message = short(answer["message"].as_str().unwrap_or_default());
+            let code = answer["code"].as_i64().unwrap_or(0);
+            Err(DiscordError::from_status(status, code, message))
+        };
+        tokio::time::timeout(CALL_TIMEOUT, call)
+            .await
+            .map_err(|_| DiscordError::Network("timed out".into()))?
     }
 
     async fn call(
@@ -161,8 +244,9 @@ impl Discord {
         Ok(())
     }
 
-    /// Sends `message` (a create-message body) to `user` by direct message.
-    pub async fn dm(&self, user: u64, message: &Value) -> Result<(), DiscordError> {
+    /// Sends `message` (a create-message body) to `user` by direct message; returns the DM
+    /// channel's id.
+    pub async fn dm(&self, user: u64, message: &Value) -> Result<u64, DiscordError> {
         if !self.has_token {
             return Err(DiscordError::NoToken);
         }
@@ -189,21 +273,17 @@ impl Discord {
             Some(message),
         )
         .await?;
-        Ok(())
+        Ok(channel_id)
     }
 
     /// Replaces the deferred answer to an interaction (`PATCH …/messages/@original`).
     pub async fn edit_original(&self, token: &str, message: &Value) -> Result<(), DiscordError> {
-        self.call(
-            Route::WebhookOriginalInteractionResponse {
-                application_id: self.application_id,
-                token,
-            },
-            LightMethod::Patch,
-            Some(message),
-        )
-        .await?;
-        Ok(())
+        let path = format!(
+            "/webhooks/{}/{token}/messages/@original",
+            self.application_id
+        );
+        self.interaction_call(reqwest::Method::PATCH, &path, message)
+            .await
     }
 
     /// Answers an interaction received on the gateway (`POST /interactions/{id}/{token}/callback`).
@@ -213,15 +293,8 @@ impl Discord {
         token: &str,
         response: &Value,
     ) -> Result<(), DiscordError> {
-        self.call(
-            Route::InteractionResponse {
-                interaction_id: InteractionId::new(id),
-                token,
-            },
-            LightMethod::Post,
-            Some(response),
-        )
-        .await?;
-        Ok(())
+        let path = format!("/interactions/{id}/{token}/callback");
+        self.interaction_call(reqwest::Method::POST, &path, response)
+            .await
     }
 }

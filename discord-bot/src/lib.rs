@@ -14,19 +14,21 @@ mod endpoint;
 mod gateway;
 mod handlers;
 mod messages;
+mod prefs;
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::post;
 use seecret_core::api::EventPayload;
-use seecret_core::bots::{self, Backend, Core, Notifier};
+use seecret_core::bots::{self, Backend, BotStore, Core, Notifier};
 use serenity::interactions_endpoint::Verifier;
 use tracing::{info, warn};
 
 pub use config::{ConfigError, DEFAULT_API_URL, DiscordConfig, ENV_VARS, parse_public_key};
 pub use discord::DiscordError;
 pub use handlers::{Reply, Unsupported};
+pub use messages::ModalLayout;
 
 /// The Discord bot: routes for Discord, the gateway handler, and the sink for its events.
 #[derive(Debug, Clone)]
@@ -41,6 +43,10 @@ struct Inner {
     verifier: Option<Verifier>,
     /// Interactions already answered (replay guard).
     seen: endpoint::Seen,
+    /// Where guilds' choices are kept (`None`: nowhere, `/share-secret-settings` says so).
+    prefs: Option<Arc<dyn BotStore>>,
+    /// How the modal is laid out (Labels, or action rows for the gateway).
+    layout: ModalLayout,
 }
 
 impl std::fmt::Debug for Inner {
@@ -61,7 +67,8 @@ impl DiscordBot {
             .map(Verifier::try_new)
             .transpose()
             .map_err(|e| ConfigError::Invalid(format!("SEECRET_DISCORD_PUBLIC_KEY: {e}")))?;
-        let discord = discord::Discord::new(&cfg);
+        let discord = discord::Discord::new(&cfg)
+            .map_err(|e| ConfigError::Invalid(format!("the HTTP client for Discord: {e}")))?;
         let core = Core::new(backend, cfg.per_user_per_minute, cfg.max_views);
         Ok(Self {
             inner: Arc::new(Inner {
@@ -70,6 +77,8 @@ impl DiscordBot {
                 discord,
                 verifier,
                 seen: endpoint::Seen::default(),
+                prefs: None,
+                layout: ModalLayout::Labels,
             }),
         })
     }
@@ -78,6 +87,28 @@ impl DiscordBot {
     pub fn with_webhook_secret(mut self, whsec: &str) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
             inner.core.set_webhook_secret(whsec);
+        }
+        self
+    }
+
+    /// Keeps guilds' choices (`/share-secret-settings`) in `prefs`. Like every `with_…`, call
+    /// it before the bot is shared (cloned, or its router or notifier taken).
+    pub fn with_preferences(mut self, prefs: Arc<dyn BotStore>) -> Self {
+        let inner = Arc::get_mut(&mut self.inner);
+        debug_assert!(inner.is_some(), "with_preferences on a shared bot");
+        if let Some(inner) = inner {
+            inner.prefs = Some(prefs);
+        }
+        self
+    }
+
+    /// Lays the modal out as `layout` says: [`ModalLayout::ActionRows`] for a bot that answers
+    /// on the gateway, where serenity's model cannot read Label components back.
+    pub fn with_modal_layout(mut self, layout: ModalLayout) -> Self {
+        let inner = Arc::get_mut(&mut self.inner);
+        debug_assert!(inner.is_some(), "with_modal_layout on a shared bot");
+        if let Some(inner) = inner {
+            inner.layout = layout;
         }
         self
     }
@@ -109,18 +140,31 @@ impl DiscordBot {
         handlers::handle(self, interaction).await
     }
 
-    /// Registers `/share-secret` (in `SEECRET_DISCORD_GUILD_ID`, or globally) and logs the
-    /// invite URL.
+    /// Logs where to install the app: to a server (guild install) and to a person's account
+    /// (user install).
+    pub fn log_install_urls(&self) {
+        let cfg = &self.inner.cfg;
+        info!(url = %cfg.guild_install_url(), "add the Discord app to a server with this URL (guild install)");
+        info!(url = %cfg.user_install_url(), "add the Discord app to your own account with this URL (user install)");
+    }
+
+    /// Registers `/share-secret` and `/share-secret-settings` (in `SEECRET_DISCORD_GUILD_ID`, or
+    /// globally, where they can be used in every installation context).
     pub async fn register_commands(&self) -> Result<(), DiscordError> {
         let cfg = &self.inner.cfg;
-        info!(invite = %cfg.invite_url(), "invite the Discord bot with this URL");
+        let global = cfg.guild_id.is_none();
         self.inner
             .discord
-            .register_commands(&messages::commands_body(cfg.max_views), cfg.guild_id)
+            .register_commands(
+                &messages::commands_body(cfg.max_views, global),
+                cfg.guild_id,
+            )
             .await?;
         match cfg.guild_id {
             Some(g) => info!(guild = g, "registered /share-secret in the guild"),
-            None => info!("registered /share-secret globally (may take a while to appear)"),
+            None => info!(
+                "registered /share-secret globally, for servers, DMs and user installs (may take a while to appear)"
+            ),
         }
         Ok(())
     }
@@ -139,6 +183,13 @@ impl DiscordBot {
     /// connection ends for good.
     pub async fn run_gateway(&self) -> Result<(), DiscordError> {
         gateway::run(self.clone()).await
+    }
+
+    /// Handles one gateway message (`{"op":0,"t":…,"d":…}`, as the websocket delivers it) the
+    /// way the gateway connection does: read by serenity, then answered through the interaction
+    /// callback. For tests, which cannot reach Discord's gateway.
+    pub async fn handle_gateway_message(&self, text: &str) -> Result<(), String> {
+        gateway::handle_message(self, text).await
     }
 }
 
@@ -165,6 +216,7 @@ impl Notifier for DiscordBot {
             .discord
             .dm(user, &messages::message_body(&text))
             .await
+            .map(|_| ())
             .map_err(|e| e.to_string())
     }
 }

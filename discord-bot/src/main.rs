@@ -9,14 +9,16 @@
 //!
 //! Either way it listens on `SEECRET_DISCORD_BIND` for the server's webhooks on
 //! `/discord/seecret-events` when `SEECRET_DISCORD_WEBHOOK_SECRET` (the account's `whsec_…`) and
-//! `SEECRET_DISCORD_PUBLIC_URL` are set, to tell senders their secret was read.
+//! `SEECRET_DISCORD_PUBLIC_URL` are set, to tell senders their secret was read. Servers' own
+//! choices (`/share-secret-settings`) are kept in the file `SEECRET_DISCORD_PREFERENCES_PATH`
+//! (default `seecret-discord-preferences.json`).
 
 use std::sync::Arc;
 
 use anyhow::Context;
-use seecret_core::bots::Remote;
+use seecret_core::bots::{FileInstallations, Remote};
 use seecret_core::client::Client;
-use seecret_discord::{DiscordBot, DiscordConfig};
+use seecret_discord::{DiscordBot, DiscordConfig, ModalLayout};
 use tracing::info;
 use tracing_subscriber::EnvFilter;
 
@@ -26,9 +28,12 @@ async fn main() -> anyhow::Result<()> {
     let filter = std::env::var("SEECRET_LOG").unwrap_or_else(|_| "info".into());
     let mut env_filter = EnvFilter::try_new(&filter).unwrap_or_else(|_| EnvFilter::new("info"));
     if !filter.contains("serenity") {
-        // serenity's gateway logs events (modal submissions included) at debug and below.
-        if let Ok(d) = "serenity=info".parse() {
-            env_filter = env_filter.add_directive(d);
+        // serenity's gateway logs events (modal submissions included) at debug and below, and a
+        // websocket message it cannot parse, whole, as a warning.
+        for directive in ["serenity=info", "serenity::gateway::ws=error"] {
+            if let Ok(d) = directive.parse() {
+                env_filter = env_filter.add_directive(d);
+            }
         }
     }
     tracing_subscriber::fmt()
@@ -76,11 +81,27 @@ async fn main() -> anyhow::Result<()> {
         .context("checking SEECRET_TOKEN with the server")?;
     info!(account = %account.name, %server, %mode, "acting for account");
     let backend = Arc::new(Remote::new(client, events_url));
-    let mut bot = DiscordBot::new(cfg, backend)?;
+    let prefs_path = env("SEECRET_DISCORD_PREFERENCES_PATH")
+        .unwrap_or_else(|| "seecret-discord-preferences.json".into());
+    let prefs = FileInstallations::open(&prefs_path)
+        .await
+        .map_err(anyhow::Error::msg)
+        .context("SEECRET_DISCORD_PREFERENCES_PATH")?;
+    let mut bot = DiscordBot::new(cfg, backend)?.with_preferences(Arc::new(prefs));
     if let Some(w) = &whsec {
         bot = bot.with_webhook_secret(w);
     }
-    bot.spawn_registration();
+    if mode == "gateway" {
+        bot = bot.with_modal_layout(ModalLayout::ActionRows);
+    }
+    bot.log_install_urls();
+    if bot.config().token.is_some() {
+        bot.spawn_registration();
+    } else {
+        tracing::warn!(
+            "SEECRET_DISCORD_TOKEN is not set: no command registration, and no DMs (links stay only in ephemeral replies)"
+        );
+    }
     let mut app = bot.webhook_router();
     if mode == "http" {
         app = app.merge(bot.router());

@@ -1,18 +1,21 @@
-//! What the bot shows: the command, the modal, and the messages carrying links, built with
-//! serenity's builders and kept as the JSON Discord receives.
+//! What the bot shows: the commands, the modal, and the messages carrying links, written as the
+//! JSON Discord receives. serenity 0.12's builders have no Label component, and its command
+//! builder sends fields the official types do not have (`"autocomplete": false` on a user
+//! option, `null` lengths), so none of them is used here.
 
 use chrono::{DateTime, Utc};
 use seecret_core::api::EventPayload;
 use seecret_core::bots::{EXPIRATION_CHOICES, MAX_CHAT_SECRET, Shared, phrases};
 use serde_json::{Value, json};
-use serenity::builder::{
-    CreateActionRow, CreateCommand, CreateCommandOption, CreateInputText,
-    CreateInteractionResponse, CreateInteractionResponseMessage, CreateModal,
-};
-use serenity::model::application::{CommandOptionType, InputTextStyle, InteractionResponseFlags};
+use serenity::model::application::InteractionResponseFlags;
+use serenity::model::permissions::Permissions;
 
 /// The command's name.
 pub const COMMAND: &str = "share-secret";
+/// The settings command's name (guild admins only).
+pub const SETTINGS_COMMAND: &str = "share-secret-settings";
+/// The settings command's option: whether links are also sent by DM.
+pub const DM_COPY_OPTION: &str = "dm-copy";
 /// The modal's `custom_id` (followed by `:RECIPIENT` when the link goes to someone).
 pub const MODAL_ID: &str = "seecret_share";
 /// `custom_id`s of the modal's inputs.
@@ -32,124 +35,167 @@ pub fn private_flags() -> InteractionResponseFlags {
     InteractionResponseFlags::EPHEMERAL | InteractionResponseFlags::SUPPRESS_EMBEDS
 }
 
-/// `/share-secret` with its options, as registered.
-pub fn command(max_views: u32) -> CreateCommand {
-    let mut expiration = CreateCommandOption::new(
-        CommandOptionType::String,
-        "expiration",
-        "How long the link lives (default 1 day)",
-    );
-    for (label, value) in EXPIRATION_CHOICES {
-        expiration = expiration.add_string_choice(*label, *value);
+/// `/share-secret` with its options, as registered. Registered globally, it can be used
+/// wherever the app is installed: in servers that installed it (guild install) and, for people who
+/// installed it to their account (user install), in any server, in DMs with the bot and in other
+/// DMs and group DMs. A guild-scoped registration cannot name installation or interaction
+/// contexts (Discord takes both "only for globally-scoped commands").
+pub fn command(max_views: u32, global: bool) -> Value {
+    let choices: Vec<Value> = EXPIRATION_CHOICES
+        .iter()
+        .map(|(name, value)| json!({"name": name, "value": value}))
+        .collect();
+    let mut cmd = json!({
+        "name": COMMAND,
+        "type": 1,
+        "description": "Share a secret through a one-time link (opens a private form)",
+        "options": [
+            {"type": 6, "name": "recipient", "description": "Send the link to this person by direct message"},
+            {"type": 3, "name": "expiration", "description": "How long the link lives (default 1 day)", "choices": choices},
+            {"type": 4, "name": "views", "description": "How many times it can be read (default 1)",
+             "min_value": 1, "max_value": max_views},
+            {"type": 3, "name": "passphrase", "description": "A passphrase the recipient must also type (tell them another way)",
+             "max_length": 200},
+            {"type": 3, "name": "content", "description": "The secret itself, skipping the form (visible to Discord: prefer the form)",
+             "max_length": MAX_CHAT_SECRET}
+        ]
+    });
+    if global {
+        // Guild install and user install; servers, DMs with the bot, other DMs and group DMs.
+        cmd["integration_types"] = json!([0, 1]);
+        cmd["contexts"] = json!([0, 1, 2]);
     }
-    CreateCommand::new(COMMAND)
-        .description("Share a secret through a one-time link (opens a private form)")
-        .add_option(CreateCommandOption::new(
-            CommandOptionType::User,
-            "recipient",
-            "Send the link to this person by direct message",
-        ))
-        .add_option(expiration)
-        .add_option(
-            CreateCommandOption::new(
-                CommandOptionType::Integer,
-                "views",
-                "How many times it can be read (default 1)",
-            )
-            .min_int_value(1)
-            .max_int_value(u64::from(max_views)),
-        )
-        .add_option(
-            CreateCommandOption::new(
-                CommandOptionType::String,
-                "passphrase",
-                "A passphrase the recipient must also type (tell them another way)",
-            )
-            .max_length(200),
-        )
-        .add_option(
-            CreateCommandOption::new(
-                CommandOptionType::String,
-                "content",
-                "The secret itself, skipping the form (visible to Discord: prefer the form)",
-            )
-            .max_length(MAX_CHAT_SECRET as u16),
-        )
+    cmd
 }
 
-/// The JSON body that registers the bot's commands (bulk overwrite).
-pub fn commands_body(max_views: u32) -> Value {
-    serde_json::to_value(vec![command(max_views)]).unwrap_or(Value::Null)
+/// `/share-secret-settings`: a server's own choice of whether links are also sent by DM. Only
+/// for members who may manage the server (`default_member_permissions`; the handler checks the
+/// member's permissions too), only in servers that installed the app.
+pub fn settings_command(global: bool) -> Value {
+    let mut cmd = json!({
+        "name": SETTINGS_COMMAND,
+        "type": 1,
+        "description": "Seecret's settings for this server (server managers only)",
+        "default_member_permissions": Permissions::MANAGE_GUILD.bits().to_string(),
+        "options": [
+            {"type": 5, "name": DM_COPY_OPTION,
+             "description": "Also send people the links they must keep by DM (leave out to see the setting)"}
+        ]
+    });
+    if global {
+        cmd["integration_types"] = json!([0]);
+        cmd["contexts"] = json!([0]);
+    }
+    cmd
+}
+
+/// The JSON body that registers the bot's commands (bulk overwrite), globally or in one guild.
+pub fn commands_body(max_views: u32, global: bool) -> Value {
+    json!([command(max_views, global), settings_command(global)])
+}
+
+/// How the modal's inputs are laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModalLayout {
+    /// Each text input in a Label component (type 18), as Discord documents since 2025-08.
+    Labels,
+    /// Each text input in an action row (type 1), deprecated by Discord but still accepted. For
+    /// gateway mode: serenity 0.12's model reads a Label back as an empty action row, losing what
+    /// was typed, so a form answered over the gateway must come back in the older shape.
+    ActionRows,
+}
+
+/// One text input, wrapped as `layout` says.
+fn text_input(layout: ModalLayout, label: &str, description: Option<&str>, input: Value) -> Value {
+    match layout {
+        ModalLayout::Labels => {
+            let mut l = json!({"type": 18, "label": label, "component": input});
+            if let Some(d) = description {
+                l["description"] = d.into();
+            }
+            l
+        }
+        ModalLayout::ActionRows => {
+            let mut input = input;
+            input["label"] = label.into();
+            json!({"type": 1, "components": [input]})
+        }
+    }
 }
 
 /// The modal: the secret, then expiration and views (pre-filled from the command's options),
 /// and an optional passphrase.
 pub fn modal(
+    layout: ModalLayout,
     recipient: Option<u64>,
     expiration: &str,
     views: u32,
     passphrase: Option<&str>,
-) -> CreateInteractionResponse {
+) -> Value {
     let id = match recipient {
         Some(r) => format!("{MODAL_ID}:{r}"),
         None => MODAL_ID.to_string(),
     };
-    let row = CreateActionRow::InputText;
-    let mut pp = CreateInputText::new(
-        InputTextStyle::Short,
-        "Passphrase (optional)",
-        input::PASSPHRASE,
-    )
-    .required(false)
-    .max_length(200)
-    .placeholder("The recipient must also type it");
-    if let Some(p) = passphrase {
-        pp = pp.value(p);
-    }
     let title = if recipient.is_some() {
         "Share a secret by DM"
     } else {
         "Share a secret"
     };
-    CreateInteractionResponse::Modal(CreateModal::new(id, title).components(vec![
-            row(
-                CreateInputText::new(InputTextStyle::Paragraph, "Secret", input::SECRET)
-                    .required(true)
-                    .max_length(MAX_CHAT_SECRET as u16)
-                    .placeholder("Password, API key, private key… Discord only sees the link."),
-            ),
-            row(CreateInputText::new(
-                InputTextStyle::Short,
-                "Expires after (10m, 1h, 24h, 7d…)",
-                input::EXPIRES,
-            )
-            .required(true)
-            .max_length(10)
-            .value(expiration)),
-            row(
-                CreateInputText::new(InputTextStyle::Short, "Views", input::VIEWS)
-                    .required(true)
-                    .max_length(3)
-                    .value(views.to_string()),
-            ),
-            row(pp),
-        ]))
+    let mut pp = json!({
+        "type": 4, "custom_id": input::PASSPHRASE, "style": 1, "required": false,
+        "max_length": 200, "placeholder": "The recipient must also type it"
+    });
+    if let Some(p) = passphrase {
+        pp["value"] = p.into();
+    }
+    let components = vec![
+        text_input(
+            layout,
+            "Secret",
+            Some("Only the link goes through Discord: the secret is encrypted by Seecret."),
+            json!({
+                "type": 4, "custom_id": input::SECRET, "style": 2, "required": true,
+                "max_length": MAX_CHAT_SECRET,
+                "placeholder": "Password, API key, private key…"
+            }),
+        ),
+        text_input(
+            layout,
+            "Expires after",
+            Some("A duration: 10m, 1h, 24h, 7d…"),
+            json!({
+                "type": 4, "custom_id": input::EXPIRES, "style": 1, "required": true,
+                "max_length": 10, "value": expiration
+            }),
+        ),
+        text_input(
+            layout,
+            "Views",
+            None,
+            json!({
+                "type": 4, "custom_id": input::VIEWS, "style": 1, "required": true,
+                "max_length": 3, "value": views.to_string()
+            }),
+        ),
+        text_input(layout, "Passphrase (optional)", None, pp),
+    ];
+    json!({"type": 9, "data": {"custom_id": id, "title": title, "components": components}})
 }
 
-/// An ephemeral reply without link previews.
-pub fn private(text: &str) -> CreateInteractionResponse {
-    CreateInteractionResponse::Message(private_message(text))
+/// An ephemeral reply without link previews (flags EPHEMERAL | SUPPRESS_EMBEDS) that pings
+/// nobody.
+pub fn private(text: &str) -> Value {
+    json!({
+        "type": 4,
+        "data": {"content": text, "flags": private_flags().bits(), "allowed_mentions": {"parse": []}}
+    })
 }
 
-fn private_message(text: &str) -> CreateInteractionResponseMessage {
-    CreateInteractionResponseMessage::new()
-        .content(text)
-        .flags(private_flags())
-}
-
-/// "The bot is thinking…", visible only to the sender; the answer follows by editing it.
-pub fn deferred() -> CreateInteractionResponse {
-    CreateInteractionResponse::Defer(CreateInteractionResponseMessage::new().flags(private_flags()))
+/// "The bot is thinking…", visible only to the sender; the answer follows by editing it. A
+/// deferral may carry no flag but EPHEMERAL (Discord refuses others); the edit that replaces it
+/// turns link previews off.
+pub fn deferred() -> Value {
+    json!({"type": 5, "data": {"flags": InteractionResponseFlags::EPHEMERAL.bits()}})
 }
 
 /// The body of a message edit or DM with `text`, without link previews and without pinging
@@ -199,6 +245,20 @@ pub fn sent_to(recipient: u64, s: &Shared, inline: bool) -> String {
         text.push_str(INLINE_WARNING);
     }
     text
+}
+
+/// Said under a link or confirmation whose copy reached the sender by DM (in `channel`).
+pub fn copy_sent(what: &str, channel: u64) -> String {
+    format!(
+        "\n📬 {what} is also in [your DMs with me](https://discord.com/channels/@me/{channel}), where it stays: this message disappears when you reload Discord."
+    )
+}
+
+/// Said under a link or confirmation whose copy could not be sent by DM (`why`).
+pub fn copy_failed(what: &str, why: &str) -> String {
+    format!(
+        "\n⚠️ I could not send you {what} by DM ({why}): keep it now, this message disappears when you reload Discord."
+    )
 }
 
 /// The sender's DM about an event, if it is one worth a message.

@@ -89,6 +89,8 @@ impl SlackConfig {
             return Ok(None);
         };
         let bot_token = read("SEECRET_SLACK_BOT_TOKEN")?.map(Zeroizing::new);
+        // OAuth installs are on with the token key: the client id and secret alone also serve
+        // Sign in with Slack on the reveal page (recipient binding), beside a bot token.
         let oauth = match (
             read("SEECRET_SLACK_CLIENT_ID")?,
             read("SEECRET_SLACK_CLIENT_SECRET")?,
@@ -105,11 +107,11 @@ impl SlackConfig {
                     )
                 })?,
             }),
-            (None, None, None) => None,
+            (_, _, None) => None,
             _ => {
                 return Err(ConfigError::Invalid(
-                    "OAuth needs all of SEECRET_SLACK_CLIENT_ID, SEECRET_SLACK_CLIENT_SECRET and \
-                     SEECRET_SLACK_TOKEN_KEY"
+                    "OAuth installs (SEECRET_SLACK_TOKEN_KEY) need SEECRET_SLACK_CLIENT_ID and \
+                     SEECRET_SLACK_CLIENT_SECRET too"
                         .into(),
                 ));
             }
@@ -120,17 +122,17 @@ impl SlackConfig {
             // start-up depend on Slack; with OAuth, the operator's own workspace installs through
             // /slack/install like any other.
             return Err(ConfigError::Invalid(
-                "SEECRET_SLACK_BOT_TOKEN and the OAuth variables (SEECRET_SLACK_CLIENT_ID, \
-                 SEECRET_SLACK_CLIENT_SECRET, SEECRET_SLACK_TOKEN_KEY) are both set: a bot token \
-                 serves one workspace, OAuth many. Keep one: with OAuth, install your own \
-                 workspace through /slack/install too"
+                "SEECRET_SLACK_BOT_TOKEN and SEECRET_SLACK_TOKEN_KEY (OAuth installs) are both \
+                 set: a bot token serves one workspace, OAuth many. Keep one: with OAuth, install \
+                 your own workspace through /slack/install too"
                     .into(),
             ));
         }
         if bot_token.is_none() && oauth.is_none() {
             return Err(ConfigError::Invalid(
                 "SEECRET_SLACK_SIGNING_SECRET is set but there is no way to call Slack: set \
-                 SEECRET_SLACK_BOT_TOKEN (one workspace) or the OAuth variables (many)"
+                 SEECRET_SLACK_BOT_TOKEN (one workspace) or SEECRET_SLACK_CLIENT_ID, \
+                 SEECRET_SLACK_CLIENT_SECRET and SEECRET_SLACK_TOKEN_KEY (OAuth installs, many)"
                     .into(),
             ));
         }
@@ -220,6 +222,11 @@ mod tests {
         let err = config(&oauth).unwrap_err().to_string();
         assert!(err.contains("both set"), "{err}");
         assert!(config(&[signing]).is_err(), "no way to call Slack");
+        // The client id and secret alone (Sign in with Slack) beside a bot token: one workspace.
+        let sign_in = config(&[signing, token, OAUTH[0], OAUTH[1]]).unwrap().unwrap();
+        assert!(sign_in.oauth.is_none() && sign_in.bot_token.is_some());
+        let err = config(&[signing, OAUTH[2]]).unwrap_err().to_string();
+        assert!(err.contains("need SEECRET_SLACK_CLIENT_ID"), "{err}");
         let dm = |v: &str| config(&[signing, token, ("SEECRET_SLACK_DM_LINKS", v)]);
         assert!(
             config(&[signing, token]).unwrap().unwrap().dm_links,

@@ -289,3 +289,50 @@ impl Drop for FakeApi {
         self.task.abort();
     }
 }
+
+/// What Discord's REST API refuses, for a fake Discord to check before it answers a call
+/// (`None`: the call passes). `bot_token` is the token the bot was given, if any.
+/// - The interaction routes (`/interactions/{id}/{token}/callback` and
+///   `/webhooks/{application.id}/{token}…`) are authorised by the token in their path: any
+///   `Authorization` header is refused. Discord refuses the `Bot ` with nothing after it that a
+///   client without a token sends (401, `{"message": "401: Unauthorized", "code": 0}`); with a
+///   valid token it lets it pass, so this fake is stricter there, on purpose: the bot sends none.
+/// - Every other route needs `Authorization: Bot <token>`, exactly.
+/// - A deferred response (type 5) may carry no flag but EPHEMERAL (64).
+/// - A message's `content` is at most 2000 characters.
+pub fn discord_refusal(c: &Call, bot_token: Option<&str>) -> Option<(u16, serde_json::Value)> {
+    use serde_json::json;
+    let unauthorized = || Some((401, json!({"message": "401: Unauthorized", "code": 0})));
+    let interaction_route = c.path.starts_with("/api/v10/webhooks/")
+        || (c.path.starts_with("/api/v10/interactions/") && c.path.ends_with("/callback"));
+    let auth = c.header("authorization");
+    if interaction_route {
+        if auth.is_some() {
+            return unauthorized();
+        }
+    } else {
+        match bot_token {
+            Some(t) if auth == Some(format!("Bot {t}").as_str()) => {}
+            _ => return unauthorized(),
+        }
+    }
+    let invalid = |why: &str| {
+        Some((
+            400,
+            json!({"code": 50035, "message": "Invalid Form Body", "errors": {"_errors": [{"code": "INVALID", "message": why}]}}),
+        ))
+    };
+    let body = c.json();
+    if c.path.ends_with("/callback") && body["type"] == 5 {
+        let flags = body["data"]["flags"].as_u64().unwrap_or(0);
+        if flags & !64 != 0 {
+            return invalid("a deferred response may only set the EPHEMERAL flag");
+        }
+    }
+    for content in [&body["content"], &body["data"]["content"]] {
+        if content.as_str().is_some_and(|t| t.chars().count() > 2000) {
+            return invalid("content: must be 2000 or fewer in length");
+        }
+    }
+    None
+}

@@ -4,6 +4,9 @@
 //! and the links it delivers revealed through the real server.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod delivery;
+mod fidelity;
+mod referee;
 mod refusals;
 mod standalone;
 
@@ -45,9 +48,27 @@ fn dm_channel(user: &str) -> String {
     format!("7{user}")
 }
 
-/// Answers like Discord's REST API for the routes the bot uses.
+/// Answers like Discord's REST API for the routes the bot uses, to a bot with `BOT_TOKEN`.
 fn discord_answers() -> seecret_tests::Answer {
-    Arc::new(|c: &Call| {
+    discord_answers_for(Some(BOT_TOKEN))
+}
+
+/// Answers like Discord's REST API for the routes the bot uses, refusing what Discord refuses
+/// ([`seecret_tests::discord_refusal`]) for a bot with `token`.
+fn discord_answers_for(token: Option<&'static str>) -> seecret_tests::Answer {
+    Arc::new(move |c: &Call| {
+        if let Some(refused) = seecret_tests::discord_refusal(c, token) {
+            return refused;
+        }
+        if c.path.ends_with("/callback") {
+            return (204, Value::Null);
+        }
+        if c.path.ends_with("/messages/@original") {
+            return (
+                200,
+                json!({"id": "3001", "channel_id": "1", "content": c.json()["content"], "flags": 64 | 4}),
+            );
+        }
         if c.path.ends_with("/users/@me/channels") {
             let user = c.json()["recipient_id"].as_str().unwrap_or("").to_string();
             return (
@@ -109,11 +130,15 @@ fn base(kind: u64, data: Value) -> Value {
         "member": {
             "user": {"id": SENDER, "username": "alice", "discriminator": "0", "global_name": "Alice"},
             "roles": [], "joined_at": "2024-01-01T00:00:00.000000+00:00",
-            "deaf": false, "mute": false, "permissions": "2147483647"
+            "deaf": false, "mute": false, "flags": 0, "permissions": "2147483647"
         },
         "app_permissions": "2147483647",
         "locale": "en-US",
         "guild_locale": "en-US",
+        "entitlements": [],
+        "authorizing_integration_owners": {"0": GUILD_ID},
+        "context": 0,
+        "attachment_size_limit": 10485760,
         "data": data
     })
 }
@@ -139,8 +164,29 @@ fn command(options: Value) -> Value {
     )
 }
 
-/// A MODAL_SUBMIT of the form with `custom_id`.
+/// A MODAL_SUBMIT of the form with `custom_id`, as Discord sends it for a modal of Label
+/// components: each Label (type 18) with its `id` and one `component`, the text input's
+/// `custom_id` and `value`.
 fn submit(custom_id: &str, secret: &str, expiration: &str, views: &str, pp: &str) -> Value {
+    let fields = [
+        ("secret", secret),
+        ("expiration", expiration),
+        ("views", views),
+        ("passphrase", pp),
+    ];
+    let labels: Vec<Value> = fields
+        .iter()
+        .enumerate()
+        .map(|(n, (id, v))| {
+            json!({"type": 18, "id": 2 * n + 1, "component": {"type": 4, "id": 2 * n + 2, "custom_id": id, "value": v}})
+        })
+        .collect();
+    base(5, json!({"custom_id": custom_id, "components": labels}))
+}
+
+/// A MODAL_SUBMIT in the older shape: each text input in an action row (a form opened over the
+/// gateway, or before the bot sent Labels).
+fn submit_in_rows(custom_id: &str, secret: &str, expiration: &str, views: &str, pp: &str) -> Value {
     let row = |id: &str, v: &str| json!({"type": 1, "components": [{"type": 4, "custom_id": id, "value": v}]});
     base(
         5,
@@ -151,31 +197,41 @@ fn submit(custom_id: &str, secret: &str, expiration: &str, views: &str, pp: &str
     )
 }
 
+async fn post_raw_to(base: &str, body: Vec<u8>, ts: &str, sig: &str) -> reqwest::Response {
+    http()
+        .post(format!("{base}/discord/interactions"))
+        .header("content-type", "application/json")
+        .header("x-signature-ed25519", sig)
+        .header("x-signature-timestamp", ts)
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Posts `body` to the interactions endpoint under `base`, signed as Discord signs it; returns
+/// the status and the JSON answer.
+async fn post_to(base: &str, body: &Value) -> (u16, Value) {
+    let bytes = serde_json::to_vec(body).unwrap();
+    let ts = now().to_string();
+    let sig = sign(&key(), &ts, &bytes);
+    let r = post_raw_to(base, bytes, &ts, &sig).await;
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
 impl Setup {
     async fn post_raw(&self, body: Vec<u8>, ts: &str, sig: &str) -> reqwest::Response {
-        http()
-            .post(format!("{}/discord/interactions", self.server.base))
-            .header("content-type", "application/json")
-            .header("x-signature-ed25519", sig)
-            .header("x-signature-timestamp", ts)
-            .body(body)
-            .send()
-            .await
-            .unwrap()
+        post_raw_to(&self.server.base, body, ts, sig).await
     }
 
     /// Posts `body` signed as Discord signs it; returns the status and the JSON answer.
     async fn post(&self, body: &Value) -> (u16, Value) {
-        let bytes = serde_json::to_vec(body).unwrap();
-        let ts = now().to_string();
-        let sig = sign(&key(), &ts, &bytes);
-        let r = self.post_raw(bytes, &ts, &sig).await;
-        let status = r.status().as_u16();
-        let text = r.text().await.unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
+        post_to(&self.server.base, body).await
     }
 
     async fn secrets(&self) -> Vec<seecret_core::api::SecretInfo> {
@@ -203,19 +259,40 @@ fn link_in(text: &str, base: &str) -> Link {
     Link::parse(&text[start..end]).unwrap()
 }
 
-/// The ids of a modal's text inputs, in order.
+/// The ids of a modal's text inputs, in order; each must sit in a Label (type 18).
 fn input_ids(modal: &Value) -> Vec<String> {
     modal["data"]["components"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|row| {
-            assert_eq!(row["type"], 1, "an action row");
-            row["components"][0]["custom_id"]
+        .map(|label| {
+            assert_eq!(label["type"], 18, "a Label: {label}");
+            assert!(label["components"].is_null(), "one child: {label}");
+            label["component"]["custom_id"]
                 .as_str()
                 .unwrap()
                 .to_string()
         })
+        .collect()
+}
+
+/// The modal's text input with `custom_id`.
+fn modal_input<'a>(modal: &'a Value, custom_id: &str) -> &'a Value {
+    modal["data"]["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| &l["component"])
+        .find(|c| c["custom_id"] == custom_id)
+        .unwrap()
+}
+
+/// The DMs `user` got whose text contains `needle`.
+fn dms_saying(s: &Setup, user: &str, needle: &str) -> Vec<String> {
+    s.messages_to(user)
+        .iter()
+        .filter_map(|c| c.json()["content"].as_str().map(String::from))
+        .filter(|t| t.contains(needle))
         .collect()
 }
 
@@ -261,6 +338,11 @@ async fn ping_is_answered_with_pong_and_the_command_is_registered_on_start() {
     );
     let cmds = reg[0].json();
     assert_eq!(cmds[0]["name"], "share-secret");
+    // A guild-scoped command cannot name installation or interaction contexts.
+    assert!(cmds[0].get("integration_types").is_none(), "{cmds}");
+    assert!(cmds[0].get("contexts").is_none(), "{cmds}");
+    assert_eq!(cmds[1]["name"], "share-secret-settings");
+    assert_eq!(cmds[1]["default_member_permissions"], "32", "manage server");
     let options: Vec<(&str, u64)> = cmds[0]["options"]
         .as_array()
         .unwrap()
@@ -277,14 +359,18 @@ async fn ping_is_answered_with_pong_and_the_command_is_registered_on_start() {
             ("content", 3)
         ]
     );
-    // The invite URL is in the log.
-    let invite = format!(
-        "https://discord.com/oauth2/authorize?client_id={APP_ID}&scope=bot%20applications.commands"
+    // Both installation URLs are in the log: to a server, and to a person's account.
+    let guild_install = format!(
+        "https://discord.com/oauth2/authorize?client_id={APP_ID}&scope=applications.commands+bot&permissions=0&integration_type=0"
+    );
+    let user_install = format!(
+        "https://discord.com/oauth2/authorize?client_id={APP_ID}&scope=applications.commands&integration_type=1"
     );
     // The server's log is read by a thread of the harness: under load it may lag behind the
     // registration call the fake API has already seen.
     let logged = eventually(T, || async {
-        s.server.log().contains(&invite).then_some(())
+        let log = s.server.log();
+        (log.contains(&guild_install) && log.contains(&user_install)).then_some(())
     })
     .await;
     assert!(logged.is_some(), "{}", s.server.log());
@@ -314,22 +400,15 @@ async fn command_opens_the_modal_and_its_link_reveals_the_secret_then_the_sender
         input_ids(&modal),
         ["secret", "expiration", "views", "passphrase"]
     );
-    let secret_input = &modal["data"]["components"][0]["components"][0];
+    let secret_input = modal_input(&modal, "secret");
     assert_eq!(secret_input["type"], 4);
     assert_eq!(secret_input["style"], 2, "paragraph");
     assert_eq!(secret_input["required"], true);
-    assert_eq!(
-        modal["data"]["components"][1]["components"][0]["value"],
-        "24h"
-    );
-    assert_eq!(
-        modal["data"]["components"][2]["components"][0]["value"],
-        "1"
-    );
-    assert_eq!(
-        modal["data"]["components"][3]["components"][0]["required"],
-        false
-    );
+    assert!(secret_input["label"].is_null(), "the Label holds the label");
+    assert_eq!(modal["data"]["components"][0]["label"], "Secret");
+    assert_eq!(modal_input(&modal, "expiration")["value"], "24h");
+    assert_eq!(modal_input(&modal, "views")["value"], "1");
+    assert_eq!(modal_input(&modal, "passphrase")["required"], false);
     assert!(s.secrets().await.is_empty(), "the modal creates nothing");
 
     let secret = "db-password: c0rrect horse\nline two ☃ ünïcode\n";
@@ -348,13 +427,14 @@ async fn command_opens_the_modal_and_its_link_reveals_the_secret_then_the_sender
     assert_eq!(got.expose(), secret.as_bytes());
 
     // The sender gets "was viewed" by DM, from the engine's events.
-    let viewed = eventually(T, || async { s.messages_to(SENDER).into_iter().next() })
-        .await
-        .expect("a DM to the sender");
+    let viewed = eventually(T, || async {
+        dms_saying(&s, SENDER, "was viewed").into_iter().next()
+    })
+    .await
+    .expect("a DM to the sender");
     let opened = s.discord.calls_to("/api/v10/users/@me/channels");
     assert_eq!(opened[0].json()["recipient_id"], SENDER);
-    let vt = viewed.json()["content"].as_str().unwrap().to_string();
-    assert!(vt.contains("was viewed (1 of 2"), "{vt}");
+    assert!(viewed.contains("was viewed (1 of 2"), "{viewed}");
 
     // The secret is in no request Discord received, and not in the server's log.
     for call in s.discord.calls() {
@@ -393,10 +473,7 @@ async fn a_recipient_gets_the_link_by_dm_and_the_sender_a_confirmation_then_the_
     assert_eq!(modal["type"], 9);
     let custom_id = modal["data"]["custom_id"].as_str().unwrap().to_string();
     assert_eq!(custom_id, format!("seecret_share:{RECIPIENT}"));
-    assert_eq!(
-        modal["data"]["components"][1]["components"][0]["value"],
-        "7d"
-    );
+    assert_eq!(modal_input(&modal, "expiration")["value"], "7d");
 
     let (status, answer) = s
         .post(&submit(&custom_id, "hunter2-for-bob", "7d", "1", ""))
@@ -435,10 +512,11 @@ async fn a_recipient_gets_the_link_by_dm_and_the_sender_a_confirmation_then_the_
     let again = Client::reveal_link(&link, None).await.unwrap_err();
     assert_eq!(again.status(), Some(410));
 
-    let viewed = eventually(T, || async { s.messages_to(SENDER).into_iter().next() })
-        .await
-        .expect("a DM to the sender");
-    let vt = viewed.json()["content"].as_str().unwrap().to_string();
+    let vt = eventually(T, || async {
+        dms_saying(&s, SENDER, "was viewed").into_iter().next()
+    })
+    .await
+    .expect("a DM to the sender");
     assert!(
         vt.contains(&format!("for <@{RECIPIENT}> was viewed (1 of 1")),
         "{vt}"

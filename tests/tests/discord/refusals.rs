@@ -53,8 +53,19 @@ async fn requests_not_signed_by_discord_are_refused_and_create_nothing() {
     }))
     .unwrap();
     let sig = sign(&key(), &ts, &inline);
+    let refused_calls = |s: &Setup| -> Vec<String> {
+        s.discord
+            .calls()
+            .iter()
+            .filter(|c| !c.path.ends_with("/commands"))
+            .map(|c| c.path.clone())
+            .collect()
+    };
+    assert!(refused_calls(&s).is_empty(), "{:?}", refused_calls(&s));
     let first = s.post_raw(inline.clone(), &ts, &sig).await;
     assert_eq!(first.status(), 200);
+    // The accepted one sent the sender a copy of the link by DM; nothing else may follow.
+    s.discord.clear();
     assert_eq!(s.post_raw(inline, &ts, &sig).await.status(), 401);
     assert_eq!(s.secrets().await.len(), 1, "the replay created nothing");
     s.server
@@ -83,14 +94,7 @@ async fn requests_not_signed_by_discord_are_refused_and_create_nothing() {
             .iter()
             .all(|i| i.status.as_str() == "deleted")
     );
-    let calls: Vec<String> = s
-        .discord
-        .calls()
-        .iter()
-        .filter(|c| !c.path.ends_with("/commands"))
-        .map(|c| c.path.clone())
-        .collect();
-    assert!(calls.is_empty(), "{calls:?}");
+    assert!(refused_calls(&s).is_empty(), "{:?}", refused_calls(&s));
 }
 
 #[tokio::test]
@@ -178,6 +182,7 @@ async fn a_link_discord_refuses_to_deliver_is_deleted_and_the_sender_told() {
         "{t}"
     );
     assert!(t.contains("deleted") && !t.contains("/s/"), "{t}");
+    assert!(t.contains("pass the link on yourself"), "{t}");
     let deleted = eventually(T, || async {
         let list = s.secrets().await;
         (list.len() == 1 && list[0].status.as_str() == "deleted").then_some(())
@@ -212,7 +217,8 @@ async fn slow_delivery_is_deferred_within_three_seconds_and_finished_by_editing_
     assert_eq!(status, 200);
     assert!(took < Duration::from_secs(3), "answered in {took:?}");
     assert_eq!(answer["type"], 5, "deferred: {answer}");
-    assert_eq!(answer["data"]["flags"].as_u64().unwrap() & 64, 64);
+    // A deferral may carry only EPHEMERAL: Discord refuses SUPPRESS_EMBEDS there.
+    assert_eq!(answer["data"]["flags"], 64, "{answer}");
     eprintln!("deferred answer after {} ms", took.as_millis());
 
     // When the DM is through, the "thinking…" answer is replaced with the confirmation.
@@ -220,6 +226,9 @@ async fn slow_delivery_is_deferred_within_three_seconds_and_finished_by_editing_
     let edits = s.discord.wait_for(&path, 1, T).await;
     assert_eq!(edits.len(), 1, "{:?}", s.discord.calls());
     assert_eq!(edits[0].method, "PATCH");
+    // The interaction webhook takes no Authorization header, even from a bot with a token.
+    assert_eq!(edits[0].header("authorization"), None);
+    assert_eq!(edits[0].json()["flags"], 4, "previews off in the edit");
     let t = edits[0].json()["content"].as_str().unwrap().to_string();
     assert!(
         t.contains(&format!("Sent a one-time link to <@{RECIPIENT}>")),

@@ -11,6 +11,7 @@ async fn standalone_bot_against_a_remote_server_hears_reads_through_webhooks() {
     let discord = FakeApi::start(discord_answers()).await;
     let port = seecret_tests::free_port();
     let bot_url = format!("http://127.0.0.1:{port}");
+    let prefs = tempfile::tempdir().unwrap();
     let child = std::process::Command::new(seecret_tests::workspace_bin("seecret-discord"))
         .env("SEECRET_SERVER", &server.base)
         .env("SEECRET_TOKEN", &token)
@@ -21,6 +22,10 @@ async fn standalone_bot_against_a_remote_server_hears_reads_through_webhooks() {
         .env("SEECRET_DISCORD_PUBLIC_URL", &bot_url)
         .env("SEECRET_DISCORD_BIND", format!("127.0.0.1:{port}"))
         .env("SEECRET_DISCORD_WEBHOOK_SECRET", &whsec)
+        .env(
+            "SEECRET_DISCORD_PREFERENCES_PATH",
+            prefs.path().join("preferences.json"),
+        )
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -37,11 +42,19 @@ async fn standalone_bot_against_a_remote_server_hears_reads_through_webhooks() {
     .await;
     assert_eq!(up, Some(401), "the standalone bot verifies signatures too");
 
-    // Without a guild, the command is registered globally.
+    // Without a guild, the commands are registered globally: `/share-secret` for servers and
+    // user installs, in servers, DMs with the bot and other DMs; the settings for servers only.
     let reg = discord
         .wait_for(&format!("/api/v10/applications/{APP_ID}/commands"), 1, T)
         .await;
     assert_eq!(reg.len(), 1);
+    let cmds = reg[0].json();
+    assert_eq!(cmds[0]["name"], "share-secret");
+    assert_eq!(cmds[0]["integration_types"], json!([0, 1]), "{cmds}");
+    assert_eq!(cmds[0]["contexts"], json!([0, 1, 2]), "{cmds}");
+    assert_eq!(cmds[1]["name"], "share-secret-settings");
+    assert_eq!(cmds[1]["integration_types"], json!([0]), "{cmds}");
+    assert_eq!(cmds[1]["contexts"], json!([0]), "{cmds}");
 
     let body = serde_json::to_vec(&submit(
         "seecret_share",
@@ -85,16 +98,12 @@ async fn standalone_bot_against_a_remote_server_hears_reads_through_webhooks() {
                 dm_channel(SENDER)
             ))
             .into_iter()
-            .next()
+            .filter_map(|c| c.json()["content"].as_str().map(String::from))
+            .find(|t| t.contains("was viewed"))
     })
     .await
     .expect("the viewed DM");
-    assert!(
-        viewed.json()["content"]
-            .as_str()
-            .unwrap()
-            .contains("was viewed (1 of 1")
-    );
+    assert!(viewed.contains("was viewed (1 of 1"), "{viewed}");
 
     // Forged events are refused.
     let r = http()
