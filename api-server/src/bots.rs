@@ -73,6 +73,7 @@ impl Backend for Embedded {
             views: Some(share.views),
             passphrase: share.passphrase,
             label: share.label,
+            bound_to: share.bound_to,
             ..CreateSecret::default()
         };
         let info = self
@@ -84,6 +85,7 @@ impl Backend for Embedded {
             link: Zeroizing::new(Link::format(&self.engine.config().public_url, &id, &key)),
             expires_at: info.expires_at,
             views: info.views,
+            bound_to: info.bound_to,
         })
     }
 
@@ -198,8 +200,8 @@ pub async fn mount(
             }
             // Servers' choices live beside the installations, in the database.
             let prefs = Arc::new(StoreInstallations(engine.store().clone()));
-            let bot = seecret_discord::DiscordBot::new(cfg, Arc::new(backend))?
-                .with_preferences(prefs);
+            let bot =
+                seecret_discord::DiscordBot::new(cfg, Arc::new(backend))?.with_preferences(prefs);
             bot.log_install_urls();
             deliverer = deliverer.with_sink("discord", Arc::new(Sink(bot.notifier())));
             routes = routes.merge(bot.router());

@@ -188,6 +188,7 @@ mod tests {
                 link: Zeroizing::new("https://s.example/s/ID#KEY".into()),
                 expires_at: chrono::Utc::now(),
                 views: share.views,
+                bound_to: share.bound_to,
             })
         }
         async fn burn(&self, _id: SecretId) -> Result<(), BackendError> {

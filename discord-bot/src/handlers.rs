@@ -7,7 +7,7 @@
 use seecret_core::bots::{
     self, Budget, FormError, MAX_CHAT_SECRET, Refused, Share, phrases, within_budget,
 };
-use seecret_core::model::{Expiration, SecretId};
+use seecret_core::model::{Expiration, PlatformIdentity, Provider, SecretId};
 use serde_json::Value;
 use tracing::{info, warn};
 use zeroize::Zeroizing;
@@ -156,6 +156,14 @@ async fn command(bot: &DiscordBot, i: &Value) -> Reply {
     log_context(i, user);
     let max_views = bot.inner.cfg.max_views;
     let recipient = option(i, "recipient").and_then(snowflake);
+    let only = option(i, messages::ONLY_OPTION)
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    if only && recipient.is_none() {
+        return Reply::error(
+            "Pick a recipient: with only-recipient, only they will be able to open the link.",
+        );
+    }
     if let Some(r) = recipient {
         let is_bot = i["data"]["resolved"]["users"][r.to_string()]["bot"]
             .as_bool()
@@ -188,6 +196,7 @@ async fn command(bot: &DiscordBot, i: &Value) -> Reply {
         return Reply::Modal(messages::modal(
             bot.inner.layout,
             recipient,
+            only,
             &expiration,
             views,
             passphrase,
@@ -202,6 +211,7 @@ async fn command(bot: &DiscordBot, i: &Value) -> Reply {
     let to = Delivery {
         sender: user,
         recipient,
+        only,
         guild: snowflake(&i["guild_id"]),
         passphrase: false,
         inline: true,
@@ -247,12 +257,19 @@ async fn modal_submit(bot: &DiscordBot, i: &Value) -> Reply {
     let Some(rest) = custom_id.strip_prefix(MODAL_ID) else {
         return Reply::error("This form is not Seecret's; nothing was shared.");
     };
-    let recipient = match rest.strip_prefix(':') {
-        None if rest.is_empty() => None,
-        Some(r) => match r.parse::<u64>().ok().filter(|n| *n > 0) {
-            Some(r) => Some(r),
-            None => return Reply::error("This form is damaged; nothing was shared."),
-        },
+    let (recipient, only) = match rest.strip_prefix(':') {
+        None if rest.is_empty() => (None, false),
+        Some(r) => {
+            let (r, only) = match r.split_once(':') {
+                Some((r, messages::ONLY_SUFFIX)) => (r, true),
+                Some(_) => return Reply::error("This form is damaged; nothing was shared."),
+                None => (r, false),
+            };
+            match r.parse::<u64>().ok().filter(|n| *n > 0) {
+                Some(r) => (Some(r), only),
+                None => return Reply::error("This form is damaged; nothing was shared."),
+            }
+        }
         None => return Reply::error("This form is not Seecret's; nothing was shared."),
     };
     let (Some(user), Some(token)) = (invoker(i), i["token"].as_str()) else {
@@ -287,6 +304,7 @@ async fn modal_submit(bot: &DiscordBot, i: &Value) -> Reply {
     let to = Delivery {
         sender: user,
         recipient,
+        only,
         guild: snowflake(&i["guild_id"]),
         passphrase: form.passphrase.is_some(),
         inline: false,
@@ -306,12 +324,20 @@ async fn create(bot: &DiscordBot, to: Delivery, token: &str, form: Form) -> Repl
     };
     let label = messages::label(to.sender, to.recipient);
     let notify = format!("discord:{}", to.sender);
-    let share = match core.accept(typed, &to.sender.to_string(), label, notify) {
+    let mut share = match core.accept(typed, &to.sender.to_string(), label, notify) {
         Ok(share) => share,
         Err(Refused::Form(e)) => return Reply::error(&form_message(e, core.max_views())),
         Err(Refused::TooFast(msg)) => return Reply::error(&msg),
     };
     drop(form);
+    if let (true, Some(r)) = (to.only, to.recipient) {
+        share.bound_to = Some(PlatformIdentity {
+            provider: Provider::Discord,
+            team: None,
+            user: r.to_string(),
+            name: None,
+        });
+    }
     let to = Delivery {
         passphrase: share.passphrase.is_some(),
         ..to
@@ -356,6 +382,8 @@ fn form_message(e: FormError, max_views: u32) -> String {
 struct Delivery {
     sender: u64,
     recipient: Option<u64>,
+    /// Only the recipient may open the link (it is bound to them).
+    only: bool,
     /// The server it was shared in (`None` in DMs): whose DM-copy setting applies.
     guild: Option<u64>,
     passphrase: bool,

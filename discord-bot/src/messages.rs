@@ -18,6 +18,12 @@ pub const SETTINGS_COMMAND: &str = "share-secret-settings";
 pub const DM_COPY_OPTION: &str = "dm-copy";
 /// The modal's `custom_id` (followed by `:RECIPIENT` when the link goes to someone).
 pub const MODAL_ID: &str = "seecret_share";
+
+/// The command option binding the secret to its recipient ("only @bob can open it").
+pub const ONLY_OPTION: &str = "only-recipient";
+
+/// After the recipient in the modal's `custom_id`: the secret is bound to them.
+pub const ONLY_SUFFIX: &str = "only";
 /// `custom_id`s of the modal's inputs.
 pub mod input {
     /// The secret.
@@ -51,6 +57,7 @@ pub fn command(max_views: u32, global: bool) -> Value {
         "description": "Share a secret through a one-time link (opens a private form)",
         "options": [
             {"type": 6, "name": "recipient", "description": "Send the link to this person by direct message"},
+            {"type": 5, "name": ONLY_OPTION, "description": "Only the recipient can open the link (they sign in with Discord first)"},
             {"type": 3, "name": "expiration", "description": "How long the link lives (default 1 day)", "choices": choices},
             {"type": 4, "name": "views", "description": "How many times it can be read (default 1)",
              "min_value": 1, "max_value": max_views},
@@ -128,13 +135,15 @@ fn text_input(layout: ModalLayout, label: &str, description: Option<&str>, input
 pub fn modal(
     layout: ModalLayout,
     recipient: Option<u64>,
+    only_recipient: bool,
     expiration: &str,
     views: u32,
     passphrase: Option<&str>,
 ) -> Value {
-    let id = match recipient {
-        Some(r) => format!("{MODAL_ID}:{r}"),
-        None => MODAL_ID.to_string(),
+    let id = match (recipient, only_recipient) {
+        (Some(r), true) => format!("{MODAL_ID}:{r}:{ONLY_SUFFIX}"),
+        (Some(r), false) => format!("{MODAL_ID}:{r}"),
+        (None, _) => MODAL_ID.to_string(),
     };
     let title = if recipient.is_some() {
         "Share a secret by DM"

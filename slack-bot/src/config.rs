@@ -223,7 +223,9 @@ mod tests {
         assert!(err.contains("both set"), "{err}");
         assert!(config(&[signing]).is_err(), "no way to call Slack");
         // The client id and secret alone (Sign in with Slack) beside a bot token: one workspace.
-        let sign_in = config(&[signing, token, OAUTH[0], OAUTH[1]]).unwrap().unwrap();
+        let sign_in = config(&[signing, token, OAUTH[0], OAUTH[1]])
+            .unwrap()
+            .unwrap();
         assert!(sign_in.oauth.is_none() && sign_in.bot_token.is_some());
         let err = config(&[signing, OAUTH[2]]).unwrap_err().to_string();
         assert!(err.contains("need SEECRET_SLACK_CLIENT_ID"), "{err}");

@@ -12,7 +12,7 @@ use seecret_core::bots::{
     phrases, within_budget,
 };
 use seecret_core::crypto::SecretBytes;
-use seecret_core::model::Expiration;
+use seecret_core::model::{Expiration, PlatformIdentity, Provider};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use slack_morphism::prelude::SlackSigningSecret;
@@ -176,6 +176,7 @@ pub async fn command(State(bot): State<SlackBot>, headers: HeaderMap, body: Byte
         passphrase: None,
         label: Some(messages::label(&cmd.team_id, &cmd.user_id, None)),
         notify: format!("slack:{}:{}", cmd.team_id, cmd.user_id),
+        bound_to: None,
     };
     let to = Delivery {
         team: cmd.team_id.clone(),
@@ -470,6 +471,24 @@ async fn submission(bot: &SlackBot, payload: &Value) -> Result<(), Refusal> {
     let recipient = input(block::RECIPIENT)["selected_user"]
         .as_str()
         .map(String::from);
+    let only_them = input(block::ONLY)["selected_options"]
+        .as_array()
+        .is_some_and(|o| o.iter().any(|o| o["value"] == "bound"));
+    let bound_to = match (&recipient, only_them) {
+        (Some(r), true) => Some(PlatformIdentity {
+            provider: Provider::Slack,
+            team: Some(team.clone()),
+            user: r.clone(),
+            name: None,
+        }),
+        (None, true) => {
+            return Err(field(
+                block::ONLY,
+                "Pick who gets it in Send to: only they will be able to open it.",
+            ));
+        }
+        (_, false) => None,
+    };
     let meta: Metadata =
         serde_json::from_str(payload["view"]["private_metadata"].as_str().unwrap_or("{}"))
             .unwrap_or(Metadata {
@@ -483,7 +502,7 @@ async fn submission(bot: &SlackBot, payload: &Value) -> Result<(), Refusal> {
         passphrase: input(block::PASSPHRASE)["value"].as_str(),
     };
     let label = messages::label(&team, &user, recipient.as_deref());
-    let share = bot
+    let mut share = bot
         .inner
         .core
         .accept(
@@ -510,6 +529,7 @@ async fn submission(bot: &SlackBot, payload: &Value) -> Result<(), Refusal> {
             ),
             Refused::TooFast(m) => field(block::SECRET, m),
         })?;
+    share.bound_to = bound_to;
     drop(secret);
     let has_passphrase = share.passphrase.is_some();
     let dm_links = bot.dm_links(&team).await;
@@ -535,6 +555,7 @@ async fn submission(bot: &SlackBot, payload: &Value) -> Result<(), Refusal> {
                 Some("expiration") => block::EXPIRES,
                 Some("views") => block::VIEWS,
                 Some("passphrase") => block::PASSPHRASE,
+                Some("bound_to") => block::ONLY,
                 _ => block::SECRET,
             };
             Err(field(b, message))

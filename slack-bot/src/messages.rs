@@ -32,6 +32,8 @@ pub mod block {
     pub const VIEWS: &str = "views";
     /// Recipient.
     pub const RECIPIENT: &str = "recipient";
+    /// "Only them": bind the secret to the recipient.
+    pub const ONLY: &str = "only";
     /// Passphrase.
     pub const PASSPHRASE: &str = "passphrase";
 }
@@ -89,6 +91,18 @@ pub fn modal(metadata: &str, max_views: u32) -> Value {
                 "label": {"type": "plain_text", "text": "Send to"},
                 "hint": {"type": "plain_text", "text": "They get the link by direct message. Empty: the link comes back to you."},
                 "element": {"type": "users_select", "action_id": ACTION}
+            },
+            {
+                "type": "input", "block_id": block::ONLY, "optional": true,
+                "label": {"type": "plain_text", "text": "Only them"},
+                "element": {
+                    "type": "checkboxes", "action_id": ACTION,
+                    "options": [{
+                        "text": {"type": "plain_text", "text": "Only the person in Send to can open the link"},
+                        "description": {"type": "plain_text", "text": "They sign in with Slack on the page first; anyone else holding the link is refused."},
+                        "value": "bound"
+                    }]
+                }
             },
             {
                 "type": "input", "block_id": block::PASSPHRASE, "optional": true,

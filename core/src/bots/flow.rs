@@ -183,6 +183,7 @@ impl Core {
                 .map(|p| SecretBytes::new(p.as_bytes().to_vec())),
             label: Some(label),
             notify,
+            bound_to: None,
         })
     }
 
@@ -252,6 +253,7 @@ mod tests {
                 link: Zeroizing::new("https://s.example/s/ID#KEY".into()),
                 expires_at: chrono::Utc::now(),
                 views: share.views,
+                bound_to: share.bound_to,
             })
         }
         async fn burn(&self, id: SecretId) -> Result<(), BackendError> {
@@ -309,6 +311,7 @@ mod tests {
             passphrase: None,
             label: None,
             notify: "x:y".into(),
+            bound_to: None,
         };
         let kept = c.share(share()).await.unwrap();
         let ok = c.deliver_or_burn(kept.id, async { Ok::<(), String>(()) });

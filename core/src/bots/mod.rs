@@ -35,7 +35,7 @@ use zeroize::Zeroizing;
 use crate::api::SecretInfo;
 use crate::client::ClientError;
 use crate::crypto::SecretBytes;
-use crate::model::{Expiration, SecretId};
+use crate::model::{Expiration, PlatformIdentity, SecretId};
 
 pub use events::{EventReply, EventRoute, Notifier, WebhookHeaders, verify_event};
 pub use flow::{BUDGET, Budget, Core, Form, FormError, Refused, within_budget};
@@ -79,6 +79,9 @@ pub struct Share {
     pub label: Option<String>,
     /// Who hears about its events: `"{sink}:{subscriber}"`, e.g. `slack:T1:U2`.
     pub notify: String,
+    /// The one platform user who may open it ("only @bob can open it"): they sign in with their
+    /// platform on the reveal page first.
+    pub bound_to: Option<PlatformIdentity>,
 }
 
 impl fmt::Debug for Share {
@@ -91,6 +94,7 @@ impl fmt::Debug for Share {
                 &self.passphrase.as_ref().map(|_| "<redacted>"),
             )
             .field("notify", &self.notify)
+            .field("bound_to", &self.bound_to)
             .finish_non_exhaustive()
     }
 }
@@ -106,6 +110,8 @@ pub struct Shared {
     pub expires_at: DateTime<Utc>,
     /// Views allowed.
     pub views: u32,
+    /// Only this platform user may open it.
+    pub bound_to: Option<PlatformIdentity>,
 }
 
 impl fmt::Debug for Shared {
@@ -226,6 +232,7 @@ mod tests {
             passphrase: Some(SecretBytes::new(b"pp-word".to_vec())),
             label: None,
             notify: "slack:T:U".into(),
+            bound_to: None,
         };
         let d = format!("{s:?}");
         assert!(!d.contains("hunter2") && !d.contains("pp-word"), "{d}");
@@ -234,6 +241,7 @@ mod tests {
             link: Zeroizing::new("https://x/s/1#KEYKEY".into()),
             expires_at: Utc::now(),
             views: 1,
+            bound_to: None,
         };
         assert!(!format!("{l:?}").contains("KEYKEY"));
     }

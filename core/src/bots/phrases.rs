@@ -96,8 +96,15 @@ pub fn link_for_recipient(
     } else {
         ""
     };
+    let only = match &s.bound_to {
+        Some(who) => format!(
+            " Only you can open it: the page asks you to sign in with {} first.",
+            who.provider.label()
+        ),
+        None => String::new(),
+    };
     format!(
-        "<@{sender}> shared a secret with you ({terms}):\n{}\nOpen it when you are ready to copy it: it can be read {how_often}.{pp}",
+        "<@{sender}> shared a secret with you ({terms}):\n{}\nOpen it when you are ready to copy it: it can be read {how_often}.{pp}{only}",
         s.link.as_str(),
     )
 }

@@ -53,7 +53,10 @@ impl Backend for Remote {
             label: share.label,
             webhook_url: self.webhook_for(&share.notify),
         };
-        let shared = self.client.share(share.secret.expose(), opts).await?;
+        let shared = self
+            .client
+            .share_to(share.secret.expose(), opts, share.bound_to)
+            .await?;
         if let Some(ledger) = &self.ledger {
             // The link is made: failing to remember it only keeps it off the home screen.
             if let Err(e) = ledger.record(&owner, shared.info.id).await {
@@ -64,6 +67,7 @@ impl Backend for Remote {
             id: shared.info.id,
             expires_at: shared.info.expires_at,
             views: shared.info.views,
+            bound_to: shared.info.bound_to,
             link: shared.link,
         })
     }

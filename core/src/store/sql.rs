@@ -785,7 +785,7 @@ macro_rules! store_impl {
                             size, file_name, label, passphrase_hash, allowed_countries,
                             webhook_url, notify, views_total, views_used, status, created_at,
                             expires_at, last_viewed_at, pp_fail_count, pp_fail_window, verifier,
-                            content_version
+                            content_version, bound_to
                          FROM secrets WHERE notify = $1 AND account_id = $2
                          ORDER BY id DESC LIMIT $3",
                     )

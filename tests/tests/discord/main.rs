@@ -6,6 +6,7 @@
 
 mod delivery;
 mod fidelity;
+mod only;
 mod referee;
 mod refusals;
 mod standalone;
@@ -96,8 +97,13 @@ struct Setup {
 }
 
 async fn setup() -> Setup {
+    setup_with(&[]).await
+}
+
+/// [`setup`] with more server settings.
+async fn setup_with(extra: &[(&str, &str)]) -> Setup {
     let discord = FakeApi::start(discord_answers()).await;
-    let opts = ServerOptions::default()
+    let mut opts = ServerOptions::default()
         .env("SEECRET_DISCORD_PUBLIC_KEY", public_key_hex())
         .env("SEECRET_DISCORD_APPLICATION_ID", APP_ID)
         .env("SEECRET_DISCORD_TOKEN", BOT_TOKEN)
@@ -105,6 +111,9 @@ async fn setup() -> Setup {
         .env("SEECRET_DISCORD_API_URL", &discord.base)
         .env("SEECRET_DISCORD_GUILDID", "typo")
         .env("SEECRET_LOG", "debug");
+    for (k, v) in extra {
+        opts = opts.env(k, v);
+    }
     let server = tokio::task::spawn_blocking(move || Server::start_with(opts))
         .await
         .unwrap();
@@ -353,6 +362,7 @@ async fn ping_is_answered_with_pong_and_the_command_is_registered_on_start() {
         options,
         [
             ("recipient", 6),
+            ("only-recipient", 5),
             ("expiration", 3),
             ("views", 4),
             ("passphrase", 3),

@@ -5,6 +5,7 @@
 
 mod durable;
 mod home;
+mod only;
 mod refusals;
 mod sdk;
 mod standalone;
@@ -360,7 +361,14 @@ async fn modal_to_a_recipient_by_dm_then_the_sender_hears_it_was_viewed() {
         .collect();
     assert_eq!(
         blocks,
-        ["secret", "expires", "views", "recipient", "passphrase"]
+        [
+            "secret",
+            "expires",
+            "views",
+            "recipient",
+            "only",
+            "passphrase"
+        ]
     );
     assert_eq!(req["view"]["blocks"][0]["element"]["multiline"], true);
     assert_eq!(req["view"]["blocks"][3]["element"]["type"], "users_select");
