@@ -698,4 +698,13 @@ async fn the_manifest_declares_the_home_tab_events_shortcut_and_scopes_on_routes
     let callback = on_server(&m["oauth_config"]["redirect_urls"][0]);
     let r = http().get(callback).send().await.unwrap();
     assert_eq!(r.status(), 400, "the OAuth callback is served");
+    // Sign in with Slack (recipient binding): its callback, and only its scopes for users.
+    assert_eq!(
+        m["oauth_config"]["scopes"]["user"],
+        json!(["openid", "profile"])
+    );
+    let sign_in = on_server(&m["oauth_config"]["redirect_urls"][1]);
+    assert!(sign_in.ends_with("/auth/slack/callback"), "{sign_in}");
+    let r = http().get(sign_in).send().await.unwrap();
+    assert_eq!(r.status(), 400, "the sign-in callback is served");
 }
