@@ -387,3 +387,50 @@ async fn the_answer_sends_a_signed_request_answered_webhook() {
     );
     assert!(!String::from_utf8_lossy(&got[0].body).contains("hooked answer"));
 }
+
+#[tokio::test]
+#[cfg_attr(
+    not(feature = "external"),
+    ignore = "needs Node and tests/js/node_modules: run with --features seecret-tests/external"
+)]
+async fn a_file_answered_in_the_browser_is_saved_by_the_cli_and_refused_when_not_allowed() {
+    let server = Server::start();
+    let client = server.client();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("vpn.conf");
+    let bytes: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(&file, &bytes).unwrap();
+
+    // A text-only request: the page offers no file, and the API refuses one (403).
+    let (text_only, _d) = client.request_secret(ask("text please")).await.unwrap();
+    let resp = http()
+        .post(format!(
+            "{}/v1/requests/{}/answer?ephemeral_public_key={}",
+            server.base, text_only.id, text_only.public_key
+        ))
+        .header("content-type", "application/octet-stream")
+        .body(bytes.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 403);
+
+    let (req, d) = client
+        .request_secret(CreateRequest {
+            allow_files: Some(true),
+            ..ask("the VPN config")
+        })
+        .await
+        .unwrap();
+    let sent = page("answer-file", &[&req.request_url, file.to_str().unwrap()]);
+    assert_eq!(sent["state"], "sent", "{sent}");
+    let saved = dir.path().join("saved.conf");
+    let link = AnswerLink::format(&server.base, &req.id, &d);
+    let (code, _, err) = run(
+        Command::new(seecret_bin()).args(["reveal", &link, "-o", saved.to_str().unwrap()]),
+        Duration::from_secs(60),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("vpn.conf"), "{err}");
+    assert_eq!(std::fs::read(&saved).unwrap(), bytes);
+}
