@@ -112,6 +112,7 @@ impl Engine {
                 if self.store.secret(id).await?.is_some() {
                     return Err(Error::IdTaken);
                 }
+                self.refuse_a_requests_id(id).await?;
                 let stream = stream.map(|r| r.map_err(UploadError::Source));
                 let stored = blobs
                     .put(&blob_key, stream, filestream::max_sealed_len(max_file))

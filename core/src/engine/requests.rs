@@ -22,6 +22,17 @@ use crate::request::RequestPublicKey;
 use crate::store::{AccountRecord, AnswerOutcome, RequestRecord, SecretRecord};
 
 impl Engine {
+    /// Refuses a client-chosen secret id that is a request's: a request's answer takes its id,
+    /// which travels in the `/r/` link's path, so whoever learns it could otherwise take the id
+    /// first and have the real answer refused. (Request ids are made by the server, so the
+    /// request always exists before anyone can learn its id.)
+    pub(super) async fn refuse_a_requests_id(&self, id: SecretId) -> Result<()> {
+        match self.store.request(id).await? {
+            Some(_) => Err(Error::IdTaken),
+            None => Ok(()),
+        }
+    }
+
     /// Creates a request: the client kept d and sends Q and the verifier of the proof from d.
     #[instrument(skip_all, fields(account = %account.id))]
     pub async fn create_request(

@@ -57,6 +57,7 @@ impl Engine {
             }
             (None, Some(ct), Some(id)) => {
                 let id = SecretId::parse_client_chosen(&id.to_string())?;
+                self.refuse_a_requests_id(id).await?;
                 let verifier = client_verifier_of(client_verifier)?;
                 (id, self.check_envelope(&ct)?, None, verifier)
             }

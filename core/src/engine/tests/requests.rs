@@ -263,3 +263,49 @@ async fn bad_request_inputs_name_their_field() {
         assert_eq!(field(err), Some(expected));
     }
 }
+
+/// The request id travels in the `/r/` link's path (chat previews, proxy logs). Anyone with an
+/// account who learns it must not be able to take the answer's id first: the real answer would
+/// then be refused and the asker never get it.
+#[tokio::test]
+async fn a_secret_cannot_squat_a_requests_id_and_block_its_answer() {
+    let f = fixture().await;
+    let d = RequestPrivateKey::generate();
+    let req = f.engine.create_request(&f.alice, ask(&d)).await.unwrap();
+
+    let key = SecretKey::generate();
+    let squat = CreateSecret {
+        ciphertext: Some(crypto::b64encode(
+            &crypto::seal(&key, &req.id, b"decoy").unwrap(),
+        )),
+        id: Some(req.id),
+        verifier: Some(RevealProof::of_key(&key).verifier().to_base64url()),
+        ..CreateSecret::default()
+    };
+    let err = f.create(squat).await.unwrap_err();
+    assert!(matches!(err, Error::IdTaken), "{err:?}");
+
+    let file = f
+        .engine
+        .create_file(
+            &f.alice,
+            CreateSecret {
+                id: Some(req.id),
+                size: Some(5),
+                verifier: Some(RevealProof::of_key(&key).verifier().to_base64url()),
+                ..CreateSecret::default()
+            },
+            FileSource::Sealed {
+                stream: futures::stream::iter([Ok::<_, String>(Bytes::from_static(b"decoy"))]),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(file, Error::IdTaken), "{file:?}");
+
+    // The real answer still goes through.
+    f.engine
+        .answer_request(req.id, sealed(req.id, &req.public_key, "hunter2"))
+        .await
+        .unwrap();
+}
