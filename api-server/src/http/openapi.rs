@@ -56,6 +56,7 @@ pub fn document(cfg: &EngineConfig) -> Result<Value, serde_json::Error> {
             };
             for (method, op) in item.iter_mut() {
                 let creates = (path == "/v1/secrets" && method == "post")
+                    || path == "/v1/public/secrets"
                     || path == "/api.php"
                     || path.ends_with("/status");
                 if !creates && let Some(body) = op.get_mut("requestBody") {

@@ -27,6 +27,7 @@ use crate::webhook::WebhookConfig;
 mod accounts;
 mod files;
 mod passphrase;
+mod public;
 mod recipient;
 mod reveal;
 mod rules;
@@ -36,6 +37,7 @@ mod sweep;
 mod tests;
 
 pub use files::{FileDownload, FileSource};
+pub use public::{PUBLIC_ACCOUNT, PublicCaps};
 pub use reveal::Reveal;
 pub use sweep::SweepReport;
 
