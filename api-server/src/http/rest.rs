@@ -287,7 +287,7 @@ impl Modify for BearerAuth {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Seecret API", description = "One-time secret links: create, share, reveal once."),
-    paths(create, list, get_one, update, delete, account, update_account, rotate_webhook_secret, redeliver, reveal, status, super::rpc::rpc, super::web::web_config, super::web::create_public),
+    paths(create, list, get_one, update, delete, account, update_account, rotate_webhook_secret, redeliver, reveal, status, super::rpc::rpc, super::web::web_config),
     modifiers(&BearerAuth),
     tags((name = "secrets", description = "Owner operations (Bearer token)"),
         (name = "reveal", description = "Recipient operations (no token)"),
