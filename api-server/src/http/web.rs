@@ -221,7 +221,7 @@ const APP_HTML: &str = concat!(
 </section>
 </section>
 <section role="tabpanel" id="panel-request" aria-labelledby="tab-request" tabindex="0" hidden>
-<p id="request-lead">Ask someone for a secret: they type it into a page, and only you can read the answer.</p>
+<p id="request-lead">Asking someone for a secret (they type it into a page, and only you can read the answer) is not in this web app yet: use <code>seecret request</code>.</p>
 </section>
 <section role="tabpanel" id="panel-mine" aria-labelledby="tab-mine" tabindex="0" hidden>
 <div class="actions"><button id="refresh" type="button" class="secondary">Refresh</button></div>
