@@ -135,12 +135,25 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
     if !settings.sign_in.providers().is_empty() {
         info!(providers = ?settings.sign_in.providers(), "recipients of bound secrets sign in with");
     }
+    let public = match &settings.public_create {
+        Some((caps, per_minute)) => {
+            let account = engine.public_account().await?;
+            info!(account = %account.id, "anonymous sharing is on (SEECRET_PUBLIC_CREATE)");
+            Some(Arc::new(crate::http::PublicCreate {
+                account,
+                caps: caps.clone(),
+                limiter: seecret_core::limits::Limiter::per_minute(*per_minute),
+            }))
+        }
+        None => None,
+    };
     let app = app(
         AppState {
             engine,
             net,
             guards,
             sign_in,
+            public,
         },
         bot_routes,
     );

@@ -71,6 +71,7 @@ impl App {
             net: Arc::new(Net::default()),
             guards: Arc::new(Guards::new(limits)),
             sign_in: Arc::new(SignIn::new(SignInSettings::default(), "http://127.0.0.1").unwrap()),
+            public: None,
         };
         Self {
             router: app(state, Router::new()),

@@ -711,3 +711,38 @@ pub struct Answered {
     /// Now `answered`.
     pub status: RequestStatus,
 }
+
+/// `GET /v1/web-config`: what the web app at `/` needs to know before anyone signs in.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct WebConfig {
+    /// Whether people without a token may share text (`SEECRET_PUBLIC_CREATE`).
+    pub public_create: bool,
+    /// Longest expiration for signed-in accounts (e.g. `30d`).
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "30d"))]
+    pub max_expiration: Expiration,
+    /// Most views for signed-in accounts.
+    pub max_views: u32,
+    /// Largest text secret, in bytes.
+    pub max_text_bytes: usize,
+    /// Largest file, in bytes.
+    pub max_file_bytes: u64,
+    /// Anonymous sharing's caps, when it is on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public: Option<PublicLimits>,
+}
+
+/// The caps of anonymous sharing (`SEECRET_PUBLIC_*`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PublicLimits {
+    /// Longest expiration (e.g. `7d`).
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "7d"))]
+    pub max_expiration: Expiration,
+    /// Most views.
+    pub max_views: u32,
+    /// Creations a minute per client address.
+    pub creates_per_minute: u32,
+    /// Whether files may be shared (never: text only).
+    pub files: bool,
+}

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
-use seecret_core::engine::EngineConfig;
+use seecret_core::engine::{EngineConfig, PublicCaps};
 use seecret_core::model::Expiration;
 use seecret_core::store::{self, StoreOptions};
 use seecret_core::webhook::{PrivateAllowList, WebhookConfig};
@@ -331,6 +331,26 @@ pub struct ServeOptions {
     #[arg(long, env = "SEECRET_SIGN_IN_TICKET_TTL",
         default_value_t = Human(EngineConfig::default().sign_in_ticket_ttl))]
     pub sign_in_ticket_ttl: Human,
+    /// Let people without a token share text from the web app at `/` (owned by the account
+    /// "public", under the caps below; never files).
+    #[arg(long, env = "SEECRET_PUBLIC_CREATE", default_value_t = false,
+        action = clap::ArgAction::Set)]
+    pub public_create: bool,
+    /// Longest expiration of an anonymous secret (see public_create).
+    #[arg(long, env = "SEECRET_PUBLIC_MAX_EXPIRATION",
+        default_value_t = PublicCaps::default().max_expiration)]
+    pub public_max_expiration: Expiration,
+    /// Most views of an anonymous secret (see public_create).
+    #[arg(long, env = "SEECRET_PUBLIC_MAX_VIEWS",
+        default_value_t = PublicCaps::default().max_views)]
+    pub public_max_views: u32,
+    /// Anonymous secrets a client address may create per minute (see public_create).
+    #[arg(long, env = "SEECRET_PUBLIC_CREATE_PER_MINUTE", default_value_t = 5)]
+    pub public_create_per_minute: u32,
+    /// Whether anonymous secrets may name a webhook (see public_create).
+    #[arg(long, env = "SEECRET_PUBLIC_WEBHOOKS", default_value_t = false,
+        action = clap::ArgAction::Set)]
+    pub public_webhooks: bool,
 }
 
 /// The allow list as text; a TOML boolean (the former form) becomes `"true"`/`"false"` so that
@@ -443,6 +463,8 @@ pub struct Settings {
     pub http: HttpLimits,
     /// The platforms recipients of bound secrets sign in with.
     pub sign_in: crate::signin::SignInSettings,
+    /// Anonymous sharing from the web app: its caps and per-address creations a minute, when on.
+    pub public_create: Option<(PublicCaps, u32)>,
 }
 
 impl StorageArgs {
@@ -567,6 +589,27 @@ impl ServeArgs {
         if engine.webhooks.per_account == 0 {
             bail!("SEECRET_WEBHOOK_ACCOUNT_CONCURRENCY must be at least 1");
         }
+        let public_create = if o.public_create {
+            if o.public_max_views == 0 || o.public_max_views > engine.max_views {
+                bail!("SEECRET_PUBLIC_MAX_VIEWS must be from 1 to SEECRET_MAX_VIEWS");
+            }
+            if o.public_max_expiration > engine.max_expiration
+                || o.public_max_expiration < engine.min_expiration
+            {
+                bail!(
+                    "SEECRET_PUBLIC_MAX_EXPIRATION must lie between SEECRET_MIN_EXPIRATION and \
+                     SEECRET_MAX_EXPIRATION"
+                );
+            }
+            let caps = PublicCaps {
+                max_expiration: o.public_max_expiration,
+                max_views: o.public_max_views,
+                webhooks: o.public_webhooks,
+            };
+            Some((caps, o.public_create_per_minute))
+        } else {
+            None
+        };
         Ok(Settings {
             bind: o.bind,
             public_url_set,
@@ -593,6 +636,7 @@ impl ServeArgs {
             header_timeout,
             http,
             sign_in,
+            public_create,
         })
     }
 }

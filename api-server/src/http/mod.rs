@@ -30,9 +30,11 @@ mod requests;
 mod rest;
 mod rpc;
 mod signin;
+mod web;
 
 pub use error::ApiError;
 pub use guard::{Deadline, Guards, HttpLimits};
+pub use web::PublicCreate;
 
 /// What every handler can reach.
 #[derive(Clone, Debug)]
@@ -45,6 +47,8 @@ pub struct AppState {
     pub guards: Arc<Guards>,
     /// Sign-in of the recipients of bound secrets (Slack, Discord).
     pub sign_in: Arc<crate::signin::SignIn>,
+    /// Anonymous sharing from the web app, when on (`SEECRET_PUBLIC_CREATE`).
+    pub public: Option<Arc<PublicCreate>>,
 }
 
 /// Client address and country sources.
@@ -65,6 +69,7 @@ pub fn app(state: AppState, bots: Router) -> Router {
         .merge(requests::routes(state.clone()))
         .route("/v1/openapi.json", get(openapi::serve))
         .merge(page::routes())
+        .merge(web::routes())
         .merge(signin::routes())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))

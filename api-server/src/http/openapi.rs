@@ -57,6 +57,7 @@ pub fn document(cfg: &EngineConfig) -> Result<Value, serde_json::Error> {
             for (method, op) in item.iter_mut() {
                 let creates = ((path == "/v1/secrets" || path == "/v1/requests")
                     && method == "post")
+                    || path == "/v1/public/secrets"
                     || path.ends_with("/answer")
                     || path == "/api.php"
                     || path.ends_with("/status");

@@ -290,11 +290,12 @@ impl Modify for BearerAuth {
     paths(create, list, get_one, update, delete, account, update_account, rotate_webhook_secret, redeliver, reveal, status,
         super::requests::create_request, super::requests::list_requests, super::requests::get_request,
         super::requests::delete_request, super::requests::public_request, super::requests::answer_request,
-        super::rpc::rpc),
+        super::rpc::rpc, super::web::web_config),
     modifiers(&BearerAuth),
     tags((name = "secrets", description = "Owner operations (Bearer token)"),
         (name = "reveal", description = "Recipient operations (no token)"),
         (name = "requests", description = "Requests for a secret: the asker's operations (Bearer token)"),
-        (name = "rpc", description = "The product page's operation-style endpoint"))
+        (name = "rpc", description = "The product page's operation-style endpoint"),
+        (name = "web", description = "The web app at `/`: its settings, anonymous sharing"))
 )]
 pub struct ApiDoc;

@@ -28,6 +28,7 @@ use crate::webhook::WebhookConfig;
 mod accounts;
 mod files;
 mod passphrase;
+mod public;
 mod recipient;
 mod requests;
 mod reveal;
@@ -38,6 +39,7 @@ mod sweep;
 mod tests;
 
 pub use files::{FileDownload, FileSource};
+pub use public::{PUBLIC_ACCOUNT, PublicCaps};
 pub use reveal::Reveal;
 pub use sweep::SweepReport;
 
