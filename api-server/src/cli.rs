@@ -6,13 +6,13 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
-use seecret_core::api::ListQuery;
 use seecret_core::api::SecretInfo;
+use seecret_core::api::{CreateRequest, ListQuery};
 use seecret_core::client::{Client, ClientError, RevealedContent, ShareOptions};
 use seecret_core::crypto::SecretBytes;
 use seecret_core::filestream::FileMeta;
-use seecret_core::link::Link;
-use seecret_core::model::{Expiration, SecretId, Status};
+use seecret_core::link::{AnswerLink, Link};
+use seecret_core::model::{Expiration, RequestStatus, SecretId, Status};
 
 use crate::config::Hidden;
 
@@ -110,9 +110,10 @@ pub enum ClientCommand {
         #[command(flatten)]
         remote: Remote,
     },
-    /// Reveal a link (uses one view) and print the secret.
+    /// Reveal a link (uses one view) and print the secret. Also opens the answer to a request:
+    /// its /a/ link, or the request's id or link when `seecret request` kept its key.
     Reveal {
-        /// The link, key fragment included.
+        /// The link, key fragment included (an /s/ or /a/ link), or a request's id.
         link: String,
         /// Write the secret (text or file) to this path instead of standard output. For a file
         /// and an existing directory: saved there under the file's own name, cleaned of
@@ -122,6 +123,41 @@ pub enum ClientCommand {
         /// Passphrase, if the secret has one (or SEECRET_PASSPHRASE_FILE with a path).
         #[arg(long, env = "SEECRET_PASSPHRASE", hide_env_values = true)]
         passphrase: Option<Hidden>,
+    },
+    /// Ask someone for a secret: prints the request link to send them. Their answer is encrypted
+    /// in their browser to a key only this command holds.
+    Request {
+        /// What you ask for, shown to the responder (never a secret), e.g. "staging DB password".
+        #[arg(long)]
+        note: Option<String>,
+        /// How long the request stays open: 30m, 24h, 7d… (default 7d).
+        #[arg(long, alias = "expiration")]
+        expires: Option<Expiration>,
+        /// How long the answer lives once given (default 24h).
+        #[arg(long)]
+        answer_expires: Option<Expiration>,
+        /// Views the answer allows (default 1).
+        #[arg(long)]
+        views: Option<u32>,
+        /// Let the responder send a file.
+        #[arg(long)]
+        allow_files: bool,
+        /// Note for yourself (stored in clear).
+        #[arg(long)]
+        label: Option<String>,
+        /// Keep the private key in memory, wait for the answer and print it (a file goes to
+        /// --output, or under its own name in the current directory).
+        #[arg(long)]
+        wait: bool,
+        /// Print the answer's /a/ link (private key included) once, instead of keeping the key
+        /// in a file under your configuration directory.
+        #[arg(long, conflicts_with = "wait")]
+        print_answer_link: bool,
+        /// With --wait: where to write the answer.
+        #[arg(short, long, value_name = "PATH", requires = "wait")]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        remote: Remote,
     },
     /// Show a secret's status and view log.
     Status {
@@ -282,12 +318,94 @@ fn media_type_of(name: &str) -> &'static str {
     }
 }
 
+/// What `seecret reveal` opens: a share link, or the answer to a request.
+enum Target {
+    Share(Link),
+    Answer(AnswerLink),
+}
+
+/// A share link, an answer link, or a request's id (or `/r/` link) whose key `seecret request`
+/// kept in its key file.
+fn target_of(text: &str) -> anyhow::Result<Target> {
+    let text = text.trim();
+    if text.contains("/a/") {
+        return Ok(Target::Answer(AnswerLink::parse(text)?));
+    }
+    if text.contains("/s/") {
+        return Ok(Target::Share(Link::parse(text)?));
+    }
+    let id_text = text.split('#').next().unwrap_or(text);
+    let id_text = id_text
+        .rsplit("/r/")
+        .next()
+        .unwrap_or(id_text)
+        .trim_end_matches('/');
+    let id: SecretId = id_text
+        .parse()
+        .with_context(|| format!("{text:?} is not a Seecret link or request id"))?;
+    let path = request_key_path(id)?;
+    let kept = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "no key kept for request {id} (looked in {}): use the /a/ link it printed",
+            path.display()
+        )
+    })?;
+    Ok(Target::Answer(AnswerLink::parse(kept.trim())?))
+}
+
+/// Where `seecret request` keeps the private key of request `id`: under the user's
+/// configuration directory (`$XDG_CONFIG_HOME`, else `~/.config`), `seecret/requests/<id>`.
+fn request_key_path(id: SecretId) -> anyhow::Result<PathBuf> {
+    let base = match std::env::var_os("XDG_CONFIG_HOME").filter(|v| !v.is_empty()) {
+        Some(dir) => PathBuf::from(dir),
+        None => match std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+            Some(home) => PathBuf::from(home).join(".config"),
+            None => {
+                bail!("neither XDG_CONFIG_HOME nor HOME is set: pass --print-answer-link or --wait")
+            }
+        },
+    };
+    Ok(base.join("seecret").join("requests").join(id.to_string()))
+}
+
+/// Writes the answer link (private key included) readable by this user only.
+fn keep_request_key(id: SecretId, answer_link: &str) -> anyhow::Result<PathBuf> {
+    let path = request_key_path(id)?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts
+        .open(&path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    f.write_all(answer_link.as_bytes())
+        .and_then(|()| f.write_all(b"\n"))
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(path)
+}
+
 async fn reveal(
     link: &str,
     output: Option<PathBuf>,
     passphrase: Option<Hidden>,
 ) -> anyhow::Result<()> {
-    let link = Link::parse(link)?;
+    reveal_target(target_of(link)?, output, passphrase, false).await
+}
+
+/// Reveals and writes out a share or an answer. `file_to_name`: a file with no `output` goes to
+/// its own (cleaned) name in the current directory instead of standard output.
+async fn reveal_target(
+    target: Target,
+    output: Option<PathBuf>,
+    passphrase: Option<Hidden>,
+    file_to_name: bool,
+) -> anyhow::Result<()> {
     let bar = progress_bar(0, "downloading and decrypting");
     let b = bar.clone();
     let progress = move |done: u64, total: u64| {
@@ -297,36 +415,41 @@ async fn reveal(
         b.set_position(done);
     };
     let opened = std::sync::Mutex::new(None::<PathBuf>);
-    let result = Client::reveal_link_to(
-        &link,
-        passphrase.map(|p| SecretBytes::from(p.expose().to_string())),
-        |meta| {
-            // The name comes from the sender's sealed stream: never a path of their choosing.
-            let target = output.clone().map(|p| {
-                if p.is_dir() {
-                    p.join(safe_file_name(&meta.name))
-                } else {
-                    p
-                }
-            });
-            let opened = &opened;
-            async move {
-                let w: Box<dyn tokio::io::AsyncWrite + Unpin + Send> = match target {
-                    Some(path) => {
-                        let f = tokio::fs::File::create(&path).await?;
-                        if let Ok(mut o) = opened.lock() {
-                            *o = Some(path);
-                        }
-                        Box::new(f)
+    let sink = |meta: &FileMeta| {
+        // The name comes from the sender's sealed stream: never a path of their choosing.
+        let target = match output.clone() {
+            Some(p) if p.is_dir() => Some(p.join(safe_file_name(&meta.name))),
+            Some(p) => Some(p),
+            None if file_to_name => Some(PathBuf::from(safe_file_name(&meta.name))),
+            None => None,
+        };
+        let opened = &opened;
+        async move {
+            let w: Box<dyn tokio::io::AsyncWrite + Unpin + Send> = match target {
+                Some(path) => {
+                    let f = tokio::fs::File::create(&path).await?;
+                    if let Ok(mut o) = opened.lock() {
+                        *o = Some(path);
                     }
-                    None => Box::new(tokio::io::stdout()),
-                };
-                Ok(w)
-            }
-        },
-        Some(&progress),
-    )
-    .await;
+                    Box::new(f)
+                }
+                None => Box::new(tokio::io::stdout()),
+            };
+            Ok(w)
+        }
+    };
+    let result = match &target {
+        Target::Share(link) => {
+            Client::reveal_link_to(
+                link,
+                passphrase.map(|p| SecretBytes::from(p.expose().to_string())),
+                sink,
+                Some(&progress),
+            )
+            .await
+        }
+        Target::Answer(link) => Client::reveal_answer_to(link, sink, Some(&progress)).await,
+    };
     bar.finish_and_clear();
     match result {
         Ok(RevealedContent::Text(text)) => match output {
@@ -424,6 +547,58 @@ pub async fn run(cmd: ClientCommand) -> anyhow::Result<()> {
             output,
             passphrase,
         } => reveal(&link, output, or_file(passphrase, "SEECRET_PASSPHRASE")?).await?,
+        ClientCommand::Request {
+            note,
+            expires,
+            answer_expires,
+            views,
+            allow_files,
+            label,
+            wait,
+            print_answer_link,
+            output,
+            remote,
+        } => {
+            let client = remote.client()?;
+            let (info, d) = client
+                .request_secret(CreateRequest {
+                    note,
+                    label,
+                    expiration: expires,
+                    answer_expiration: answer_expires,
+                    answer_views: views,
+                    allow_files: Some(allow_files),
+                    ..CreateRequest::default()
+                })
+                .await
+                .map_err(explained)?;
+            println!("{}", info.request_url);
+            let answer_link = AnswerLink::format(client.base(), &info.id, &d);
+            if print_answer_link {
+                // Printed once and kept nowhere: whoever holds it can open the answer.
+                println!("{answer_link}");
+                eprintln!(
+                    "Send the first link. Open the answer with: seecret reveal '<the second link>'"
+                );
+            } else if wait {
+                eprintln!("Send this link. Waiting for the answer (Ctrl-C to stop)…");
+                wait_answered(&client, info.id).await?;
+                reveal_target(
+                    Target::Answer(AnswerLink::parse(&answer_link)?),
+                    output,
+                    None,
+                    true,
+                )
+                .await?;
+            } else {
+                let path = keep_request_key(info.id, &answer_link)?;
+                eprintln!(
+                    "Send this link. The private key is kept in {}; once answered, open it with: seecret reveal {}",
+                    printable(&path.display().to_string()),
+                    info.id
+                );
+            }
+        }
         ClientCommand::Status { id, json, remote } => {
             let info = remote
                 .client()?
@@ -480,6 +655,19 @@ pub async fn run(cmd: ClientCommand) -> anyhow::Result<()> {
         ClientCommand::PrintSettingsTable { client: true } => print!("{}", client_settings_table()),
     }
     Ok(())
+}
+
+/// Polls the request until it is answered; an expired or deleted request is an error.
+async fn wait_answered(client: &Client, id: SecretId) -> anyhow::Result<()> {
+    loop {
+        let r = client.get_request(id).await.map_err(explained)?;
+        match r.status {
+            RequestStatus::Answered => return Ok(()),
+            RequestStatus::Expired => bail!("the request expired without an answer"),
+            RequestStatus::Deleted => bail!("the request was deleted"),
+            RequestStatus::Open => tokio::time::sleep(std::time::Duration::from_secs(1)).await,
+        }
+    }
 }
 
 fn print_info(s: &SecretInfo) {

@@ -66,6 +66,7 @@ fn secret(account: AccountId) -> SecretRecord {
         verifier: None,
         content_version: 0,
         bound_to: None,
+        ephemeral_public_key: None,
     }
 }
 

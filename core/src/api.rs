@@ -5,7 +5,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::crypto::{SecretBytes, WebhookSecret};
-use crate::model::{AccountId, Expiration, Kind, PlatformIdentity, SecretId, Status, ViewEntry};
+use crate::model::{
+    AccountId, Expiration, Kind, PlatformIdentity, RequestStatus, SecretId, Status, ViewEntry,
+};
 
 impl Serialize for SecretBytes {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -314,6 +316,10 @@ pub struct Revealed {
     pub views_remaining: u32,
     /// Status after this view.
     pub status: Status,
+    /// For the answer to a request (DESIGN §7.2): the responder's ephemeral X25519 public key E
+    /// (base64url); the asker derives the content key from it and the request's private key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ephemeral_public_key: Option<String>,
 }
 
 /// What anyone holding a link may learn without using a view (the reveal page shows it).
@@ -338,6 +344,10 @@ pub struct PublicStatus {
     /// For a bound secret (shown once its recipient signed in): whom it is for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bound_to: Option<PlatformIdentity>,
+    /// For the answer to a request: the responder's ephemeral X25519 public key E (base64url),
+    /// as in [`Revealed`]; a file answer's reveal is its raw stream, so the asker reads E here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ephemeral_public_key: Option<String>,
 }
 
 /// Usage counts of an account.
@@ -503,6 +513,8 @@ pub mod event_type {
     pub const DELETED: &str = "seecret.deleted";
     /// A reveal was refused (`reason`: passphrase, country, rate, recipient).
     pub const ACCESS_DENIED: &str = "seecret.access_denied";
+    /// A request for a secret got its answer: `secret_id` is the answer (and the request's id).
+    pub const REQUEST_ANSWERED: &str = "seecret.request_answered";
 }
 
 /// The JSON body of a webhook. Never the content or key.
@@ -528,4 +540,174 @@ pub struct EventPayload {
     /// Why access was denied (`access_denied` only): passphrase, country, rate or recipient.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+}
+
+/// Body of `create_request` / `POST /v1/requests` (DESIGN §7.2): ask someone for a secret. The
+/// client keeps the X25519 private key d; the server gets only Q and the verifier.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CreateRequest {
+    /// The asker's X25519 public key Q, base64url (32 bytes).
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9_-]{43}$"))]
+    pub public_key: String,
+    /// base64url of `SHA-256(HMAC-SHA256(key = d, "seecret/v1/reveal-proof"))`: the answer's
+    /// reveal verifier.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9_-]{43}$"))]
+    pub verifier: String,
+    /// Shown to the responder in clear (never a secret), at most 500 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 500))]
+    pub note: Option<String>,
+    /// A plaintext note for the owner's listings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// How long the request stays open: `30m`, `24h`, `7d`… (default `7d`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "7d"))]
+    pub expiration: Option<Expiration>,
+    /// How long the answer lives once given (default `24h`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "24h"))]
+    pub answer_expiration: Option<Expiration>,
+    /// Views the answer allows (default 1).
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
+    pub answer_views: Option<u32>,
+    /// Webhook for the request's and its answer's events, overriding the account's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_url: Option<String>,
+    /// Whether the responder may send a file instead of text (default false).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_files: Option<bool>,
+}
+
+/// A request for a secret as its owner sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RequestInfo {
+    /// The request's id; its answer is the secret with the same id.
+    pub id: SecretId,
+    /// `{public_url}/r/{id}#{base64url(Q)}`: the link to send the responder.
+    pub request_url: String,
+    /// `open`, `answered`, `expired` or `deleted`.
+    pub status: RequestStatus,
+    /// The asker's public key Q (base64url).
+    pub public_key: String,
+    /// Shown to the responder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// The owner's note.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// When the request stops accepting an answer.
+    pub expires_at: DateTime<Utc>,
+    /// How long the answer lives, e.g. `24h`.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "24h"))]
+    pub answer_expiration: Expiration,
+    /// Views the answer allows.
+    pub answer_views: u32,
+    /// Whether a file answer is accepted.
+    pub allow_files: bool,
+    /// The webhook of its events, overriding the account's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_url: Option<String>,
+    /// When it was answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answered_at: Option<DateTime<Utc>>,
+    /// The answer's secret id (the request's id), once answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer_id: Option<SecretId>,
+    /// The account's new webhook signing secret, in the one answer that created it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub webhook_secret: Option<WebhookSecret>,
+}
+
+/// A page of requests, newest first.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RequestList {
+    /// This page.
+    pub requests: Vec<RequestInfo>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Query of `list_requests` / `GET /v1/requests`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, utoipa::IntoParams))]
+pub struct RequestListQuery {
+    /// Page size, 1–100 (default 20).
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+}
+
+/// Answer to `delete_request` / `DELETE /v1/requests/{id}`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RequestDeleted {
+    /// The request.
+    pub id: SecretId,
+    /// Always true: later answers are refused.
+    pub deleted: bool,
+    /// The request's status now (`deleted`, or `answered`/`expired` if it had ended before).
+    pub status: RequestStatus,
+}
+
+/// What the responder page may learn from the id alone (`GET /v1/requests/{id}/public`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PublicRequest {
+    /// The request's id.
+    pub id: SecretId,
+    /// Shown to the responder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// The asker's public key Q (base64url): the page checks it equals its fragment's.
+    pub public_key: String,
+    /// `open`, `answered`, `expired` or `deleted`.
+    pub status: RequestStatus,
+    /// When the request stops accepting an answer.
+    pub expires_at: DateTime<Utc>,
+    /// Whether a file answer is accepted.
+    pub allow_files: bool,
+}
+
+/// Body of `POST /v1/requests/{id}/answer` (no token): the responder's sealed answer.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AnswerRequest {
+    /// A v1 envelope (standard base64) sealed under the derived K for the request's id.
+    pub ciphertext: String,
+    /// The responder's ephemeral X25519 public key E, base64url (32 bytes).
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9_-]{43}$"))]
+    pub ephemeral_public_key: String,
+}
+
+/// Answer to `POST /v1/requests/{id}/answer`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Answered {
+    /// The answer's secret id (the request's id).
+    pub id: SecretId,
+    /// The request it answers.
+    pub request_id: SecretId,
+    /// Now `answered`.
+    pub status: RequestStatus,
 }

@@ -10,13 +10,15 @@ use zeroize::Zeroizing;
 
 use crate::api::SecretInfo;
 use crate::api::{
-    AccountInfo, CreateSecret, Deleted, ErrorBody, ListQuery, PublicStatus, RevealRequest,
-    Revealed, SecretList, StatusRequest, UpdateSecret,
+    AccountInfo, AnswerRequest, Answered, CreateRequest, CreateSecret, Deleted, ErrorBody,
+    ListQuery, PublicRequest, PublicStatus, RequestDeleted, RequestInfo, RequestList,
+    RevealRequest, Revealed, SecretList, StatusRequest, UpdateSecret,
 };
 use crate::crypto::{self, RevealProof, SecretBytes, SecretKey};
 use crate::filestream::{self, Decryptor, Encryptor, FileMeta};
-use crate::link::Link;
+use crate::link::{AnswerLink, Link};
 use crate::model::{Expiration, PlatformIdentity, SecretId};
+use crate::request::{RequestPrivateKey, RequestPublicKey};
 use futures::StreamExt;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -466,14 +468,136 @@ impl Client {
         Fut: std::future::Future<Output = std::io::Result<W>>,
         W: AsyncWrite + Unpin,
     {
+        Self::reveal_to(
+            &link.base,
+            link.id,
+            &link.key,
+            proof_of(&link.key),
+            passphrase,
+            open_sink,
+            progress,
+        )
+        .await
+    }
+
+    /// Opens the answer to a request (DESIGN §7.2) with the asker's private key d: asks the
+    /// answer's status with the proof from d for the responder's ephemeral key E, derives the
+    /// content key from d and E, then reveals (one view) and decrypts here, text or file, as
+    /// [`reveal_link_to`](Self::reveal_link_to) does.
+    pub async fn reveal_answer_to<F, Fut, W>(
+        link: &AnswerLink,
+        open_sink: F,
+        progress: Option<Progress<'_>>,
+    ) -> Result<RevealedContent, ClientError>
+    where
+        F: FnOnce(&FileMeta) -> Fut,
+        Fut: std::future::Future<Output = std::io::Result<W>>,
+        W: AsyncWrite + Unpin,
+    {
         let client = Self::new(&link.base, None)?;
+        let proof = SecretBytes::new(link.key.proof().to_base64url().as_bytes().to_vec());
+        let status: PublicStatus = client
+            .call(
+                Method::POST,
+                &format!("/v1/secrets/{}/status", link.id),
+                Some(&StatusRequest {
+                    proof: proof.clone(),
+                    ticket: None,
+                }),
+            )
+            .await?;
+        let e = status.ephemeral_public_key.ok_or_else(|| {
+            ClientError::Transport("this secret is not the answer to a request".into())
+        })?;
+        let e = RequestPublicKey::from_base64url("ephemeral_public_key", &e)?;
+        let key = link.key.answer_key(&link.id, &e)?;
+        Self::reveal_to(&link.base, link.id, &key, proof, None, open_sink, progress).await
+    }
+
+    /// What a request's responder page reads (no token): note, public key, status.
+    pub async fn public_request(&self, id: SecretId) -> Result<PublicRequest, ClientError> {
+        self.call::<(), _>(Method::GET, &format!("/v1/requests/{id}/public"), None)
+            .await
+    }
+
+    /// Answers a request with text, sealed here to the request's public key (no token). The
+    /// caller checks `public_key` against the one in the request link.
+    pub async fn answer_request_text(
+        &self,
+        id: SecretId,
+        public_key: &RequestPublicKey,
+        plaintext: &[u8],
+    ) -> Result<Answered, ClientError> {
+        let (key, e) = crate::request::answer_key_for(&id, public_key)?;
+        let envelope = crypto::seal(&key, &id, plaintext)?;
+        self.call(
+            Method::POST,
+            &format!("/v1/requests/{id}/answer"),
+            Some(&AnswerRequest {
+                ciphertext: crypto::b64encode(&envelope),
+                ephemeral_public_key: e.to_base64url(),
+            }),
+        )
+        .await
+    }
+
+    /// Creates a request for a secret with a fresh key pair; returns the request and d, which
+    /// the caller keeps (it is never sent).
+    pub async fn request_secret(
+        &self,
+        mut req: CreateRequest,
+    ) -> Result<(RequestInfo, RequestPrivateKey), ClientError> {
+        let d = RequestPrivateKey::generate();
+        req.public_key = d.public_key().to_base64url();
+        req.verifier = d.verifier().to_base64url();
+        let info = self.call(Method::POST, "/v1/requests", Some(&req)).await?;
+        Ok((info, d))
+    }
+
+    /// One of the account's requests.
+    pub async fn get_request(&self, id: SecretId) -> Result<RequestInfo, ClientError> {
+        self.call::<(), _>(Method::GET, &format!("/v1/requests/{id}"), None)
+            .await
+    }
+
+    /// Deletes a request: later answers are refused.
+    pub async fn delete_request(&self, id: SecretId) -> Result<RequestDeleted, ClientError> {
+        self.call::<(), _>(Method::DELETE, &format!("/v1/requests/{id}"), None)
+            .await
+    }
+
+    /// A page of the account's requests.
+    pub async fn list_requests(&self, limit: Option<u32>) -> Result<RequestList, ClientError> {
+        let path = match limit {
+            Some(l) => format!("/v1/requests?limit={l}"),
+            None => "/v1/requests".into(),
+        };
+        self.call::<(), _>(Method::GET, &path, None).await
+    }
+
+    /// Reveals secret `id` of the server at `base` with `proof` and decrypts it with `key`.
+    async fn reveal_to<F, Fut, W>(
+        base: &str,
+        id: SecretId,
+        key: &SecretKey,
+        proof: SecretBytes,
+        passphrase: Option<SecretBytes>,
+        open_sink: F,
+        progress: Option<Progress<'_>>,
+    ) -> Result<RevealedContent, ClientError>
+    where
+        F: FnOnce(&FileMeta) -> Fut,
+        Fut: std::future::Future<Output = std::io::Result<W>>,
+        W: AsyncWrite + Unpin,
+    {
+        let client = Self::new(base, None)?;
         let resp = client
             .http
-            .post(format!("{}/v1/secrets/{}/reveal", client.base, link.id))
+            .post(format!("{}/v1/secrets/{}/reveal", client.base, id))
             .header("accept", "application/octet-stream, application/json")
             .json(&RevealRequest {
                 key: None,
-                proof: Some(proof_of(&link.key)),
+                proof: Some(proof),
                 passphrase,
                 ticket: None,
             })
@@ -493,13 +617,11 @@ impl Client {
                 .ciphertext
                 .ok_or_else(|| ClientError::Transport("the server sent no ciphertext".into()))?;
             let envelope = crypto::b64decode("ciphertext", &ct)?;
-            return Ok(RevealedContent::Text(crypto::open(
-                &link.key, &link.id, &envelope,
-            )?));
+            return Ok(RevealedContent::Text(crypto::open(key, &id, &envelope)?));
         }
         let total = resp.content_length().unwrap_or(0);
         let mut body = resp.bytes_stream();
-        let mut dec = Some(Decryptor::new(&link.key, &link.id));
+        let mut dec = Some(Decryptor::new(key, &id));
         let mut out = Vec::new();
         let (mut read, mut written) = (0u64, 0u64);
         let mut sink: Option<W> = None;

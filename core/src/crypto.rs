@@ -58,6 +58,11 @@ impl SecretKey {
         Zeroizing::new(URL_SAFE_NO_PAD.encode(self.0))
     }
 
+    /// Wraps raw key bytes (e.g. a request's derived answer key).
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
     /// The raw key bytes, for the streaming file format.
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0

@@ -19,6 +19,15 @@ pub enum GoneReason {
     Deleted,
 }
 
+/// Why a request for a secret can no longer be answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestGoneReason {
+    /// Its expiration passed.
+    Expired,
+    /// Its owner deleted it.
+    Deleted,
+}
+
 /// Everything an engine operation can refuse or fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -70,6 +79,12 @@ pub enum Error {
     /// The secret existed but can no longer be revealed or changed.
     #[error("{}", gone_message(*.0))]
     Gone(GoneReason),
+    /// A request for a secret was answered already; this answer was not stored.
+    #[error("this request was already answered; only its first answer is kept")]
+    AlreadyAnswered,
+    /// A request for a secret can no longer be answered: it expired or its owner deleted it.
+    #[error("{}", request_gone_message(*.0))]
+    RequestGone(RequestGoneReason),
     /// Content or request larger than the configured limit.
     #[error("{message}")]
     TooLarge { message: String },
@@ -106,6 +121,13 @@ fn gone_message(reason: GoneReason) -> &'static str {
     }
 }
 
+fn request_gone_message(reason: RequestGoneReason) -> &'static str {
+    match reason {
+        RequestGoneReason::Expired => "this request has expired: ask the person for a new link",
+        RequestGoneReason::Deleted => "this request was deleted by the person who made it",
+    }
+}
+
 impl Error {
     /// An [`Error::InvalidInput`] about one field.
     pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
@@ -131,6 +153,9 @@ impl Error {
             Self::Gone(GoneReason::Consumed) => "consumed",
             Self::Gone(GoneReason::Expired) => "expired",
             Self::Gone(GoneReason::Deleted) => "deleted",
+            Self::AlreadyAnswered => "already_answered",
+            Self::RequestGone(RequestGoneReason::Expired) => "request_expired",
+            Self::RequestGone(RequestGoneReason::Deleted) => "request_deleted",
             Self::TooLarge { .. } => "too_large",
             Self::RateLimited { .. } => "rate_limited",
             Self::Busy { .. } => "busy",

@@ -13,6 +13,7 @@ pub mod filestream;
 pub mod geo;
 pub mod link;
 pub mod model;
+pub mod request;
 pub mod text;
 
 #[cfg(feature = "engine")]

@@ -3,6 +3,7 @@
 use crate::crypto::SecretKey;
 use crate::error::{Error, Result};
 use crate::model::SecretId;
+use crate::request::RequestPrivateKey;
 
 /// A parsed share link: `{base}/s/{id}#{key}`.
 #[derive(Clone, Debug)]
@@ -47,6 +48,50 @@ impl Link {
     }
 }
 
+/// The asker's link to the answer of a request: `{base}/a/{id}#{d}`, the private key d in the
+/// fragment (DESIGN §7.2).
+#[derive(Clone, Debug)]
+pub struct AnswerLink {
+    /// The server's public base URL, without trailing slash.
+    pub base: String,
+    /// The request's id (its answer's too).
+    pub id: SecretId,
+    /// The asker's private key.
+    pub key: RequestPrivateKey,
+}
+
+impl AnswerLink {
+    /// Builds the text of an answer link.
+    pub fn format(base: &str, id: &SecretId, key: &RequestPrivateKey) -> String {
+        format!(
+            "{}/a/{id}#{}",
+            base.trim_end_matches('/'),
+            key.to_base64url().as_str()
+        )
+    }
+
+    /// Parses a link as printed by [`AnswerLink::format`].
+    pub fn parse(link: &str) -> Result<Self> {
+        let bad = || {
+            Error::invalid(
+                "link",
+                "an answer link looks like https://host/a/<id>#<private key>",
+            )
+        };
+        let link = link.trim();
+        let (rest, key) = link.split_once('#').ok_or_else(bad)?;
+        let (base, id) = rest.rsplit_once("/a/").ok_or_else(bad)?;
+        if base.is_empty() {
+            return Err(bad());
+        }
+        Ok(Self {
+            base: base.to_string(),
+            id: id.trim_end_matches('/').parse()?,
+            key: RequestPrivateKey::from_base64url(key)?,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -62,5 +107,10 @@ mod tests {
         assert_eq!(link.key.as_bytes(), key.as_bytes());
         assert!(Link::parse("http://x/s/not-a-uuid#abc").is_err());
         assert!(Link::parse("http://x/s/0193").is_err());
+        let d = RequestPrivateKey::generate();
+        let a = AnswerLink::parse(&AnswerLink::format("http://h:1/p", &id, &d)).unwrap();
+        assert_eq!((a.base.as_str(), a.id), ("http://h:1/p", id));
+        assert_eq!(a.key.to_base64url().as_str(), d.to_base64url().as_str());
+        assert!(AnswerLink::parse(&text).is_err());
     }
 }

@@ -165,6 +165,59 @@ impl FromStr for Status {
     }
 }
 
+/// Where a request for a secret is in its life (DESIGN §7.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum RequestStatus {
+    /// Waiting for its one answer.
+    Open,
+    /// Answered: the answer is a secret of the asker's account with the request's id.
+    Answered,
+    /// Its expiration passed without an answer.
+    Expired,
+    /// Its owner deleted it; later answers are refused.
+    Deleted,
+}
+
+impl RequestStatus {
+    /// The stored and wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Answered => "answered",
+            Self::Expired => "expired",
+            Self::Deleted => "deleted",
+        }
+    }
+
+    /// The status as of `now`: an open request past its expiry is expired even before the
+    /// sweeper marks it.
+    pub fn live_at(self, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> Self {
+        if self == Self::Open && expires_at <= now {
+            Self::Expired
+        } else {
+            self
+        }
+    }
+}
+
+impl FromStr for RequestStatus {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "open" => Ok(Self::Open),
+            "answered" => Ok(Self::Answered),
+            "expired" => Ok(Self::Expired),
+            "deleted" => Ok(Self::Deleted),
+            _ => Err(Error::invalid(
+                "status",
+                "status must be one of open, answered, expired, deleted",
+            )),
+        }
+    }
+}
+
 /// What a secret holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -193,6 +246,8 @@ pub struct Expiration(Duration);
 impl Expiration {
     /// The default expiration: 24 hours.
     pub const DEFAULT: Self = Self(Duration::from_secs(24 * 3600));
+    /// How long a request for a secret stays open unless told otherwise.
+    pub const REQUEST_DEFAULT: Self = Self(Duration::from_secs(7 * 86_400));
 
     /// From a duration.
     pub fn from_duration(d: Duration) -> Self {

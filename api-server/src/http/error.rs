@@ -103,7 +103,8 @@ impl From<Error> for ApiError {
             | Error::SignInRequired { .. }
             | Error::NotTheRecipient { .. } => StatusCode::FORBIDDEN,
             Error::NotFound => StatusCode::NOT_FOUND,
-            Error::IdTaken => StatusCode::CONFLICT,
+            Error::IdTaken | Error::AlreadyAnswered => StatusCode::CONFLICT,
+            Error::RequestGone(_) => StatusCode::GONE,
             Error::Gone(_) => StatusCode::GONE,
             Error::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::RateLimited { retry_after } => {

@@ -26,6 +26,7 @@ mod files;
 mod guard;
 mod openapi;
 mod page;
+mod requests;
 mod rest;
 mod rpc;
 mod signin;
@@ -61,6 +62,7 @@ pub fn app(state: AppState, bots: Router) -> Router {
     Router::new()
         .merge(rpc::routes())
         .merge(rest::routes(state.clone()))
+        .merge(requests::routes(state.clone()))
         .route("/v1/openapi.json", get(openapi::serve))
         .merge(page::routes())
         .merge(signin::routes())

@@ -55,7 +55,9 @@ pub fn document(cfg: &EngineConfig) -> Result<Value, serde_json::Error> {
                 continue;
             };
             for (method, op) in item.iter_mut() {
-                let creates = (path == "/v1/secrets" && method == "post")
+                let creates = ((path == "/v1/secrets" || path == "/v1/requests")
+                    && method == "post")
+                    || path.ends_with("/answer")
                     || path == "/api.php"
                     || path.ends_with("/status");
                 if !creates && let Some(body) = op.get_mut("requestBody") {
@@ -184,10 +186,10 @@ fn constrain_schemas(doc: &mut Value, cfg: &EngineConfig) {
         ("content", content_update),
         ("ciphertext", json!({"type": "string", "pattern": ENVELOPE})),
         ("verifier", b64.clone()),
-        ("expiration", expiration),
-        ("views", views),
+        ("expiration", expiration.clone()),
+        ("views", views.clone()),
         ("passphrase", passphrase.clone()),
-        ("label", label),
+        ("label", label.clone()),
         ("allowed_countries", countries),
         ("webhook_url", webhook.clone()),
     ] {
@@ -215,6 +217,30 @@ fn constrain_schemas(doc: &mut Value, cfg: &EngineConfig) {
     ] {
         set_prop(doc, "RevealRequest", prop, nullable(value));
     }
+    // Requests for a secret (DESIGN §7.2).
+    set_prop(doc, "CreateRequest", "public_key", b64.clone());
+    set_prop(doc, "CreateRequest", "verifier", b64.clone());
+    for (prop, value) in [
+        (
+            "note",
+            json!({"type": "string", "maxLength": 500, "pattern": NO_CONTROLS}),
+        ),
+        ("label", label.clone()),
+        ("expiration", expiration.clone()),
+        ("answer_expiration", expiration.clone()),
+        ("answer_views", views.clone()),
+        ("webhook_url", webhook.clone()),
+        ("allow_files", json!({"type": "boolean"})),
+    ] {
+        set_prop(doc, "CreateRequest", prop, nullable(value));
+    }
+    set_prop(
+        doc,
+        "AnswerRequest",
+        "ciphertext",
+        json!({"type": "string", "pattern": ENVELOPE}),
+    );
+    set_prop(doc, "AnswerRequest", "ephemeral_public_key", b64.clone());
     set_prop(doc, "StatusRequest", "ticket", nullable(b64.clone()));
     set_prop(doc, "StatusRequest", "proof", b64);
     set_prop(doc, "UpdateAccount", "webhook_url", nullable(webhook));
@@ -238,6 +264,8 @@ fn constrain_schemas(doc: &mut Value, cfg: &EngineConfig) {
         "StatusRequest",
         "UpdateAccount",
         "Redeliver",
+        "CreateRequest",
+        "AnswerRequest",
     ] {
         if let Some(s) = schema_mut(doc, name) {
             s.insert("additionalProperties".into(), json!(false));
@@ -245,7 +273,13 @@ fn constrain_schemas(doc: &mut Value, cfg: &EngineConfig) {
     }
     // The list query's parameters carry the same constraints, and are optional query
     // parameters (the derive would call them required path parameters).
-    if let Some(Value::Array(params)) = doc.pointer_mut("/paths/~1v1~1secrets/get/parameters") {
+    for list in [
+        "/paths/~1v1~1secrets/get/parameters",
+        "/paths/~1v1~1requests/get/parameters",
+    ] {
+        let Some(Value::Array(params)) = doc.pointer_mut(list) else {
+            continue;
+        };
         for p in params.iter_mut() {
             p["in"] = json!("query");
             p["required"] = json!(false);
@@ -331,6 +365,9 @@ fn rpc_body(doc: &mut Value) {
     let fallback = |name: &str| match name {
         "Redeliver" => json!({"properties": {"event_id": {"type": "string"}},
             "required": ["event_id"]}),
+        "RequestListQuery" => json!({"properties": {
+            "limit": {"type": ["integer", "null"], "minimum": 1, "maximum": 100},
+            "cursor": {"anyOf": [cursor(), {"type": "null"}]}}}),
         "ListQuery" => json!({"properties": {
             "status": {"oneOf": [{"$ref": "#/components/schemas/Status"}, {"type": "null"}]},
             "limit": {"type": ["integer", "null"], "minimum": 1, "maximum": 100},

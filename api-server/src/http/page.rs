@@ -19,10 +19,27 @@ const REVEAL_JS: &str = include_str!("../../assets/reveal.js");
 const STYLE_CSS: &str = include_str!("../../assets/style.css");
 const STREAM_JS: &str = include_str!("../../assets/stream.js");
 const SIGNIN_JS: &str = include_str!("../../assets/signin.js");
+const REQUEST_CRYPTO_JS: &str = include_str!("../../assets/request-crypto.js");
+const REQUEST_ANSWER_JS: &str = include_str!("../../assets/request-answer.js");
+const REQUEST_OPEN_JS: &str = include_str!("../../assets/request-open.js");
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/s/{id}", get(page))
+        .route("/r/{id}", get(responder_page))
+        .route("/a/{id}", get(asker_page))
+        .route(
+            "/assets/request-crypto.js",
+            get(|| async { asset("text/javascript; charset=utf-8", REQUEST_CRYPTO_JS) }),
+        )
+        .route(
+            "/assets/request-answer.js",
+            get(|| async { asset("text/javascript; charset=utf-8", REQUEST_ANSWER_JS) }),
+        )
+        .route(
+            "/assets/request-open.js",
+            get(|| async { asset("text/javascript; charset=utf-8", REQUEST_OPEN_JS) }),
+        )
         // Browsers ask for it on every page; a 204 keeps their consoles (and our logs) quiet.
         .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .route(
@@ -61,6 +78,24 @@ async fn page(State(state): State<AppState>, addr: ClientAddr) -> Response {
     // The same bytes for every id, known or not: the page asks the status endpoint with the
     // proof it derives from the fragment, so the id alone learns nothing here.
     page_headers(Html(PAGE_HTML).into_response())
+}
+
+/// The responder's page for a request (DESIGN §7.2): the same bytes for every id; its script
+/// reads the request and checks its key against the fragment.
+async fn responder_page(State(state): State<AppState>, addr: ClientAddr) -> Response {
+    if let Err(e) = limit_address(&state, &addr).await {
+        return e.into_response();
+    }
+    page_headers(Html(RESPONDER_HTML).into_response())
+}
+
+/// The asker's page for an answer: the same bytes for every id; the private key stays in the
+/// fragment.
+async fn asker_page(State(state): State<AppState>, addr: ClientAddr) -> Response {
+    if let Err(e) = limit_address(&state, &addr).await {
+        return e.into_response();
+    }
+    page_headers(Html(ASKER_HTML).into_response())
 }
 
 /// The headers of every page a person reads (the reveal page, the sign-in pages): a strict CSP
@@ -136,6 +171,60 @@ const PAGE_HTML: &str = concat!(
 <script src="../assets/reveal.js"></script>
 </main>
 <footer>Decrypted in your browser: the key is the part of the link after <code>#</code>, which is never sent to the server.</footer>
+</body>
+</html>
+"#
+);
+
+/// The responder page: every state is in it, hidden until the script knows which applies.
+const RESPONDER_HTML: &str = concat!(
+    page_head!("Seecret: someone asked you for a secret", "../assets/"),
+    r#"<body>
+<main>
+<h1>Seecret</h1>
+<form id="answer-form" hidden>
+<p id="note"></p>
+<label for="answer-text">Your answer</label>
+<textarea id="answer-text" rows="6" autocomplete="off" spellcheck="false"></textarea>
+<div id="file-box" hidden>
+<label for="answer-file">Or send a file</label>
+<input id="answer-file" type="file">
+</div>
+<button id="send" type="submit">Encrypt and send</button>
+</form>
+<p id="gone" hidden></p>
+<p id="status" role="status" aria-live="polite">Checking the link…</p>
+<noscript><p>This page needs JavaScript: your answer is encrypted in your browser.</p></noscript>
+<script src="../assets/stream.js"></script>
+<script type="module" src="../assets/request-answer.js"></script>
+</main>
+<footer>Encrypted in your browser to the key in the link (after <code>#</code>): only the person who asked can read it.</footer>
+</body>
+</html>
+"#
+);
+
+/// The asker's page.
+const ASKER_HTML: &str = concat!(
+    page_head!("Seecret: the answer to your request", "../assets/"),
+    r#"<body>
+<main>
+<h1>Seecret</h1>
+<section id="waiting" hidden>
+<p id="lead"></p>
+<button id="open" type="button">Open the answer</button>
+</section>
+<p id="gone" hidden></p>
+<p id="status" role="status" aria-live="polite">Checking the link…</p>
+<section id="result" hidden>
+<pre id="content"></pre>
+<button id="copy" type="button">Copy to clipboard</button>
+</section>
+<noscript><p>This page needs JavaScript: the answer is decrypted in your browser.</p></noscript>
+<script src="../assets/stream.js"></script>
+<script type="module" src="../assets/request-open.js"></script>
+</main>
+<footer>Decrypted in your browser with the private key in the link (after <code>#</code>), which is never sent to the server.</footer>
 </body>
 </html>
 "#

@@ -287,10 +287,14 @@ impl Modify for BearerAuth {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Seecret API", description = "One-time secret links: create, share, reveal once."),
-    paths(create, list, get_one, update, delete, account, update_account, rotate_webhook_secret, redeliver, reveal, status, super::rpc::rpc),
+    paths(create, list, get_one, update, delete, account, update_account, rotate_webhook_secret, redeliver, reveal, status,
+        super::requests::create_request, super::requests::list_requests, super::requests::get_request,
+        super::requests::delete_request, super::requests::public_request, super::requests::answer_request,
+        super::rpc::rpc),
     modifiers(&BearerAuth),
     tags((name = "secrets", description = "Owner operations (Bearer token)"),
         (name = "reveal", description = "Recipient operations (no token)"),
+        (name = "requests", description = "Requests for a secret: the asker's operations (Bearer token)"),
         (name = "rpc", description = "The product page's operation-style endpoint"))
 )]
 pub struct ApiDoc;

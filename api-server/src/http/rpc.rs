@@ -12,7 +12,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use seecret_core::api::{
-    CreateSecret, ListQuery, Redeliver, RevealRequest, UpdateAccount, UpdateSecret,
+    CreateRequest, CreateSecret, ListQuery, Redeliver, RequestListQuery, RevealRequest,
+    UpdateAccount, UpdateSecret,
 };
 use seecret_core::model::SecretId;
 use serde::de::DeserializeOwned;
@@ -79,6 +80,14 @@ operations! {
     "rotate_webhook_secret" => RotateWebhookSecret(Fields<Empty>),
     /// `POST /v1/webhook-events/{id}/redeliver`.
     "redeliver_webhook" => RedeliverWebhook(Fields<Redeliver>),
+    /// `POST /v1/requests`.
+    "create_request" => CreateReq(Fields<CreateRequest>),
+    /// `GET /v1/requests/{id}`.
+    "get_request" => GetReq(Targeted<Empty>),
+    /// `GET /v1/requests`.
+    "list_requests" => ListReqs(Fields<RequestListQuery>),
+    /// `DELETE /v1/requests/{id}`.
+    "delete_request" => DeleteReq(Targeted<Empty>),
     /// `POST /v1/secrets/{id}/reveal`: the one operation without a token.
     "reveal_seecret" => RevealSeecret(Targeted<RevealRequest>),
 }
@@ -166,8 +175,8 @@ fn take_id(map: &mut Map<String, Value>) -> Result<SecretId, ApiError> {
 }
 
 /// The product page's endpoint: a JSON object whose `operation` is one of create_seecret,
-/// update_seecret, get_seecret, list_seecrets, delete_seecret, get_account (Bearer token) or
-/// reveal_seecret (no token). The other fields are those of the matching `/v1` operation, plus
+/// update_seecret, get_seecret, list_seecrets, delete_seecret, get_account, create_request,
+/// get_request, list_requests, delete_request (Bearer token) or reveal_seecret (no token). The other fields are those of the matching `/v1` operation, plus
 /// `id` where one secret is meant. Answers are the same flat objects as `/v1`.
 #[utoipa::path(post, path = "/api.php", tag = "rpc",
     security((), ("bearer" = [])),
@@ -282,6 +291,18 @@ async fn owner_operation(
             let r = f.0?;
             engine.redeliver_webhook(account, &r.event_id).await?;
             Json(serde_json::json!({"event_id": r.event_id, "state": "pending"})).into_response()
+        }
+        Operation::CreateReq(f) => {
+            Json(engine.create_request(account, f.0?).await?).into_response()
+        }
+        Operation::GetReq(t) => {
+            let (id, Empty {}) = t.parts()?;
+            Json(engine.get_request(account, id).await?).into_response()
+        }
+        Operation::ListReqs(f) => Json(engine.list_requests(account, f.0?).await?).into_response(),
+        Operation::DeleteReq(t) => {
+            let (id, Empty {}) = t.parts()?;
+            Json(engine.delete_request(account, id).await?).into_response()
         }
         Operation::RevealSeecret(_) => {
             // `dispatch` answers it before any account is needed.

@@ -26,7 +26,7 @@ impl Engine {
 
     /// Deletes the blob of an upload no row links to (its create failed). Only that upload's own
     /// random key is touched; a failure leaves an orphan for the sweeper.
-    async fn discard_upload(&self, key: &str) {
+    pub(super) async fn discard_upload(&self, key: &str) {
         if let Some(blobs) = &self.blobs
             && let Err(e) = blobs.delete(key).await
         {

@@ -5,7 +5,8 @@
 //! webhook settings), `secrets` (create, read, list, update, delete), `reveal` (status and
 //! reveal), `files` (file uploads and downloads), `passphrase` (Argon2 and the attempt window),
 //! `rules` (every input check, the proof check, and the live-status rule), `recipient` (secrets
-//! bound to a platform user: sign-in tickets and the reveal rule) and `sweep` (expiry, retention
+//! bound to a platform user: sign-in tickets and the reveal rule), `requests` (requests for a
+//! secret and their one answer, DESIGN §7.2) and `sweep` (expiry, retention
 //! and leftovers). This file holds the engine, its settings and its construction.
 
 use std::collections::HashMap;
@@ -28,6 +29,7 @@ mod accounts;
 mod files;
 mod passphrase;
 mod recipient;
+mod requests;
 mod reveal;
 mod rules;
 mod secrets;

@@ -37,6 +37,7 @@ impl Engine {
             views_remaining: r.views_total.saturating_sub(r.views_used),
             size: r.size,
             bound_to: r.bound_to.clone(),
+            ephemeral_public_key: r.ephemeral_public_key.map(|k| k.to_base64url()),
         })
     }
 
@@ -196,6 +197,7 @@ impl Engine {
             ciphertext,
             views_remaining,
             status,
+            ephemeral_public_key: record.ephemeral_public_key.map(|k| k.to_base64url()),
         }))
     }
 }

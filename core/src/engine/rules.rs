@@ -233,6 +233,11 @@ pub(super) fn check_name(field: &'static str, name: Option<String>) -> Result<Op
     check_text(field, field, 200, name)
 }
 
+/// The note a request shows its responder: at most 500 characters, like a label otherwise.
+pub(super) fn check_note(note: Option<String>) -> Result<Option<String>> {
+    check_text("note", "note", 500, note)
+}
+
 /// [`check_name`] for a part (`what`, e.g. `bound_to.name`) of `field`, at most `max` characters.
 fn check_text(
     field: &'static str,

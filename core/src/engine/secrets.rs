@@ -383,6 +383,7 @@ impl Draft {
             verifier: None,
             content_version: 0,
             bound_to: self.bound_to,
+            ephemeral_public_key: None,
         }
     }
 }

@@ -49,6 +49,9 @@ impl Engine {
         {
             self.drop_blob(id, &blob).await;
         }
+        // Open requests past their expiry read as expired already; marking them lets the
+        // retention purge forget them in time.
+        self.store.expire_requests(now).await?;
         report.purged = self
             .store
             .purge_ended(now - to_chrono(self.cfg.retention))

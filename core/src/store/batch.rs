@@ -593,6 +593,7 @@ mod tests {
             verifier: None,
             content_version: 0,
             bound_to: None,
+            ephemeral_public_key: None,
         };
         let taken = SecretId::new();
         store.insert_secret(&secret(taken)).await.unwrap();

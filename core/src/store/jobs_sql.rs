@@ -341,6 +341,10 @@ macro_rules! jobs_fns {
                     .bind(millis(cutoff))
                     .execute(s.writer())
                     .await?;
+                sqlx::query("DELETE FROM requests WHERE ended_at IS NOT NULL AND ended_at < $1")
+                    .bind(millis(cutoff))
+                    .execute(s.writer())
+                    .await?;
                 // Rows whose blob is still in the store stay until it is gone, so none is
                 // forgotten.
                 let res = sqlx::query(

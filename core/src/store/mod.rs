@@ -10,7 +10,8 @@ use chrono::{DateTime, Utc};
 
 use crate::api::{Usage, WebhookDelivery};
 use crate::crypto::{Verifier, WebhookSecret};
-use crate::model::{AccountId, Kind, PlatformIdentity, SecretId, Status, ViewEntry};
+use crate::model::{AccountId, Kind, PlatformIdentity, RequestStatus, SecretId, Status, ViewEntry};
+use crate::request::RequestPublicKey;
 
 mod batch;
 mod error;
@@ -110,6 +111,55 @@ pub struct SecretRecord {
     pub content_version: i64,
     /// The only platform user who may open it (set at creation, never changed).
     pub bound_to: Option<PlatformIdentity>,
+    /// For the answer to a request (whose id it shares): the responder's ephemeral public key.
+    pub ephemeral_public_key: Option<RequestPublicKey>,
+}
+
+/// A request for a secret as stored (DESIGN §7.2). Holds the asker's public key, never d.
+#[derive(Clone, Debug)]
+pub struct RequestRecord {
+    /// Id; the answer is the secret with the same id.
+    pub id: SecretId,
+    /// The asker's account.
+    pub account_id: AccountId,
+    /// The asker's X25519 public key Q.
+    pub public_key: RequestPublicKey,
+    /// The answer's reveal verifier, from the asker's d.
+    pub verifier: Verifier,
+    /// Shown to the responder.
+    pub note: Option<String>,
+    /// The owner's note.
+    pub label: Option<String>,
+    /// Webhook for its events, overriding the account's.
+    pub webhook_url: Option<String>,
+    /// Whether a file answer is accepted.
+    pub allow_files: bool,
+    /// The answer's lifetime.
+    pub answer_expiration: std::time::Duration,
+    /// The answer's views.
+    pub answer_views: u32,
+    /// Stored status (see [`RequestStatus::live_at`]).
+    pub status: RequestStatus,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// When it stops accepting an answer.
+    pub expires_at: DateTime<Utc>,
+    /// When it was answered.
+    pub answered_at: Option<DateTime<Utc>>,
+}
+
+/// What happened to an answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AnswerOutcome {
+    /// Stored: the request is answered and the answer secret exists.
+    Accepted {
+        /// Outbox events written with it.
+        events: usize,
+    },
+    /// Nothing stored: the request is not open (its stored status; `Open` means it expired).
+    NotOpen(RequestStatus),
+    /// No such request.
+    Unknown,
 }
 
 impl std::fmt::Debug for SecretRecord {
@@ -484,6 +534,36 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> StoreResult<()>;
     /// A chat-app workspace's settings, if its admins saved any.
     async fn workspace_settings(&self, provider: &str, team: &str) -> StoreResult<Option<String>>;
+    /// Stores a new request.
+    async fn insert_request(&self, request: &RequestRecord) -> StoreResult<()>;
+    /// Reads a request.
+    async fn request(&self, id: SecretId) -> StoreResult<Option<RequestRecord>>;
+    /// A page of the account's requests, newest first, ids strictly below `before`.
+    async fn list_requests(
+        &self,
+        account: AccountId,
+        before: Option<SecretId>,
+        limit: u32,
+    ) -> StoreResult<Vec<RequestRecord>>;
+    /// Marks an open request of `account` deleted; false if it was not open.
+    async fn delete_request(
+        &self,
+        account: AccountId,
+        id: SecretId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Accepts `answer` (a secret with the request's id) for request `answer.id` if the request
+    /// is still open and unexpired at `now`, in one transaction: the request's conditional move
+    /// to `answered`, the secret's insert and the `seecret.request_answered` events. Of
+    /// concurrent answers (from any instance) exactly one is accepted.
+    async fn answer_request(
+        &self,
+        answer: &SecretRecord,
+        now: DateTime<Utc>,
+    ) -> StoreResult<AnswerOutcome>;
+    /// Marks open requests past their expiry `expired`; returns how many.
+    async fn expire_requests(&self, now: DateTime<Utc>) -> StoreResult<u64>;
+
     /// Claims a platform event for handling: true the first time `key` is claimed (across
     /// instances), false for a redelivery. Claims older than `forget_before` are dropped first.
     async fn claim_bot_event(

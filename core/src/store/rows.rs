@@ -6,10 +6,13 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{AccountRecord, OutboxRow, SecretRecord, StoreError, StoreResult, TicketRecord};
+use super::{
+    AccountRecord, OutboxRow, RequestRecord, SecretRecord, StoreError, StoreResult, TicketRecord,
+};
 use crate::api::WebhookDelivery;
 use crate::crypto::Verifier;
 use crate::model::{Kind, PlatformIdentity, ViewEntry};
+use crate::request::RequestPublicKey;
 
 /// An `accounts` row, as the account queries select it.
 #[derive(sqlx::FromRow)]
@@ -48,6 +51,57 @@ pub(super) struct SecretRow {
     verifier: Option<Vec<u8>>,
     content_version: i64,
     bound_to: Option<String>,
+    /// Absent from listings' column lists (they never need it).
+    #[sqlx(default)]
+    ephemeral_public_key: Option<Vec<u8>>,
+}
+
+/// A `requests` row.
+#[derive(sqlx::FromRow)]
+pub(super) struct RequestRow {
+    id: String,
+    account_id: String,
+    public_key: Vec<u8>,
+    verifier: Vec<u8>,
+    note: Option<String>,
+    label: Option<String>,
+    webhook_url: Option<String>,
+    allow_files: i32,
+    answer_expiration: i64,
+    answer_views: i32,
+    status: String,
+    created_at: i64,
+    expires_at: i64,
+    answered_at: Option<i64>,
+}
+
+impl RequestRow {
+    pub(super) fn into_record(self) -> StoreResult<RequestRecord> {
+        Ok(RequestRecord {
+            id: parse(&self.id, "requests.id")?,
+            account_id: parse(&self.account_id, "requests.account_id")?,
+            public_key: RequestPublicKey::from_bytes(&self.public_key)
+                .ok_or_else(|| StoreError::corrupt("requests.public_key", "malformed"))?,
+            verifier: Verifier::from_bytes(&self.verifier)
+                .ok_or_else(|| StoreError::corrupt("requests.verifier", "malformed"))?,
+            note: self.note,
+            label: self.label,
+            webhook_url: self.webhook_url,
+            allow_files: self.allow_files != 0,
+            answer_expiration: std::time::Duration::from_secs(
+                u64::try_from(self.answer_expiration)
+                    .map_err(|_| StoreError::corrupt("requests.answer_expiration", "negative"))?,
+            ),
+            answer_views: count(self.answer_views, "requests.answer_views")?,
+            status: parse(&self.status, "requests.status")?,
+            created_at: time(self.created_at, "requests.created_at")?,
+            expires_at: time(self.expires_at, "requests.expires_at")?,
+            answered_at: self
+                .answered_at
+                .map(|t| time(t, "requests.answered_at"))
+                .transpose()?,
+        })
+    }
 }
 
 /// The columns of a secret its events report (see `facts_events` in [`store_impl!`]).
@@ -251,6 +305,14 @@ impl SecretRow {
             bound_to: self
                 .bound_to
                 .map(|j| identity(&j, "secrets.bound_to"))
+                .transpose()?,
+            ephemeral_public_key: self
+                .ephemeral_public_key
+                .map(|k| {
+                    RequestPublicKey::from_bytes(&k).ok_or_else(|| {
+                        StoreError::corrupt("secrets.ephemeral_public_key", "malformed")
+                    })
+                })
                 .transpose()?,
         })
     }

@@ -72,13 +72,16 @@ macro_rules! store_impl {
             use super::$store;
             use $crate::api::{Usage, WebhookDelivery};
             use $crate::crypto::WebhookSecret;
-            use $crate::model::{AccountId, PlatformIdentity, SecretId, Status, ViewEntry};
+            use $crate::model::{
+                AccountId, PlatformIdentity, RequestStatus, SecretId, Status, ViewEntry,
+            };
             use $crate::store::rows::{
-                AccountRow, EndedRow, FactsRow, SecretRow, TicketRow, UsageRow, ViewRow, count,
+                AccountRow, EndedRow, FactsRow, RequestRow, SecretRow, TicketRow, UsageRow, ViewRow, count,
                 identity_json, join_countries, millis, parse, time, to_i32, to_i64,
             };
             use $crate::store::{
-                AccountRecord, Attempt, AttemptClaim, OutboxRow, SecretPatch, SecretRecord, Store,
+                AccountRecord, AnswerOutcome, Attempt, AttemptClaim, OutboxRow, RequestRecord,
+                SecretPatch, SecretRecord, Store,
                 StoreError, StoreResult, TicketRecord, Unit, ViewClaim, WebhookSecrets,
             };
             use $crate::outbox::event_type;
@@ -105,7 +108,7 @@ macro_rules! store_impl {
                     "INSERT INTO secrets (id, account_id, kind, envelope, blob_key, size,
                         file_name, label, passphrase_hash, allowed_countries, webhook_url,
                         notify, views_total, views_used, status, created_at, expires_at,
-                        verifier, bound_to) ",
+                        verifier, bound_to, request_id, ephemeral_public_key) ",
                 );
                 q.push_values(rows.iter().zip(numbers), |mut b, (s, (size, views, bound))| {
                     b.push_bind(s.id.to_string())
@@ -126,7 +129,10 @@ macro_rules! store_impl {
                         .push_bind(millis(s.created_at))
                         .push_bind(millis(s.expires_at))
                         .push_bind(s.verifier.as_ref().map(|w| w.as_bytes().to_vec()))
-                        .push_bind(bound);
+                        .push_bind(bound)
+                        // An answer shares its request's id.
+                        .push_bind(s.ephemeral_public_key.map(|_| s.id.to_string()))
+                        .push_bind(s.ephemeral_public_key.map(|k| k.as_bytes().to_vec()));
                 });
                 match q.build().execute(&mut *conn).await {
                     // The primary key is the only unique constraint here: an id is someone's
@@ -833,6 +839,162 @@ macro_rules! store_impl {
                     .bind(team)
                     .fetch_optional(self.reader())
                     .await?)
+                }
+
+                async fn insert_request(&self, r: &RequestRecord) -> StoreResult<()> {
+                    let views = to_i32(r.answer_views, "answer_views")?;
+                    let secs = to_i64(r.answer_expiration.as_secs(), "answer_expiration")?;
+                    let r = r.clone();
+                    self.write(Unit::Statement, move |conn| Box::pin(async move {
+                    let res = sqlx::query(
+                        "INSERT INTO requests (id, account_id, public_key, verifier, note, label,
+                            webhook_url, allow_files, answer_expiration, answer_views, status,
+                            created_at, expires_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                    )
+                    .bind(r.id.to_string())
+                    .bind(r.account_id.to_string())
+                    .bind(r.public_key.as_bytes().to_vec())
+                    .bind(r.verifier.as_bytes().to_vec())
+                    .bind(&r.note)
+                    .bind(&r.label)
+                    .bind(&r.webhook_url)
+                    .bind(i32::from(r.allow_files))
+                    .bind(secs)
+                    .bind(views)
+                    .bind(r.status.as_str())
+                    .bind(millis(r.created_at))
+                    .bind(millis(r.expires_at))
+                    .execute(&mut *conn)
+                    .await;
+                    match res {
+                        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                            Err(StoreError::IdTaken)
+                        }
+                        other => other.map(drop).map_err(StoreError::from),
+                    }
+                    })).await
+                }
+
+                async fn request(&self, id: SecretId) -> StoreResult<Option<RequestRecord>> {
+                    sqlx::query_as::<_, RequestRow>("SELECT * FROM requests WHERE id = $1")
+                        .bind(id.to_string())
+                        .fetch_optional(self.reader())
+                        .await?
+                        .map(RequestRow::into_record)
+                        .transpose()
+                }
+
+                async fn list_requests(
+                    &self,
+                    account: AccountId,
+                    before: Option<SecretId>,
+                    limit: u32,
+                ) -> StoreResult<Vec<RequestRecord>> {
+                    let mut q = QueryBuilder::<$db>::new(
+                        "SELECT * FROM requests WHERE account_id = ",
+                    );
+                    q.push_bind(account.to_string());
+                    if let Some(b) = before {
+                        q.push(" AND id < ").push_bind(b.to_string());
+                    }
+                    q.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(limit));
+                    q.build_query_as::<RequestRow>()
+                        .fetch_all(self.reader())
+                        .await?
+                        .into_iter()
+                        .map(RequestRow::into_record)
+                        .collect()
+                }
+
+                async fn delete_request(
+                    &self,
+                    account: AccountId,
+                    id: SecretId,
+                    now: DateTime<Utc>,
+                ) -> StoreResult<bool> {
+                    self.write(Unit::Statement, move |conn| Box::pin(async move {
+                    // Conditional on `open`: racing an answer, only one of them changes the row
+                    // (the answer's own conditional update then matches nothing).
+                    let res = sqlx::query(
+                        "UPDATE requests SET status = 'deleted', ended_at = $1
+                         WHERE id = $2 AND account_id = $3 AND status = 'open'",
+                    )
+                    .bind(millis(now))
+                    .bind(id.to_string())
+                    .bind(account.to_string())
+                    .execute(&mut *conn)
+                    .await?;
+                    Ok(res.rows_affected() == 1)
+                    })).await
+                }
+
+                async fn answer_request(
+                    &self,
+                    answer: &SecretRecord,
+                    now: DateTime<Utc>,
+                ) -> StoreResult<AnswerOutcome> {
+                    answer.size.map(|v| to_i64(v, "size")).transpose()?;
+                    to_i32(answer.views_total, "views")?;
+                    let answer = answer.clone();
+                    self.write(Unit::Statements, move |conn| Box::pin(async move {
+                    let id = answer.id;
+                    // One conditional UPDATE decides which answer is kept. Concurrent answers
+                    // (from any instance) queue on the write lock (SQLite's single writer,
+                    // PostgreSQL's row lock); each one that waited re-checks `status = 'open'`
+                    // against the row the previous one committed, so exactly one matches. The
+                    // secret is inserted in the same transaction: no answered request without
+                    // its answer, and no second answer.
+                    let moved = sqlx::query(
+                        "UPDATE requests SET status = 'answered', answered_at = $1, ended_at = $1
+                         WHERE id = $2 AND status = 'open' AND expires_at > $1",
+                    )
+                    .bind(millis(now))
+                    .bind(id.to_string())
+                    .execute(&mut *conn)
+                    .await?;
+                    if moved.rows_affected() != 1 {
+                        let status: Option<(String,)> =
+                            sqlx::query_as("SELECT status FROM requests WHERE id = $1")
+                                .bind(id.to_string())
+                                .fetch_optional(&mut *conn)
+                                .await?;
+                        return Ok(match status {
+                            Some((s,)) => AnswerOutcome::NotOpen(parse::<RequestStatus>(
+                                &s,
+                                "requests.status",
+                            )?),
+                            None => AnswerOutcome::Unknown,
+                        });
+                    }
+                    insert_secrets(&mut *conn, std::slice::from_ref(&answer)).await?;
+                    let row: FactsRow = sqlx::query_as(
+                        "SELECT account_id, label, views_total, views_used, webhook_url, notify,
+                            (SELECT a.webhook_url FROM accounts a WHERE a.id = secrets.account_id) AS account_webhook_url
+                         FROM secrets WHERE id = $1",
+                    )
+                    .bind(id.to_string())
+                    .fetch_one(&mut *conn)
+                    .await?;
+                    let evs = facts_events(
+                        id, &row, &[event_type::REQUEST_ANSWERED], None, None, None, now,
+                    )?;
+                    insert_events(&mut *conn, &evs).await?;
+                    Ok(AnswerOutcome::Accepted { events: evs.len() })
+                    })).await
+                }
+
+                async fn expire_requests(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+                    self.write(Unit::Statement, move |conn| Box::pin(async move {
+                    let res = sqlx::query(
+                        "UPDATE requests SET status = 'expired', ended_at = expires_at
+                         WHERE status = 'open' AND expires_at <= $1",
+                    )
+                    .bind(millis(now))
+                    .execute(&mut *conn)
+                    .await?;
+                    Ok(res.rows_affected())
+                    })).await
                 }
 
                 async fn claim_bot_event(

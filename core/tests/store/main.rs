@@ -33,6 +33,7 @@ mod accounts;
 mod binding;
 mod engine;
 mod jobs;
+mod requests;
 mod secrets;
 mod views;
 
@@ -40,6 +41,7 @@ use accounts::*;
 use binding::*;
 use engine::*;
 use jobs::*;
+use requests::*;
 use secrets::*;
 use views::*;
 
@@ -194,6 +196,8 @@ conformance!(
     chat_users_shares_settings_and_event_claims,
     corrupt_rows_are_errors,
     engine_scenario_across_two_instances,
+    requests_round_trip_and_end_once,
+    one_answer_wins_across_racing_instances,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -253,6 +257,7 @@ fn secret(account: &AccountRecord, views: u32) -> SecretRecord {
         verifier: None,
         content_version: 0,
         bound_to: None,
+        ephemeral_public_key: None,
     }
 }
 

@@ -4,6 +4,7 @@
 mod binding;
 mod input;
 mod lifecycle;
+mod requests;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
