@@ -132,6 +132,8 @@ pub struct RequestRecord {
     pub label: Option<String>,
     /// Webhook for its events, overriding the account's.
     pub webhook_url: Option<String>,
+    /// The in-process subscriber (a bot's chat user) told of its answer; copied into the answer.
+    pub notify: Option<String>,
     /// Whether a file answer is accepted.
     pub allow_files: bool,
     /// The answer's lifetime.

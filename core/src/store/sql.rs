@@ -849,8 +849,8 @@ macro_rules! store_impl {
                     let res = sqlx::query(
                         "INSERT INTO requests (id, account_id, public_key, verifier, note, label,
                             webhook_url, allow_files, answer_expiration, answer_views, status,
-                            created_at, expires_at)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                            created_at, expires_at, notify)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
                     )
                     .bind(r.id.to_string())
                     .bind(r.account_id.to_string())
@@ -865,6 +865,7 @@ macro_rules! store_impl {
                     .bind(r.status.as_str())
                     .bind(millis(r.created_at))
                     .bind(millis(r.expires_at))
+                    .bind(&r.notify)
                     .execute(&mut *conn)
                     .await;
                     match res {
