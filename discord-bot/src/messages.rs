@@ -304,7 +304,7 @@ pub fn copy_failed(what: &str, why: &str) -> String {
 
 /// The sender's DM about an event, if it is one worth a message.
 pub fn event_text(e: &EventPayload) -> Option<String> {
-    let icon = if e.kind == phrases::REQUEST_ANSWERED {
+    let icon = if e.kind == seecret_core::api::event_type::REQUEST_ANSWERED {
         "📥"
     } else {
         "👀"

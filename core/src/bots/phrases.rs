@@ -47,13 +47,10 @@ pub fn event_phrase(e: &EventPayload) -> Option<String> {
     }
 }
 
-/// The type of the event that tells an asker their request was answered (DESIGN §7.2).
-pub const REQUEST_ANSWERED: &str = "seecret.request_answered";
-
 /// The sender's message about an event, if it is one worth a message:
 /// `Your secret for <@U2> was viewed (1 of 1).` (the recipient comes from the label).
 pub fn event_text(e: &EventPayload) -> Option<String> {
-    if e.kind == REQUEST_ANSWERED {
+    if e.kind == crate::api::event_type::REQUEST_ANSWERED {
         return Some(request_answered(e.label.as_deref()));
     }
     let what = event_phrase(e)?;
@@ -266,7 +263,7 @@ mod tests {
 
     #[test]
     fn a_request_answered_names_the_responder_and_never_carries_a_link() {
-        let mut e = event(REQUEST_ANSWERED, 1, 1);
+        let mut e = event(crate::api::event_type::REQUEST_ANSWERED, 1, 1);
         e.label = Some(request_label("Slack T1", "U1", "U2"));
         let t = event_text(&e).unwrap();
         assert!(
