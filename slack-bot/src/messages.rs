@@ -206,6 +206,16 @@ pub fn error(text: &str) -> Message {
     plain(&format!(":warning: {}", escape(text)))
 }
 
+/// The request's link could not be sent to `responder` (a checked user id, kept as a mention;
+/// only Slack's reason is escaped).
+pub fn request_undelivered(responder: &str, e: &dyn std::fmt::Display) -> Message {
+    let why = escape(&e.to_string());
+    plain(&format!(
+        ":warning: {}",
+        phrases::request_undelivered(responder, &why)
+    ))
+}
+
 /// `text` as mrkdwn shows it literally (Slack's three escapes).
 pub fn escape(text: &str) -> String {
     text.replace('&', "&amp;")

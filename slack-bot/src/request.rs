@@ -123,7 +123,10 @@ async fn ask_and_deliver(
     let dm = messages::request_for_responder(asker, note.as_deref(), &asked);
     let delivery = async { slack.dm(&token, responder, dm).await.map(|_| ()) };
     if let Err(e) = core.deliver_or_withdraw(asked.id, delivery).await {
-        return Outcome::error(&phrases::request_undelivered(responder, &e));
+        return Outcome {
+            message: messages::request_undelivered(responder, &e),
+            carries: None,
+        };
     }
     let kept = slack
         .dm(
