@@ -519,7 +519,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn installation(&self, provider: &str, team: &str) -> StoreResult<Option<Vec<u8>>>;
 
     /// Up to `limit` of the account's secrets created for the in-process subscriber `notify`
-    /// (a chat user, `slack:T1:U1`), newest first, without their envelopes.
+    /// (a chat user, `slack:T1:U1`), newest first, without their envelopes; not the answers to
+    /// their requests.
     async fn secrets_notifying(
         &self,
         account: AccountId,

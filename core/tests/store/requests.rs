@@ -94,6 +94,13 @@ pub(super) async fn requests_round_trip_and_end_once(db: Db) {
     assert_eq!(stored_answer.ephemeral_public_key, x.ephemeral_public_key);
     assert_eq!(stored_answer.verifier, Some(r.verifier.clone()));
     assert_eq!(stored_answer.notify.as_deref(), Some("slack:T1:U1"));
+    // It is not one of the chat user's shares.
+    assert!(
+        s.secrets_notifying(a.id, "slack:T1:U1", 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(kinds(&*s, r.id).await, vec!["seecret.request_answered"]);
     assert_eq!(
         s.request(r.id).await.unwrap().unwrap().status,
