@@ -226,3 +226,103 @@ async fn a_request_that_cannot_reach_alice_is_deleted_and_the_asker_told_why() {
         "no private link for a deleted request"
     );
 }
+
+#[tokio::test]
+async fn a_standalone_bot_requests_from_a_remote_server_and_hears_the_answer_by_webhook() {
+    let (server, whsec) = seecret_tests::server_for_standalone_bot().await;
+    let slack = FakeApi::start(slack_answers()).await;
+    let port = seecret_tests::free_port();
+    let state = tempfile::tempdir().unwrap();
+    let bot_url = format!("http://127.0.0.1:{port}");
+    let child = std::process::Command::new(seecret_tests::workspace_bin("seecret-slack"))
+        .env("SEECRET_SERVER", &server.base)
+        .env("SEECRET_TOKEN", server.token())
+        .env("SEECRET_SLACK_SIGNING_SECRET", SIGNING)
+        .env("SEECRET_SLACK_BOT_TOKEN", BOT_TOKEN)
+        .env("SEECRET_SLACK_API_URL", format!("{}/api", slack.base))
+        .env("SEECRET_SLACK_PUBLIC_URL", &bot_url)
+        .env("SEECRET_SLACK_BIND", format!("127.0.0.1:{port}"))
+        .env("SEECRET_SLACK_WEBHOOK_SECRET", &whsec)
+        .env(
+            "SEECRET_SLACK_INSTALLATIONS_PATH",
+            state.path().join("state.json"),
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let _child = seecret_tests::KillOnDrop(child);
+    let up = eventually(T, || async {
+        http()
+            .post(format!("{bot_url}/slack/commands"))
+            .send()
+            .await
+            .ok()
+            .map(|r| r.status().as_u16())
+    })
+    .await;
+    assert_eq!(up, Some(401));
+
+    let body = form(&[
+        ("team_id", "T1"),
+        ("channel_id", "C1"),
+        ("user_id", "U1"),
+        ("command", "/request-secret"),
+        ("text", "<@U2> the API key"),
+        ("response_url", &format!("{}/hooks/remote", slack.base)),
+        ("trigger_id", "1.2.3"),
+    ]);
+    let ts = now();
+    let r = http()
+        .post(format!("{bot_url}/slack/commands"))
+        .header("x-slack-request-timestamp", ts.to_string())
+        .header("x-slack-signature", sign(SIGNING, ts, &body))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let said: Value = r.json().await.unwrap();
+    assert!(
+        said["text"].as_str().unwrap().contains("Asked <@U2>"),
+        "{said}"
+    );
+
+    let posts = slack.wait_for("/api/chat.postMessage", 2, T).await;
+    let to_alice = posts
+        .iter()
+        .find(|c| c.json()["channel"] == "D-U2")
+        .unwrap();
+    let request_url = url_in(&message_text(to_alice), &server.base, "r");
+    let to_asker = posts
+        .iter()
+        .find(|c| c.json()["channel"] == "D-U1")
+        .unwrap();
+    let answer_url = url_in(&message_text(to_asker), &server.base, "a");
+
+    // The request's events go to this bot, for this asker.
+    let listed = server.client().list_requests(None).await.unwrap();
+    assert_eq!(listed.requests.len(), 1);
+    assert!(
+        listed.requests[0]
+            .webhook_url
+            .as_deref()
+            .unwrap()
+            .starts_with(&format!("{bot_url}/slack/seecret-events?notify=")),
+        "{:?}",
+        listed.requests[0].webhook_url
+    );
+
+    answer(&server.base, &request_url, "sk-remote-answer").await;
+    let notice = eventually(T, || async {
+        slack
+            .calls_to("/api/chat.postMessage")
+            .into_iter()
+            .filter(|c| c.json()["channel"] == "D-U1")
+            .map(|c| message_text(&c))
+            .find(|t| t.contains("answered your request"))
+    })
+    .await
+    .expect("the asker's notice through the signed webhook");
+    assert!(notice.contains("<@U2> answered"), "{notice}");
+    assert_eq!(open_answer(&answer_url).await, b"sk-remote-answer");
+}
