@@ -8,14 +8,16 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use axum::Router;
-use seecret_core::api::{CreateSecret, EventPayload, SecretInfo};
+use seecret_core::api::{CreateRequest, CreateSecret, EventPayload, SecretInfo};
 use seecret_core::bots::{
-    Backend, BackendError, BotStore, EVENT_MEMORY, Notifier, Share, Shared, WorkspaceSettings,
+    Ask, Asked, Backend, BackendError, BotStore, EVENT_MEMORY, Notifier, Share, Shared,
+    WorkspaceSettings,
 };
 use seecret_core::crypto::{self, SecretKey};
 use seecret_core::engine::Engine;
-use seecret_core::link::Link;
+use seecret_core::link::{AnswerLink, Link};
 use seecret_core::model::SecretId;
+use seecret_core::request::RequestPrivateKey;
 use seecret_core::store::{AccountRecord, Store};
 use seecret_core::webhook::{Deliverer, EventSink};
 use tracing::{info, warn};
@@ -93,6 +95,41 @@ impl Backend for Embedded {
         use seecret_core::Error;
         match self.engine.delete_secret(&self.account, id).await {
             Ok(_) | Err(Error::NotFound | Error::Gone(_)) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn request(&self, ask: Ask) -> Result<Asked, BackendError> {
+        let d = RequestPrivateKey::generate();
+        let req = CreateRequest {
+            public_key: d.public_key().to_base64url(),
+            verifier: d.verifier().to_base64url(),
+            note: ask.note,
+            label: ask.label,
+            expiration: ask.expiration,
+            ..CreateRequest::default()
+        };
+        // The answer carries `notify`: its answered event reaches the sink like "viewed" does.
+        let info = self
+            .engine
+            .create_request_notifying(&self.account, req, Some(ask.notify))
+            .await?;
+        Ok(Asked {
+            id: info.id,
+            answer_link: Zeroizing::new(AnswerLink::format(
+                &self.engine.config().public_url,
+                &info.id,
+                &d,
+            )),
+            request_link: info.request_url,
+            expires_at: info.expires_at,
+        })
+    }
+
+    async fn withdraw(&self, id: SecretId) -> Result<(), BackendError> {
+        use seecret_core::Error;
+        match self.engine.delete_request(&self.account, id).await {
+            Ok(_) | Err(Error::NotFound) => Ok(()),
             Err(e) => Err(e.into()),
         }
     }

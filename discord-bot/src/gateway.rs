@@ -99,9 +99,7 @@ async fn answer(bot: &DiscordBot, id: u64, token: &str, reply: Reply) {
     let body = reply.to_json();
     if let Err(e) = bot.inner.discord.respond(id, token, &body).await {
         warn!(interaction = id, error = %e, "answering an interaction failed");
-        if let Some(secret) = reply.carries() {
-            bot.inner.core.burn(secret).await;
-        }
+        reply.lost(bot).await;
     }
 }
 

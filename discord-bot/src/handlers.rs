@@ -32,6 +32,9 @@ pub enum Reply {
         /// The secret whose link it carries and nothing else does: burnt if the message cannot
         /// be delivered.
         carries: Option<SecretId>,
+        /// The request whose private answer link it carries and nothing else does: deleted if
+        /// the message cannot be delivered.
+        carries_request: Option<SecretId>,
     },
 }
 
@@ -41,10 +44,15 @@ impl std::fmt::Debug for Reply {
             Self::Pong => f.write_str("Pong"),
             Self::Modal(_) => f.write_str("Modal(<form>)"),
             Self::Deferred => f.write_str("Deferred"),
-            Self::Text { carries, .. } => f
+            Self::Text {
+                carries,
+                carries_request,
+                ..
+            } => f
                 .debug_struct("Text")
                 .field("text", &"<redacted>")
                 .field("carries", carries)
+                .field("carries_request", carries_request)
                 .finish(),
         }
     }
@@ -55,6 +63,7 @@ impl Reply {
         Self::Text {
             text: Zeroizing::new(text.into()),
             carries: None,
+            carries_request: None,
         }
     }
 
@@ -84,13 +93,31 @@ impl Reply {
             _ => None,
         }
     }
+
+    /// Deletes what only this reply could have given anyone (its delivery failed): the secret
+    /// its link opens, or the request its private answer link reads.
+    pub(crate) async fn lost(&self, bot: &DiscordBot) {
+        if let Self::Text {
+            carries,
+            carries_request,
+            ..
+        } = self
+        {
+            if let Some(id) = carries {
+                bot.inner.core.burn(*id).await;
+            }
+            if let Some(id) = carries_request {
+                bot.inner.core.withdraw(*id).await;
+            }
+        }
+    }
 }
 
 /// Why an interaction is refused outright (HTTP 400).
 #[derive(Debug)]
 pub struct Unsupported(pub String);
 
-fn snowflake(v: &Value) -> Option<u64> {
+pub(crate) fn snowflake(v: &Value) -> Option<u64> {
     v.as_str()
         .and_then(|s| s.parse::<u64>().ok())
         .or_else(|| v.as_u64())
@@ -134,7 +161,7 @@ fn log_context(i: &Value, user: u64) {
     );
 }
 
-fn option<'a>(i: &'a Value, name: &str) -> Option<&'a Value> {
+pub(crate) fn option<'a>(i: &'a Value, name: &str) -> Option<&'a Value> {
     i["data"]["options"]
         .as_array()?
         .iter()
@@ -146,6 +173,13 @@ async fn command(bot: &DiscordBot, i: &Value) -> Reply {
     let name = i["data"]["name"].as_str().unwrap_or_default();
     if name == messages::SETTINGS_COMMAND {
         return prefs::command(bot, i).await;
+    }
+    if name == messages::REQUEST_COMMAND {
+        let (Some(user), Some(token)) = (invoker(i), i["token"].as_str()) else {
+            return Reply::error("This interaction has no user; nothing was requested.");
+        };
+        log_context(i, user);
+        return crate::request::command(bot, i, user, token).await;
     }
     if name != messages::COMMAND {
         return Reply::error(&format!("Unknown command /{name}."));
@@ -407,6 +441,7 @@ async fn create_and_deliver(bot: &DiscordBot, share: Share, to: &Delivery) -> Re
         return Reply::Text {
             text: Zeroizing::new(text),
             carries: (!reached).then_some(shared.id),
+            carries_request: None,
         };
     };
     let dm = messages::message_body(&messages::link_for_recipient(
@@ -475,17 +510,14 @@ async fn keep_a_copy(bot: &DiscordBot, sender: u64, text: &mut String, what: &st
 }
 
 /// Replaces a deferred answer with `reply`; a link that reached nobody else is burnt.
-async fn finish_deferred(bot: &DiscordBot, token: &str, reply: Reply) {
-    let Reply::Text { text, carries } = reply else {
+pub(crate) async fn finish_deferred(bot: &DiscordBot, token: &str, reply: Reply) {
+    let Reply::Text { text, .. } = &reply else {
         return;
     };
-    let body = messages::message_body(&text);
-    drop(text);
+    let body = messages::message_body(text);
     if let Err(e) = bot.inner.discord.edit_original(token, &body).await {
         warn!(error = %e, "finishing a deferred answer failed");
-        if let Some(id) = carries {
-            bot.inner.core.burn(id).await;
-        }
+        reply.lost(bot).await;
     }
 }
 

@@ -15,6 +15,7 @@ mod gateway;
 mod handlers;
 mod messages;
 mod prefs;
+mod request;
 
 use std::sync::Arc;
 
@@ -148,7 +149,7 @@ impl DiscordBot {
         info!(url = %cfg.user_install_url(), "add the Discord app to your own account with this URL (user install)");
     }
 
-    /// Registers `/share-secret` and `/share-secret-settings` (in `SEECRET_DISCORD_GUILD_ID`, or
+    /// Registers `/share-secret`, `/share-secret-settings` and `/request-secret` (in `SEECRET_DISCORD_GUILD_ID`, or
     /// globally, where they can be used in every installation context).
     pub async fn register_commands(&self) -> Result<(), DiscordError> {
         let cfg = &self.inner.cfg;

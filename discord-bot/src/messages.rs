@@ -5,13 +5,21 @@
 
 use chrono::{DateTime, Utc};
 use seecret_core::api::EventPayload;
-use seecret_core::bots::{EXPIRATION_CHOICES, MAX_CHAT_SECRET, Shared, phrases};
+use seecret_core::bots::{
+    Asked, EXPIRATION_CHOICES, MAX_CHAT_SECRET, MAX_REQUEST_NOTE, Shared, phrases,
+};
 use serde_json::{Value, json};
 use serenity::model::application::InteractionResponseFlags;
 use serenity::model::permissions::Permissions;
 
 /// The command's name.
 pub const COMMAND: &str = "share-secret";
+/// The command that asks someone for a secret.
+pub const REQUEST_COMMAND: &str = "request-secret";
+/// `/request-secret`'s option naming who is asked.
+pub const REQUEST_USER_OPTION: &str = "user";
+/// `/request-secret`'s option carrying the note they see.
+pub const REQUEST_NOTE_OPTION: &str = "note";
 /// The settings command's name (guild admins only).
 pub const SETTINGS_COMMAND: &str = "share-secret-settings";
 /// The settings command's option: whether links are also sent by DM.
@@ -96,9 +104,33 @@ pub fn settings_command(global: bool) -> Value {
     cmd
 }
 
+/// `/request-secret user:@alice note:…`, installed and usable wherever `/share-secret` is.
+pub fn request_command(global: bool) -> Value {
+    let mut cmd = json!({
+        "name": REQUEST_COMMAND,
+        "type": 1,
+        "description": "Ask someone for a secret that only you can read",
+        "options": [
+            {"type": 6, "name": REQUEST_USER_OPTION, "description": "Who should send it to you (they get a link by direct message)",
+             "required": true},
+            {"type": 3, "name": REQUEST_NOTE_OPTION, "description": "What you need, shown to them (never a secret)",
+             "max_length": MAX_REQUEST_NOTE}
+        ]
+    });
+    if global {
+        cmd["integration_types"] = json!([0, 1]);
+        cmd["contexts"] = json!([0, 1, 2]);
+    }
+    cmd
+}
+
 /// The JSON body that registers the bot's commands (bulk overwrite), globally or in one guild.
 pub fn commands_body(max_views: u32, global: bool) -> Value {
-    json!([command(max_views, global), settings_command(global)])
+    json!([
+        command(max_views, global),
+        settings_command(global),
+        request_command(global)
+    ])
 }
 
 /// How the modal's inputs are laid out.
@@ -272,11 +304,68 @@ pub fn copy_failed(what: &str, why: &str) -> String {
 
 /// The sender's DM about an event, if it is one worth a message.
 pub fn event_text(e: &EventPayload) -> Option<String> {
-    Some(format!("👀 {}", phrases::event_text(e)?))
+    let icon = if e.kind == seecret_core::api::event_type::REQUEST_ANSWERED {
+        "📥"
+    } else {
+        "👀"
+    };
+    Some(format!("{icon} {}", phrases::event_text(e)?))
+}
+
+/// The responder's DM: who asks, their note, the request link.
+pub fn request_for_responder(asker: u64, note: Option<&str>, a: &Asked) -> String {
+    format!(
+        "🔑 {}",
+        phrases::request_for_responder(
+            &asker.to_string(),
+            note,
+            &a.request_link,
+            &when(a.expires_at)
+        )
+    )
+}
+
+/// The asker's DM with their private link to the answer.
+pub fn answer_link_for_asker(responder: u64, a: &Asked) -> String {
+    format!(
+        "🔒 {}",
+        phrases::answer_link_for_asker(&responder.to_string(), &a.answer_link, &when(a.expires_at))
+    )
+}
+
+/// The asker's confirmation: their private link is in their DMs (`Ok(channel)`), or (`Err`: why
+/// the DM failed) in this reply, which they must copy now.
+pub fn asked(responder: u64, kept: Result<u64, &str>, a: &Asked) -> String {
+    let kept = match kept {
+        Ok(channel) => format!(
+            "Your private link to the answer is in [your DMs with me](https://discord.com/channels/@me/{channel}), where it stays; you will hear there when they answer."
+        ),
+        Err(why) => format!(
+            "\n⚠️ I could not send you your private answer link by DM ({why}): copy it now, this message disappears when you reload Discord:\n{}",
+            a.answer_link.as_str()
+        ),
+    };
+    format!("✅ {}", phrases::asked(&responder.to_string(), &kept))
 }
 
 /// The label stored with a secret: who shared it with whom (Discord ids, never content).
 pub fn label(sender: u64, recipient: Option<u64>) -> String {
     let recipient = recipient.map(|r| r.to_string());
     phrases::label("Discord", &sender.to_string(), recipient.as_deref())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_secret_is_installed_and_usable_wherever_share_secret_is() {
+        for global in [true, false] {
+            let (share, request) = (command(10, global), request_command(global));
+            assert_eq!(share["integration_types"], request["integration_types"]);
+            assert_eq!(share["contexts"], request["contexts"]);
+        }
+        assert_eq!(request_command(true)["contexts"], json!([0, 1, 2]));
+        assert_eq!(commands_body(10, true)[2]["name"], REQUEST_COMMAND);
+    }
 }

@@ -58,20 +58,20 @@ pub(crate) fn bad_request(why: String) -> Response {
 }
 
 /// An immediate ephemeral answer to a slash command.
-fn answer(message: &Message) -> Response {
+pub(crate) fn answer(message: &Message) -> Response {
     Json(Reply::ephemeral(message)).into_response()
 }
 
 /// The slash command's form. `text` may hold a secret (quick mode): zeroed, never printed.
 #[derive(Deserialize)]
-struct Command {
-    team_id: String,
+pub(crate) struct Command {
+    pub team_id: String,
     channel_id: String,
-    user_id: String,
+    pub user_id: String,
     command: String,
     #[serde(default)]
     text: String,
-    response_url: String,
+    pub response_url: String,
     trigger_id: String,
 }
 
@@ -134,6 +134,9 @@ pub async fn command(State(bot): State<SlackBot>, headers: HeaderMap, body: Byte
     };
     let raw = unescape(&Zeroizing::new(std::mem::take(&mut cmd.text)));
     let text = raw.trim();
+    if cmd.command == messages::REQUEST_COMMAND {
+        return crate::request::command(&bot, token, &cmd, text).await;
+    }
     let max_views = bot.inner.cfg.max_views;
     if text.eq_ignore_ascii_case("help") {
         return answer(&messages::help(max_views));
@@ -694,7 +697,7 @@ async fn reply_with_link(
     }
 }
 
-async fn token(bot: &SlackBot, team: &str) -> Result<Token, SlackError> {
+pub(crate) async fn token(bot: &SlackBot, team: &str) -> Result<Token, SlackError> {
     match bot.token_for(team).await {
         Ok(Some(t)) => Ok(t),
         Ok(None) => Err(SlackError::Auth("not_installed".into())),

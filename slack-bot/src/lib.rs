@@ -15,6 +15,7 @@ mod events;
 mod handlers;
 mod install;
 mod messages;
+mod request;
 mod slack;
 
 use std::sync::Arc;

@@ -5,12 +5,14 @@ use chrono::{DateTime, Utc};
 use seecret_core::api::{EventPayload, SecretInfo};
 use seecret_core::bots::phrases::DmCopy;
 use seecret_core::bots::{
-    EXPIRATION_CHOICES, RECENT_SHARES, ShareState, Shared, phrases, views_phrase,
+    Asked, EXPIRATION_CHOICES, RECENT_SHARES, ShareState, Shared, phrases, views_phrase,
 };
 use serde_json::{Value, json};
 
 use crate::slack::Message;
 
+/// The command that asks someone for a secret (declared in the manifest).
+pub const REQUEST_COMMAND: &str = "/request-secret";
 /// The modal's `callback_id`.
 pub const MODAL_ID: &str = "seecret_share";
 /// The global shortcut's `callback_id` (declared in the manifest).
@@ -135,6 +137,61 @@ pub fn help(max_views: u32) -> Message {
     plain(&text)
 }
 
+/// `/request-secret help`.
+pub fn request_help() -> Message {
+    plain(
+        "*Ask someone for a secret that only you can read*\n\
+         • `/request-secret @alice staging DB password` sends Alice a link by DM, with your note \
+         (optional, at most 500 characters; never put a secret in it). She types the secret on \
+         that page, where it is encrypted in her browser for you alone; it can be answered once.\n\
+         • You get your private answer link by DM from Seecret. It holds the only key to the \
+         answer: keep that message and share the link with nobody.\n\
+         • When Alice answers you get a DM; open your answer link to read it. A request that \
+         cannot reach her is deleted, and an unanswered one closes after 7 days.",
+    )
+}
+
+/// The responder's DM: who asks, their note, the request link.
+pub fn request_for_responder(asker: &str, note: Option<&str>, a: &Asked) -> Message {
+    let note = note.map(escape);
+    plain(&format!(
+        ":key: {}",
+        phrases::request_for_responder(
+            asker,
+            note.as_deref(),
+            &a.request_link,
+            &when(a.expires_at)
+        )
+    ))
+}
+
+/// The asker's DM with their private link to the answer.
+pub fn answer_link_for_asker(responder: &str, a: &Asked) -> Message {
+    plain(&format!(
+        ":lock: {}",
+        phrases::answer_link_for_asker(responder, &a.answer_link, &when(a.expires_at))
+    ))
+}
+
+/// The asker's confirmation: their private link is in their DMs from `Ok(bot)`, or (`Err`: the
+/// DM failed, and why) in this reply, which they must copy now.
+pub fn asked(responder: &str, kept: Result<&str, (&str, &Asked)>) -> Message {
+    let kept = match kept {
+        Ok(from) => format!(
+            "Your private link to the answer is in your DMs from {from}, where it stays; you will hear there when they answer."
+        ),
+        Err((why, a)) => format!(
+            ":warning: Sending you your private answer link by DM failed ({}): copy it now, this reply disappears when you reload:\n{}",
+            escape(why),
+            a.answer_link.as_str()
+        ),
+    };
+    plain(&format!(
+        ":white_check_mark: {}",
+        phrases::asked(responder, &kept)
+    ))
+}
+
 /// A message of one mrkdwn section.
 pub fn plain(text: &str) -> Message {
     Message {
@@ -147,6 +204,16 @@ pub fn plain(text: &str) -> Message {
 /// `<` and `>` are escaped: mrkdwn would read them as markup.
 pub fn error(text: &str) -> Message {
     plain(&format!(":warning: {}", escape(text)))
+}
+
+/// The request's link could not be sent to `responder` (a checked user id, kept as a mention;
+/// only Slack's reason is escaped).
+pub fn request_undelivered(responder: &str, e: &dyn std::fmt::Display) -> Message {
+    let why = escape(&e.to_string());
+    plain(&format!(
+        ":warning: {}",
+        phrases::request_undelivered(responder, &why)
+    ))
 }
 
 /// `text` as mrkdwn shows it literally (Slack's three escapes).
@@ -324,7 +391,12 @@ fn share_block(s: &SecretInfo) -> Value {
 
 /// The sender's DM about an event, if it is one worth a message.
 pub fn event_text(e: &EventPayload) -> Option<String> {
-    Some(format!(":eyes: {}", phrases::event_text(e)?))
+    let icon = if e.kind == seecret_core::api::event_type::REQUEST_ANSWERED {
+        ":inbox_tray:"
+    } else {
+        ":eyes:"
+    };
+    Some(format!("{icon} {}", phrases::event_text(e)?))
 }
 
 /// The label stored with a secret: who shared it with whom (Slack ids, never content).

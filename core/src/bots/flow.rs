@@ -11,7 +11,9 @@ use tokio::task::JoinHandle;
 use tracing::warn;
 
 use super::limit::PerUser;
-use super::{Backend, BackendError, MAX_CHAT_SECRET, Share, Shared, phrases};
+use super::{
+    Ask, Asked, Backend, BackendError, MAX_CHAT_SECRET, MAX_REQUEST_NOTE, Share, Shared, phrases,
+};
 use crate::crypto::{SecretBytes, WebhookSecret};
 use crate::model::{Expiration, SecretId};
 
@@ -223,6 +225,47 @@ impl Core {
             self.burn(id).await;
         }
         result
+    }
+
+    /// Checks a request's note (trimmed; empty: none): at most [`MAX_REQUEST_NOTE`] characters.
+    /// The refusal is what to tell the asker.
+    pub fn check_note(&self, note: &str) -> Result<Option<String>, String> {
+        let note = note.trim();
+        if note.chars().count() > MAX_REQUEST_NOTE {
+            return Err(format!(
+                "The note is longer than {MAX_REQUEST_NOTE} characters; nothing was requested."
+            ));
+        }
+        Ok((!note.is_empty()).then(|| note.to_string()))
+    }
+
+    /// Creates a request for a secret.
+    pub async fn request(&self, ask: Ask) -> Result<Asked, BackendError> {
+        self.backend.request(ask).await
+    }
+
+    /// Runs `delivery` of request `id`'s link to the person asked; if it fails the request is
+    /// deleted (so nobody can answer a request its asker believes undelivered) and the error
+    /// returned for the asker to be told.
+    pub async fn deliver_or_withdraw<E: fmt::Display>(
+        &self,
+        id: SecretId,
+        delivery: impl Future<Output = Result<(), E>>,
+    ) -> Result<(), E> {
+        let result = delivery.await;
+        if let Err(e) = &result {
+            warn!(error = %e, request = %id, "delivering a request failed; deleting it");
+            self.withdraw(id).await;
+        }
+        result
+    }
+
+    /// Deletes a request nobody can use any more (a failure is logged: it then expires on its
+    /// own).
+    pub async fn withdraw(&self, id: SecretId) {
+        if let Err(e) = self.backend.withdraw(id).await {
+            warn!(error = %e, request = %id, "deleting an undelivered request failed");
+        }
     }
 
     /// The secret a standalone bot's webhooks are signed with (none: the route answers 404).

@@ -199,6 +199,47 @@ impl From<ClientError> for BackendError {
     }
 }
 
+/// Longest note a request carries to its responder (DESIGN §7.2).
+pub const MAX_REQUEST_NOTE: usize = 500;
+
+/// A request for a secret made on behalf of a chat user (the reverse flow, DESIGN §7.2): the
+/// backend makes the X25519 pair, keeps nothing of the private key and hands it back only inside
+/// [`Asked::answer_link`].
+#[derive(Debug, Clone)]
+pub struct Ask {
+    /// Shown to the responder (plaintext, never secret).
+    pub note: Option<String>,
+    /// How long the request stays open (`None`: the server's default, 7 days).
+    pub expiration: Option<Expiration>,
+    /// Owner's note, e.g. "Slack T1: <@U1> asks <@U2>".
+    pub label: Option<String>,
+    /// Who hears that it was answered: `"{sink}:{subscriber}"`, as [`Share::notify`].
+    pub notify: String,
+}
+
+/// A created request: the link for the responder and the asker's own link to the answer.
+pub struct Asked {
+    /// The request's id (its answer will be the secret with the same id).
+    pub id: SecretId,
+    /// `{server}/r/{id}#{Q}`: for the responder. Q is public, but the link still goes only to
+    /// the person asked.
+    pub request_link: String,
+    /// `{server}/a/{id}#{d}`: the asker's private key, which exists nowhere else; zeroed on drop.
+    pub answer_link: Zeroizing<String>,
+    /// Until when it can be answered.
+    pub expires_at: DateTime<Utc>,
+}
+
+impl fmt::Debug for Asked {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Asked")
+            .field("id", &self.id)
+            .field("answer_link", &"<redacted>")
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Where a bot creates and deletes secrets: a remote server ([`Remote`]), or the engine inside
 /// `seecret serve` (the server's `Embedded`).
 #[async_trait::async_trait]
@@ -208,6 +249,20 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// Deletes a secret whose link could not be delivered, so none is left orphaned (or that its
     /// sender burnt); one already gone is no error.
     async fn burn(&self, id: SecretId) -> Result<(), BackendError>;
+    /// Makes an X25519 pair and asks for a secret with its public half; the private half only
+    /// ever lives in [`Asked::answer_link`].
+    async fn request(&self, ask: Ask) -> Result<Asked, BackendError> {
+        let _ = ask;
+        Err(BackendError::Refused(
+            "this backend cannot request secrets".into(),
+        ))
+    }
+    /// Deletes a request whose link could not be delivered (later answers are refused); one
+    /// already gone is no error.
+    async fn withdraw(&self, id: SecretId) -> Result<(), BackendError> {
+        let _ = id;
+        Ok(())
+    }
     /// Up to `limit` secrets created with `notify == owner` (a chat user), newest first, with
     /// their live status; never anyone else's. A backend that keeps no such record says so.
     async fn shares_of(&self, owner: &str, limit: u32) -> Result<Vec<SecretInfo>, BackendError> {

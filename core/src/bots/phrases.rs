@@ -50,6 +50,9 @@ pub fn event_phrase(e: &EventPayload) -> Option<String> {
 /// The sender's message about an event, if it is one worth a message:
 /// `Your secret for <@U2> was viewed (1 of 1).` (the recipient comes from the label).
 pub fn event_text(e: &EventPayload) -> Option<String> {
+    if e.kind == crate::api::event_type::REQUEST_ANSWERED {
+        return Some(request_answered(e.label.as_deref()));
+    }
     let what = event_phrase(e)?;
     let which = e
         .label
@@ -58,6 +61,57 @@ pub fn event_text(e: &EventPayload) -> Option<String> {
         .map(|to| format!(" for {to}"))
         .unwrap_or_default();
     Some(format!("Your secret{which} {what}."))
+}
+
+/// The asker's notice that their request was answered; the responder comes from the label
+/// (`… asks <@U2>`). The answer itself is only behind the asker's private link.
+pub fn request_answered(label: Option<&str>) -> String {
+    let who = label.and_then(responder_of).map_or_else(
+        || "Your request for a secret was answered".to_string(),
+        |r| format!("{r} answered your request for a secret"),
+    );
+    format!("{who}. Open the answer with your private link, in the DM I sent you when you asked.")
+}
+
+/// The label stored with a request: who asks whom (platform ids, never content), e.g.
+/// `Slack T1: <@U1> asks <@U2>`.
+pub fn request_label(platform: &str, asker: &str, responder: &str) -> String {
+    format!("{platform}: <@{asker}> asks <@{responder}>")
+}
+
+/// Whom a request was sent to, from its label (`… asks <@U2>`).
+pub fn responder_of(label: &str) -> Option<&str> {
+    label.split_once(" asks ").map(|(_, to)| to)
+}
+
+/// The responder's DM: who asks, their note (already in the platform's markup), the link.
+pub fn request_for_responder(asker: &str, note: Option<&str>, link: &str, until: &str) -> String {
+    let note = note
+        .map(|n| format!(":\n> {}", n.replace('\n', "\n> ")))
+        .unwrap_or_else(|| ".".into());
+    format!(
+        "<@{asker}> asks you for a secret{note}\nAnswer on this page (until {until}): {link}\nWhat you type there is encrypted in your browser so that only <@{asker}> can read it; it can be answered once."
+    )
+}
+
+/// The asker's DM with their private link to the answer (it holds the key, and exists nowhere
+/// else: this message is where it stays).
+pub fn answer_link_for_asker(responder: &str, link: &str, until: &str) -> String {
+    format!(
+        "You asked <@{responder}> for a secret (open until {until}). Your private link to the answer:\n{link}\nOnly this link can read the answer, so keep this message and share the link with nobody. I will tell you here when they answer."
+    )
+}
+
+/// The asker's confirmation; `kept` says where their private link is.
+pub fn asked(responder: &str, kept: &str) -> String {
+    format!("Asked <@{responder}> for a secret by direct message. {kept}")
+}
+
+/// The request's link could not be sent to the person asked.
+pub fn request_undelivered(responder: &str, e: &dyn std::fmt::Display) -> String {
+    format!(
+        "The request could not be sent to <@{responder}>: {e}. It was deleted; nothing was requested."
+    )
 }
 
 /// The label stored with a secret: who shared it with whom (platform ids, never content), e.g.
@@ -176,6 +230,14 @@ pub fn backend_message(e: &BackendError) -> String {
     }
 }
 
+/// The backend refused or failed a request: what the asker is told.
+pub fn request_backend_message(e: &BackendError) -> String {
+    match e {
+        BackendError::Invalid { message, .. } => format!("{message}. Nothing was requested."),
+        other => format!("{other}. Nothing was requested."),
+    }
+}
+
 /// The link was burnt because it could not be `how` ("delivered", "sent to <@U2>").
 pub fn undelivered(how: &str, e: &dyn std::fmt::Display) -> String {
     format!("The link could not be {how}: {e}. The secret was deleted; nothing was shared.")
@@ -197,6 +259,35 @@ mod tests {
             country: Some("FR".into()),
             reason: None,
         }
+    }
+
+    #[test]
+    fn a_request_answered_names_the_responder_and_never_carries_a_link() {
+        let mut e = event(crate::api::event_type::REQUEST_ANSWERED, 1, 1);
+        e.label = Some(request_label("Slack T1", "U1", "U2"));
+        let t = event_text(&e).unwrap();
+        assert!(
+            t.starts_with("<@U2> answered your request for a secret."),
+            "{t}"
+        );
+        assert!(!t.contains("http"), "{t}");
+        e.label = None;
+        assert!(
+            event_text(&e)
+                .unwrap()
+                .starts_with("Your request for a secret was answered.")
+        );
+        let dm = request_for_responder(
+            "U1",
+            Some("staging DB\npassword"),
+            "https://x/r/1#Q",
+            "soon",
+        );
+        assert!(
+            dm.starts_with("<@U1> asks you for a secret:\n> staging DB\n> password\n"),
+            "{dm}"
+        );
+        assert!(dm.contains("https://x/r/1#Q"), "{dm}");
     }
 
     #[test]

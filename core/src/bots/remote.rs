@@ -4,9 +4,12 @@ use std::sync::Arc;
 
 use tracing::warn;
 
-use super::{Backend, BackendError, Ledger, Share, Shared};
-use crate::api::SecretInfo;
+use zeroize::Zeroizing;
+
+use super::{Ask, Asked, Backend, BackendError, Ledger, Share, Shared};
+use crate::api::{CreateRequest, SecretInfo};
 use crate::client::{Client, ClientError, ShareOptions};
+use crate::link::AnswerLink;
 use crate::model::SecretId;
 
 /// A remote Seecret server reached with an API token. Each secret gets its own webhook URL,
@@ -74,6 +77,39 @@ impl Backend for Remote {
 
     async fn burn(&self, id: SecretId) -> Result<(), BackendError> {
         match self.client.delete(id).await {
+            Ok(_) => Ok(()),
+            Err(ClientError::Api {
+                status: 404 | 410, ..
+            }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn request(&self, ask: Ask) -> Result<Asked, BackendError> {
+        let req = CreateRequest {
+            note: ask.note,
+            label: ask.label,
+            expiration: ask.expiration,
+            // Like a share's: the answered event comes back to this bot for `notify`.
+            webhook_url: self.webhook_for(&ask.notify),
+            ..CreateRequest::default()
+        };
+        let (info, d) = self.client.request_secret(req).await?;
+        // The server's public address, as it wrote the request link.
+        let base = info
+            .request_url
+            .rsplit_once("/r/")
+            .map_or("", |(base, _)| base);
+        Ok(Asked {
+            id: info.id,
+            answer_link: Zeroizing::new(AnswerLink::format(base, &info.id, &d)),
+            request_link: info.request_url,
+            expires_at: info.expires_at,
+        })
+    }
+
+    async fn withdraw(&self, id: SecretId) -> Result<(), BackendError> {
+        match self.client.delete_request(id).await {
             Ok(_) => Ok(()),
             Err(ClientError::Api {
                 status: 404 | 410, ..

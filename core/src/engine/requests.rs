@@ -7,7 +7,7 @@ use chrono::Utc;
 use futures::{Stream, StreamExt};
 use tracing::instrument;
 
-use super::rules::{check_cursor, check_label, check_note, check_page_limit};
+use super::rules::{check_cursor, check_label, check_note, check_notify, check_page_limit};
 use super::{Engine, now, to_chrono};
 use crate::api::{
     AnswerRequest, Answered, CreateRequest, PublicRequest, RequestDeleted, RequestInfo,
@@ -34,12 +34,26 @@ impl Engine {
     }
 
     /// Creates a request: the client kept d and sends Q and the verifier of the proof from d.
-    #[instrument(skip_all, fields(account = %account.id))]
     pub async fn create_request(
         &self,
         account: &AccountRecord,
         req: CreateRequest,
     ) -> Result<RequestInfo> {
+        self.create_request_notifying(account, req, None).await
+    }
+
+    /// [`create_request`](Self::create_request) whose answer is also announced to the in-process
+    /// subscriber `notify` (a bot's chat user, as for
+    /// [`create_secret_notifying`](Self::create_secret_notifying)): the answer's secret carries it,
+    /// so its `seecret.request_answered` event reaches that bot like a share's "viewed" notice.
+    #[instrument(skip_all, fields(account = %account.id))]
+    pub async fn create_request_notifying(
+        &self,
+        account: &AccountRecord,
+        req: CreateRequest,
+        notify: Option<String>,
+    ) -> Result<RequestInfo> {
+        let notify = check_notify(notify)?;
         let public_key = RequestPublicKey::from_base64url("public_key", &req.public_key)?;
         let verifier = Verifier::from_base64url(&req.verifier)?;
         let expiration =
@@ -59,6 +73,7 @@ impl Engine {
             note: check_note(req.note)?,
             label: check_label(req.label)?,
             webhook_url: self.check_webhook_url(req.webhook_url).await?,
+            notify,
             allow_files: req.allow_files.unwrap_or(false),
             answer_expiration: answer_expiration.duration(),
             answer_views,
@@ -336,7 +351,7 @@ pub(super) fn answer_record(
         passphrase_hash: None,
         allowed_countries: Vec::new(),
         webhook_url: request.webhook_url.clone(),
-        notify: None,
+        notify: request.notify.clone(),
         views_total: request.answer_views,
         views_used: 0,
         status: Status::Active,

@@ -132,6 +132,8 @@ pub struct RequestRecord {
     pub label: Option<String>,
     /// Webhook for its events, overriding the account's.
     pub webhook_url: Option<String>,
+    /// The in-process subscriber (a bot's chat user) told of its answer; copied into the answer.
+    pub notify: Option<String>,
     /// Whether a file answer is accepted.
     pub allow_files: bool,
     /// The answer's lifetime.
@@ -517,7 +519,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn installation(&self, provider: &str, team: &str) -> StoreResult<Option<Vec<u8>>>;
 
     /// Up to `limit` of the account's secrets created for the in-process subscriber `notify`
-    /// (a chat user, `slack:T1:U1`), newest first, without their envelopes.
+    /// (a chat user, `slack:T1:U1`), newest first, without their envelopes; not the answers to
+    /// their requests.
     async fn secrets_notifying(
         &self,
         account: AccountId,

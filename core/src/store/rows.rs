@@ -66,6 +66,7 @@ pub(super) struct RequestRow {
     note: Option<String>,
     label: Option<String>,
     webhook_url: Option<String>,
+    notify: Option<String>,
     allow_files: i32,
     answer_expiration: i64,
     answer_views: i32,
@@ -87,6 +88,7 @@ impl RequestRow {
             note: self.note,
             label: self.label,
             webhook_url: self.webhook_url,
+            notify: self.notify,
             allow_files: self.allow_files != 0,
             answer_expiration: std::time::Duration::from_secs(
                 u64::try_from(self.answer_expiration)

@@ -785,7 +785,8 @@ macro_rules! store_impl {
                     notify: &str,
                     limit: u32,
                 ) -> StoreResult<Vec<SecretRecord>> {
-                    // A typed NULL: PostgreSQL would type a bare one as TEXT.
+                    // A typed NULL: PostgreSQL would type a bare one as TEXT. The answers to the
+                    // user's requests carry their `notify` too, but are not shares.
                     sqlx::query_as::<_, SecretRow>(
                         "SELECT id, account_id, kind, CAST(NULL AS BYTEA) AS envelope, blob_key,
                             size, file_name, label, passphrase_hash, allowed_countries,
@@ -793,6 +794,7 @@ macro_rules! store_impl {
                             expires_at, last_viewed_at, pp_fail_count, pp_fail_window, verifier,
                             content_version, bound_to
                          FROM secrets WHERE notify = $1 AND account_id = $2
+                            AND request_id IS NULL
                          ORDER BY id DESC LIMIT $3",
                     )
                     .bind(notify)
@@ -849,8 +851,8 @@ macro_rules! store_impl {
                     let res = sqlx::query(
                         "INSERT INTO requests (id, account_id, public_key, verifier, note, label,
                             webhook_url, allow_files, answer_expiration, answer_views, status,
-                            created_at, expires_at)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                            created_at, expires_at, notify)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
                     )
                     .bind(r.id.to_string())
                     .bind(r.account_id.to_string())
@@ -865,6 +867,7 @@ macro_rules! store_impl {
                     .bind(r.status.as_str())
                     .bind(millis(r.created_at))
                     .bind(millis(r.expires_at))
+                    .bind(&r.notify)
                     .execute(&mut *conn)
                     .await;
                     match res {

@@ -18,6 +18,7 @@ fn request(account: &AccountRecord) -> RequestRecord {
         note: Some("staging DB password".into()),
         label: Some("ops".into()),
         webhook_url: None,
+        notify: Some("slack:T1:U1".into()),
         allow_files: true,
         answer_expiration: std::time::Duration::from_secs(3600),
         answer_views: 2,
@@ -34,6 +35,7 @@ fn answer(r: &RequestRecord) -> SecretRecord {
         verifier: Some(r.verifier.clone()),
         ephemeral_public_key: Some(RequestPrivateKey::generate().public_key()),
         views_total: r.answer_views,
+        notify: r.notify.clone(),
         ..secret(
             &AccountRecord {
                 id: r.account_id,
@@ -65,6 +67,7 @@ pub(super) async fn requests_round_trip_and_end_once(db: Db) {
     );
     assert_eq!(back.verifier, r.verifier);
     assert_eq!(back.answer_expiration, r.answer_expiration);
+    assert_eq!(back.notify.as_deref(), Some("slack:T1:U1"));
     let second = request(&a);
     s.insert_request(&second).await.unwrap();
     let listed = s.list_requests(a.id, None, 10).await.unwrap();
@@ -80,15 +83,24 @@ pub(super) async fn requests_round_trip_and_end_once(db: Db) {
         1
     );
 
-    // The answer: the request moves to answered, the secret exists with E, one event.
+    // The answer: the request moves to answered, the secret exists with E and `notify`; one
+    // event for the account's webhook, one for the bot's chat user.
     let x = answer(&r);
     assert_eq!(
         s.answer_request(&x, now()).await.unwrap(),
-        AnswerOutcome::Accepted { events: 1 }
+        AnswerOutcome::Accepted { events: 2 }
     );
     let stored_answer = stored(&*s, r.id).await;
     assert_eq!(stored_answer.ephemeral_public_key, x.ephemeral_public_key);
     assert_eq!(stored_answer.verifier, Some(r.verifier.clone()));
+    assert_eq!(stored_answer.notify.as_deref(), Some("slack:T1:U1"));
+    // It is not one of the chat user's shares.
+    assert!(
+        s.secrets_notifying(a.id, "slack:T1:U1", 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(kinds(&*s, r.id).await, vec!["seecret.request_answered"]);
     assert_eq!(
         s.request(r.id).await.unwrap().unwrap().status,

@@ -9,6 +9,7 @@ mod fidelity;
 mod only;
 mod referee;
 mod refusals;
+mod request;
 mod standalone;
 
 use std::sync::Arc;

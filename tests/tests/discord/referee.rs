@@ -252,6 +252,8 @@ async fn every_payload_the_bot_sends_passes_discord_api_types_and_the_documented
         ),
         submit("seecret_share", &long, "1h", "1", ""),
         submit("seecret_share", "x", "never", "1", ""),
+        // /request-secret's refusal (its DMs need the request engine in the backend).
+        super::request::request_command(json!([])),
         json!({"type": 1, "id": "1", "application_id": APP_ID, "token": "t", "version": 1}),
     ] {
         let (status, answer) = s.post(&i).await;

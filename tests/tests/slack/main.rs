@@ -7,6 +7,7 @@ mod durable;
 mod home;
 mod only;
 mod refusals;
+mod request;
 mod sdk;
 mod standalone;
 
@@ -687,8 +688,13 @@ async fn the_manifest_declares_the_home_tab_events_shortcut_and_scopes_on_routes
             .unwrap()
             .replace("https://secrets.example.com", &s.server.base)
     };
+    // /request-secret is escaped, so the person asked arrives as a mention (<@U…|name>).
+    let request = &m["features"]["slash_commands"][1];
+    assert_eq!(request["command"], "/request-secret", "{m}");
+    assert_eq!(request["should_escape"], true, "{m}");
     for url in [
         &m["features"]["slash_commands"][0]["url"],
+        &request["url"],
         &events["request_url"],
         &m["settings"]["interactivity"]["request_url"],
     ] {

@@ -309,3 +309,42 @@ async fn a_secret_cannot_squat_a_requests_id_and_block_its_answer() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn a_bots_request_announces_its_answer_to_the_bots_chat_user() {
+    let f = fixture().await;
+    let d = RequestPrivateKey::generate();
+    let req = f
+        .engine
+        .create_request_notifying(&f.alice, ask(&d), Some("slack:T1:U1".into()))
+        .await
+        .unwrap();
+    f.engine
+        .answer_request(req.id, sealed(req.id, &req.public_key, "hunter2"))
+        .await
+        .unwrap();
+
+    let t = chrono::Utc::now();
+    let events = f
+        .engine
+        .store()
+        .claim_due_events(t, t + chrono::Duration::seconds(60), 100, u32::MAX)
+        .await
+        .unwrap();
+    let to_bot: Vec<_> = events
+        .iter()
+        .filter(|e| e.target_url == "internal:slack:T1:U1")
+        .collect();
+    assert_eq!(to_bot.len(), 1, "{events:?}");
+    assert_eq!(to_bot[0].event_type, "seecret.request_answered");
+    let payload: serde_json::Value = serde_json::from_str(&to_bot[0].payload).unwrap();
+    assert_eq!(payload["secret_id"], req.id.to_string());
+
+    // The subscriber name is checked as for shares.
+    let err = f
+        .engine
+        .create_request_notifying(&f.alice, ask(&d), Some("slack:T1\nU2".into()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "invalid_request");
+}
