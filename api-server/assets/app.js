@@ -23,6 +23,15 @@
     shareStatus: $('share-status'), result: $('result'), resultTitle: $('result-title'), link: $('link'),
     copy: $('copy'), burn: $('burn'), again: $('again'), qr: $('qr'), resultStatus: $('result-status'),
     refresh: $('refresh'), mine: $('mine'), mineRows: $('mine-rows'), mineStatus: $('mine-status'),
+    requestForm: $('request-form'), requestNote: $('request-note'), requestLabel: $('request-label'),
+    requestExpiration: $('request-expiration'), answerExpiration: $('answer-expiration'),
+    answerViews: $('answer-views'), allowFiles: $('allow-files'), requestCreate: $('request-create'),
+    requestStatus: $('request-status'), requestResult: $('request-result'),
+    requestResultTitle: $('request-result-title'), requestLink: $('request-link'),
+    requestCopy: $('request-copy'), requestDelete: $('request-delete'), requestAgain: $('request-again'),
+    requestQr: $('request-qr'), privateLink: $('private-link'), privateCopy: $('private-copy'),
+    requestResultStatus: $('request-result-status'), mineRequests: $('mine-requests'),
+    mineRequestRows: $('mine-request-rows'),
   };
   if (!el.shareForm) return;
 
@@ -31,6 +40,7 @@
   let token = null;
   let chosen = [];
   let lastShared = null;
+  let lastRequest = null;
 
   // ---- small helpers -------------------------------------------------------------------------
 
@@ -260,6 +270,11 @@
     if (el.expiration.selectedOptions[0] && el.expiration.selectedOptions[0].disabled) el.expiration.value = '24h';
     el.views.max = String(caps.max_views);
     if (Number(el.views.value) > caps.max_views) el.views.value = String(caps.max_views);
+    el.answerViews.max = String(caps.max_views);
+    for (const sel of [el.requestExpiration, el.answerExpiration]) {
+      for (const o of sel.options) o.disabled = seconds(o.value) > maxSecs;
+      if (sel.selectedOptions[0] && sel.selectedOptions[0].disabled) sel.value = '24h';
+    }
   }
 
   function seconds(text) {
@@ -309,7 +324,10 @@
     token = null;
     keep(null);
     resetShare();
+    resetRequest();
     el.mineRows.textContent = '';
+    el.mineRequestRows.textContent = '';
+    el.mineRequests.hidden = true;
     el.mine.hidden = true;
     show(null);
     say(el.signInStatus, 'Signed out: this tab no longer holds your token.');
@@ -519,15 +537,16 @@
 
   // The QR code as SVG squares built here (qrcode-generator computes the modules): no image
   // URL, so the CSP needs no img-src for it.
-  function drawQr(text) {
-    el.qr.textContent = '';
+  function drawQr(text, into) {
+    const box = into || el.qr;
+    box.textContent = '';
     let qr;
     try {
       qr = window.qrcode(0, 'M');
       qr.addData(text);
       qr.make();
     } catch (_) {
-      el.qr.textContent = 'The link is too long for a QR code.';
+      box.textContent = 'The link is too long for a QR code.';
       return;
     }
     const n = qr.getModuleCount();
@@ -552,7 +571,7 @@
     path.setAttribute('d', d);
     path.setAttribute('fill', '#000');
     svg.appendChild(path);
-    el.qr.appendChild(svg);
+    box.appendChild(svg);
   }
 
   function resetShare() {
@@ -606,6 +625,149 @@
     document.body.dataset.state = 'burned';
   });
 
+  // ---- requesting a secret -------------------------------------------------------------------
+  //
+  // The key pair (X25519) is made here by request-crypto.js; the server gets the public key and
+  // the verifier of the reveal proof only. The private key leaves this page in one place: the
+  // private /a/ link shown once, for the asker to keep.
+
+  let requestCrypto = null;
+  function loadRequestCrypto() {
+    // A dynamic import from this classic script: same-origin, so the CSP (script-src 'self')
+    // allows it and the page needs no module script of its own.
+    if (!requestCrypto) {
+      requestCrypto = import('./request-crypto.js').catch((err) => {
+        requestCrypto = null;
+        throw err;
+      });
+    }
+    return requestCrypto;
+  }
+
+  el.requestForm.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    if (el.requestCreate.disabled || !token) return;
+    if (!window.crypto || !window.crypto.subtle) {
+      say(el.requestStatus, 'This browser cannot make keys here: the page must be served over HTTPS.', true);
+      return;
+    }
+    const note = el.requestNote.value.trim();
+    if (note.length > 500) {
+      say(el.requestStatus, 'The note is too long: at most 500 characters.', true);
+      el.requestNote.focus();
+      return;
+    }
+    const views = Number(el.answerViews.value);
+    if (!Number.isInteger(views) || views < 1 || views > Number(el.answerViews.max)) {
+      say(el.requestStatus, 'Answer views must be a whole number from 1 to ' + el.answerViews.max + '.', true);
+      el.answerViews.focus();
+      return;
+    }
+    el.requestCreate.disabled = true;
+    say(el.requestStatus, 'Making the keys…');
+    let keys;
+    let resp;
+    try {
+      const rc = await loadRequestCrypto();
+      keys = await rc.newRequestKeys();
+      const body = {
+        public_key: keys.publicKey,
+        verifier: keys.verifier,
+        expiration: el.requestExpiration.value,
+        answer_expiration: el.answerExpiration.value,
+        answer_views: views,
+        allow_files: el.allowFiles.checked,
+      };
+      if (note) body.note = note;
+      if (el.requestLabel.value.trim()) body.label = el.requestLabel.value.trim();
+      resp = await api('v1/requests', {
+        method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
+      });
+    } catch (err) {
+      el.requestCreate.disabled = false;
+      const detail = err && err.name === 'NotSupportedError'
+        ? 'this browser has no X25519 in WebCrypto; use seecret request instead.'
+        : '';
+      say(el.requestStatus, detail
+        ? 'Not created: ' + detail
+        : 'Could not reach the server. Check your connection and try again; no request was made.', true);
+      return;
+    }
+    el.requestCreate.disabled = false;
+    if (!resp.ok) {
+      say(el.requestStatus, 'Not created. ' + await problem(resp), true);
+      return;
+    }
+    const info = await resp.json();
+    const privateLink = new URL('a/' + info.id, location.href).href + '#' + keys.privateKey;
+    keys = null;
+    showRequest(info, privateLink);
+  });
+
+  function showRequest(info, privateLink) {
+    lastRequest = info;
+    el.requestLink.value = info.request_url;
+    el.privateLink.value = privateLink;
+    drawQr(info.request_url, el.requestQr);
+    el.requestForm.hidden = true;
+    el.requestResult.hidden = false;
+    el.requestDelete.disabled = false;
+    say(el.requestStatus, '');
+    say(el.requestResultStatus, 'Request created. It can be answered until '
+      + new Date(info.expires_at).toLocaleString() + '.');
+    document.body.dataset.request = 'created';
+    el.requestResultTitle.focus();
+  }
+
+  function resetRequest() {
+    el.requestResult.hidden = true;
+    el.requestForm.hidden = false;
+    el.requestNote.value = '';
+    el.requestLabel.value = '';
+    el.requestLink.value = '';
+    el.privateLink.value = '';
+    el.requestQr.textContent = '';
+    lastRequest = null;
+    say(el.requestStatus, '');
+    delete document.body.dataset.request;
+  }
+
+  el.requestAgain.addEventListener('click', () => {
+    resetRequest();
+    el.requestNote.focus();
+  });
+
+  async function copyFrom(input, status, what) {
+    try {
+      await navigator.clipboard.writeText(input.value);
+      say(status, what + ' copied to the clipboard.');
+    } catch (_) {
+      input.select();
+      say(status, 'Copy failed: the ' + what.toLowerCase() + ' is selected, copy it with Ctrl+C.', true);
+    }
+  }
+  el.requestCopy.addEventListener('click', () => copyFrom(el.requestLink, el.requestResultStatus, 'Link'));
+  el.privateCopy.addEventListener('click', () => copyFrom(el.privateLink, el.requestResultStatus, 'Private link'));
+
+  async function deleteRequest(id) {
+    const resp = await api('v1/requests/' + encodeURIComponent(id), { method: 'DELETE' });
+    if (!resp.ok) throw new Error(await problem(resp));
+  }
+
+  el.requestDelete.addEventListener('click', async () => {
+    if (!lastRequest) return;
+    el.requestDelete.disabled = true;
+    try {
+      await deleteRequest(lastRequest.id);
+    } catch (err) {
+      el.requestDelete.disabled = false;
+      say(el.requestResultStatus, 'Not deleted: ' + (err && err.message ? err.message : 'the server could not be reached.'), true);
+      return;
+    }
+    say(el.requestResultStatus, 'Deleted: the request link no longer takes an answer.');
+    document.body.dataset.request = 'deleted';
+  });
+
   // ---- my secrets ----------------------------------------------------------------------------
 
   async function loadMine() {
@@ -626,8 +788,48 @@
     el.mineRows.textContent = '';
     for (const s of list) el.mineRows.appendChild(row(s));
     el.mine.hidden = list.length === 0;
-    say(el.mineStatus, list.length ? list.length + ' secret' + (list.length === 1 ? '' : 's') + '.' : 'You have no secrets yet.');
+    let requests = [];
+    try {
+      const r = await api('v1/requests?limit=100');
+      if (r.ok) requests = (await r.json()).requests || [];
+    } catch (_) { /* the secrets are shown; requests stay hidden */ }
+    el.mineRequestRows.textContent = '';
+    for (const q of requests) el.mineRequestRows.appendChild(requestRow(q));
+    el.mineRequests.hidden = requests.length === 0;
+    say(el.mineStatus, (list.length ? list.length + ' secret' + (list.length === 1 ? '' : 's') : 'No secrets')
+      + (requests.length ? ', ' + requests.length + ' request' + (requests.length === 1 ? '' : 's') : '') + '.');
     document.body.dataset.mine = 'loaded';
+  }
+
+  function requestRow(q) {
+    const tr = document.createElement('tr');
+    tr.dataset.id = q.id;
+    cell(tr, q.label || q.note || '(no label)');
+    cell(tr, q.status).className = 'status';
+    cell(tr, new Date(q.expires_at).toLocaleString());
+    cell(tr, q.status === 'answered' ? 'kept ' + q.answer_expiration + ', ' + q.answer_views + ' view' + (q.answer_views === 1 ? '' : 's') : q.allow_files ? 'text or file' : 'text');
+    const td = cell(tr, '');
+    if (q.status === 'open') {
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'danger';
+      b.textContent = 'Delete';
+      b.setAttribute('aria-label', 'Delete request ' + (q.label || q.note || '') + ' created ' + new Date(q.created_at).toLocaleString());
+      b.addEventListener('click', async () => {
+        b.disabled = true;
+        try {
+          await deleteRequest(q.id);
+        } catch (err) {
+          b.disabled = false;
+          say(el.mineStatus, 'Not deleted: ' + (err && err.message ? err.message : 'the server could not be reached.'), true);
+          return;
+        }
+        say(el.mineStatus, 'Request deleted.');
+        await loadMine();
+      });
+      td.appendChild(b);
+    }
+    return tr;
   }
 
   function cell(tr, text) {

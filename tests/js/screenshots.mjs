@@ -1,6 +1,7 @@
 // The README's screenshots of the web app (run by scripts/screenshots):
 //   TOKEN=… node screenshots.mjs <base> <out dir>
-// writes web-share.png (the Share tab with a result) and web-my-secrets.png.
+// writes web-share.png (the Share tab with a result), web-request.png (the Request a secret tab
+// with a result) and web-my-secrets.png.
 import { launch } from './chromium.mjs';
 
 const [base, out] = process.argv.slice(2);
@@ -26,6 +27,14 @@ try {
   await share('postgres://app:…@db.internal/app', 'staging database', 2);
   await page.evaluate(() => document.activeElement && document.activeElement.blur());
   await page.screenshot({ path: `${out}/web-share.png` });
+  await page.click('#tab-request');
+  await page.fill('#request-note', 'The staging VPN config, please (allowed as a file)');
+  await page.fill('#request-label', 'VPN config from Bob');
+  await page.check('#allow-files');
+  await page.click('#request-create');
+  await page.waitForSelector('body[data-request="created"]');
+  await page.evaluate(() => document.activeElement && document.activeElement.blur());
+  await page.screenshot({ path: `${out}/web-request.png`, fullPage: true });
   await page.click('#tab-mine');
   await page.waitForSelector('body[data-mine="loaded"]');
   await page.screenshot({ path: `${out}/web-my-secrets.png` });

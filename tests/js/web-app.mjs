@@ -9,6 +9,14 @@
 //                    result, then open My secrets; print {burned, rows: [{label, status, views}]}.
 // mode "anonymous":  no token: share $TEXT; print {mode, files_disabled, link, tabs, status}.
 // mode "signed-out": print what a visitor without a token sees {mode, app_hidden, lead}.
+// mode "request":    sign in with $TOKEN, ask for a secret (note $NOTE, label $LABEL) in the Request
+//                    tab; a second browser context answers $TEXT through the /r/ link (its origin
+//                    made <base>'s, so it goes through the same proxy); the first opens the private
+//                    /a/ link; then a second request is made and deleted from its result, and My
+//                    secrets is opened. Prints {request_link, private_link, qr, note, sent,
+//                    opened, content, deleted, rows, axe: {request, answer, open, mine}}.
+// mode "mine-requests": sign in with $TOKEN, create a request (label "open one") in the Request
+//                    tab, open My secrets and Delete it from its row; print {before, after}.
 // mode "axe":        open <base> (any page, e.g. a reveal link) and print {axe} once the page
 //                    settled (body[data-state] or body[data-ready]).
 // Screenshots go to $SCREENSHOT_DIR when set (scripts/screenshots uses the same flows).
@@ -142,6 +150,97 @@ try {
     const refused = await page.textContent('#sign-in-status');
     const kept = await page.evaluate(() => sessionStorage.getItem('seecret:token'));
     console.log(JSON.stringify({ mode: m, app_hidden: appHidden, lead, refused, kept, axe: await axe(page), errors }));
+  } else if (mode === 'request') {
+    await ready(page);
+    await signIn(page);
+    await page.click('#tab-request');
+    await page.fill('#request-note', process.env.NOTE);
+    await page.fill('#request-label', process.env.LABEL);
+    await page.click('#request-create');
+    await page.waitForFunction(() => document.body.dataset.request === 'created'
+      || document.getElementById('request-status').className === 'error', null, { timeout: 30000 });
+    if (await page.getAttribute('body', 'data-request') !== 'created') {
+      throw new Error('no request: ' + await page.textContent('#request-status'));
+    }
+    const requestAxe = await axe(page);
+    await shot(page, 'web-request');
+    const requestLink = await page.inputValue('#request-link');
+    const privateLink = await page.inputValue('#private-link');
+    const qr = await page.$$eval('#request-qr svg path', (p) => p.length);
+    // A second request, deleted from its result.
+    await page.click('#request-again');
+    await page.fill('#request-label', 'to delete');
+    await page.click('#request-create');
+    await page.waitForSelector('body[data-request="created"]', { timeout: 30000 });
+    const deletedLink = await page.inputValue('#request-link');
+    await page.click('#request-delete');
+    await page.waitForSelector('body[data-request="deleted"]', { timeout: 15000 });
+    const deleted = await page.textContent('#request-result-status');
+
+    // The responder, in another browser context (no shared storage), through the proxy.
+    const other = await tab(browser);
+    const r = new URL(requestLink);
+    const answerUrl = new URL(r.pathname + r.hash, app).href;
+    await other.page.goto(answerUrl, { waitUntil: 'load' });
+    await other.page.waitForSelector('body[data-state]', { timeout: 15000 });
+    const answerState = await other.page.getAttribute('body', 'data-state');
+    const answerAxe = await axe(other.page);
+    const note = await other.page.textContent('#note');
+    await other.page.fill('#answer-text', process.env.TEXT);
+    await other.page.click('#send');
+    await other.page.waitForSelector('body[data-state]:not([data-state="open"])', { timeout: 15000 });
+    const sent = await other.page.getAttribute('body', 'data-state');
+    await other.page.close();
+
+    // The asker reads it with the private link.
+    await page.goto(privateLink, { waitUntil: 'load' });
+    await page.waitForSelector('body[data-state]', { timeout: 15000 });
+    const waiting = await page.getAttribute('body', 'data-state');
+    if (waiting === 'waiting') {
+      await page.click('#open');
+      await page.waitForSelector('body[data-state="opened"], body[data-state="error"]', { timeout: 15000 });
+    }
+    const opened = await page.getAttribute('body', 'data-state');
+    const content = await page.$eval('#content', (e) => e.textContent);
+    const openAxe = await axe(page);
+
+    // Back at the app (the token is still in this tab's sessionStorage): My secrets.
+    await page.goto(app, { waitUntil: 'load' });
+    await page.waitForSelector('body[data-mode="signed-in"]', { timeout: 15000 });
+    await page.click('#tab-mine');
+    await page.waitForSelector('body[data-mine="loaded"]', { timeout: 15000 });
+    const rows = await page.$$eval('#mine-request-rows tr', (trs) => trs.map((tr) => ({
+      id: tr.dataset.id,
+      label: tr.cells[0].textContent,
+      status: tr.cells[1].textContent,
+      delete: !!tr.querySelector('button'),
+    })));
+    const mineAxe = await axe(page);
+    console.log(JSON.stringify({
+      request_link: requestLink, private_link: privateLink, deleted_link: deletedLink, qr, note,
+      answer_state: answerState, sent, waiting, opened, content, deleted, rows,
+      axe: { request: requestAxe, answer: answerAxe, open: openAxe, mine: mineAxe },
+      errors: errors.concat(other.errors),
+    }));
+  } else if (mode === 'mine-requests') {
+    await ready(page);
+    await signIn(page);
+    await page.click('#tab-request');
+    await page.fill('#request-label', 'open one');
+    await page.click('#request-create');
+    await page.waitForSelector('body[data-request="created"]', { timeout: 30000 });
+    const rowsOf = () => page.$$eval('#mine-request-rows tr', (trs) => trs.map((tr) => ({
+      id: tr.dataset.id, label: tr.cells[0].textContent, status: tr.cells[1].textContent,
+      delete: !!tr.querySelector('button'),
+    })));
+    await page.click('#tab-mine');
+    await page.waitForSelector('body[data-mine="loaded"]', { timeout: 15000 });
+    const before = await rowsOf();
+    await page.evaluate(() => { delete document.body.dataset.mine; });
+    await page.click('#mine-request-rows button');
+    await page.waitForSelector('body[data-mine="loaded"]', { timeout: 15000 });
+    const after = await rowsOf();
+    console.log(JSON.stringify({ before, after, errors }));
   } else if (mode === 'axe') {
     await page.waitForSelector('body[data-state], body[data-ready]', { timeout: 15000 });
     console.log(JSON.stringify({ axe: await axe(page), errors }));

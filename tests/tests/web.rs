@@ -508,3 +508,156 @@ async fn several_files_are_zipped_in_the_browser_and_reveal_as_one_archive() {
     );
     assert_eq!(out, expected);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_made_in_the_web_app_is_answered_elsewhere_and_read_with_the_private_link_only() {
+    let server = Server::start();
+    let proxy = Recorder::start(&server.base).await;
+    let text = "the vault's recovery code: 7Q-ünï-42\nline two";
+    let page = browser(
+        &proxy.base,
+        "request",
+        &[
+            ("TOKEN", server.token()),
+            ("NOTE", "The staging vault recovery code, please"),
+            ("LABEL", "vault code"),
+            ("TEXT", text),
+        ],
+    );
+    assert_eq!(page["errors"], json!([]), "{page}");
+    for (state, what) in [
+        ("request", "/ with a request shown"),
+        ("answer", "/r/{id}"),
+        ("open", "/a/{id} opened"),
+        ("mine", "My secrets with requests"),
+    ] {
+        no_serious_violations(&page["axe"][state], what);
+    }
+    assert!(page["qr"].as_u64().unwrap() > 0, "no QR code: {page}");
+    let request_link = page["request_link"].as_str().unwrap();
+    let private_link = page["private_link"].as_str().unwrap();
+    let id = request_link
+        .split("/r/")
+        .nth(1)
+        .unwrap()
+        .split('#')
+        .next()
+        .unwrap();
+    assert!(
+        request_link.starts_with(&format!("{}/r/{id}#", server.base)),
+        "{request_link}"
+    );
+    assert!(
+        private_link.starts_with(&format!("{}/a/{id}#", proxy.base)),
+        "{private_link}"
+    );
+    // The responder saw the note, sent; the asker read exactly the text.
+    assert_eq!(page["answer_state"], "open", "{page}");
+    assert_eq!(page["note"], "The staging vault recovery code, please");
+    assert_eq!(page["sent"], "sent", "{page}");
+    assert_eq!(page["waiting"], "waiting", "{page}");
+    assert_eq!(page["opened"], "opened", "{page}");
+    assert_eq!(page["content"], text);
+    // Neither the private key (as text or bytes) nor the answer's plaintext reached the server;
+    // the public key did (the proxy does see what the browsers sent).
+    let private_key = private_link.split('#').nth(1).unwrap();
+    let public_key = request_link.split('#').nth(1).unwrap();
+    let d = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(private_key)
+        .unwrap();
+    assert_eq!(d.len(), 32);
+    let sent = proxy.bytes();
+    assert!(
+        contains(&sent, public_key.as_bytes()),
+        "the proxy saw nothing"
+    );
+    assert!(contains(
+        &sent,
+        format!("/v1/requests/{id}/answer").as_bytes()
+    ));
+    assert!(
+        !contains(&sent, private_key.as_bytes()),
+        "the private key reached the server"
+    );
+    assert!(
+        !contains(&sent, &d),
+        "the private key's bytes reached the server"
+    );
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let b64u = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    for needle in [b64.encode(&d), b64u.encode(&d)] {
+        assert!(!contains(&sent, needle.trim_end_matches('=').as_bytes()));
+    }
+    assert!(
+        !contains(&sent, text.as_bytes()),
+        "the plaintext reached the server"
+    );
+    assert!(!contains(&sent, "recovery code: 7Q".as_bytes()));
+    // Deleted from its result; My secrets lists both, and neither can be deleted any more.
+    assert!(
+        page["deleted"].as_str().unwrap().starts_with("Deleted"),
+        "{page}"
+    );
+    let deleted_link = page["deleted_link"].as_str().unwrap();
+    let deleted_id = deleted_link
+        .split("/r/")
+        .nth(1)
+        .unwrap()
+        .split('#')
+        .next()
+        .unwrap();
+    let rows = page["rows"].as_array().unwrap();
+    let answered = rows.iter().find(|r| r["id"] == id).unwrap();
+    assert_eq!(
+        (&answered["label"], &answered["status"], &answered["delete"]),
+        (&json!("vault code"), &json!("answered"), &json!(false))
+    );
+    let gone = rows.iter().find(|r| r["id"] == deleted_id).unwrap();
+    assert_eq!(
+        (&gone["label"], &gone["status"], &gone["delete"]),
+        (&json!("to delete"), &json!("deleted"), &json!(false))
+    );
+    // The server agrees.
+    let c = http();
+    for (rid, status) in [(id, "answered"), (deleted_id, "deleted")] {
+        let info: Value = c
+            .get(format!("{}/v1/requests/{rid}", server.base))
+            .bearer_auth(server.token())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(info["status"], status, "{info}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn my_secrets_lists_an_open_request_with_a_delete_button_that_works() {
+    let server = Server::start();
+    let page = browser(&server.base, "mine-requests", &[("TOKEN", server.token())]);
+    assert_eq!(page["errors"], json!([]), "{page}");
+    let before = page["before"].as_array().unwrap();
+    assert_eq!(before.len(), 1, "{page}");
+    assert_eq!(
+        (
+            &before[0]["label"],
+            &before[0]["status"],
+            &before[0]["delete"]
+        ),
+        (&json!("open one"), &json!("open"), &json!(true))
+    );
+    assert_eq!(page["after"][0]["status"], "deleted", "{page}");
+    let id = before[0]["id"].as_str().unwrap();
+    let info: Value = http()
+        .get(format!("{}/v1/requests/{id}", server.base))
+        .bearer_auth(server.token())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["status"], "deleted", "{info}");
+}

@@ -221,7 +221,57 @@ const APP_HTML: &str = concat!(
 </section>
 </section>
 <section role="tabpanel" id="panel-request" aria-labelledby="tab-request" tabindex="0" hidden>
-<p id="request-lead">Asking someone for a secret (they type it into a page, and only you can read the answer) is not in this web app yet: use <code>seecret request</code>.</p>
+<p id="request-lead">Ask someone for a secret: they type it (or choose a file) on the page of the link you send them, it is encrypted in their browser for a key that only this browser made, and only your private link can read it.</p>
+<form id="request-form" novalidate>
+<fieldset>
+<legend>The request</legend>
+<label for="request-note">Note shown to the person you ask (optional, not encrypted, at most 500 characters)</label>
+<textarea id="request-note" rows="3" maxlength="500"></textarea>
+<label for="request-label">Label, for you only (optional, not encrypted)</label>
+<input id="request-label" type="text" autocomplete="off" maxlength="200">
+<div class="row">
+<div><label for="request-expiration">Request open for</label>
+<select id="request-expiration">
+<option value="1h">1 hour</option>
+<option value="24h">1 day</option>
+<option value="7d" selected>7 days</option>
+<option value="30d">30 days</option>
+</select></div>
+<div><label for="answer-expiration">Answer kept for</label>
+<select id="answer-expiration">
+<option value="1h">1 hour</option>
+<option value="24h" selected>1 day</option>
+<option value="7d">7 days</option>
+<option value="30d">30 days</option>
+</select></div>
+<div><label for="answer-views">Answer views</label>
+<input id="answer-views" type="number" min="1" max="10" value="1" inputmode="numeric"></div>
+</div>
+<div class="choice"><input id="allow-files" type="checkbox"><label for="allow-files">Allow a file as the answer</label></div>
+</fieldset>
+<button id="request-create" type="submit">Create the request</button>
+<p id="request-status" role="status" aria-live="polite"></p>
+</form>
+<section id="request-result" aria-labelledby="request-result-title" hidden>
+<h2 id="request-result-title" tabindex="-1">Your request</h2>
+<p>Send this link to the person you ask. It carries only a public key: it lets them send, not read.</p>
+<label for="request-link">Link to send</label>
+<input id="request-link" type="text" readonly>
+<div class="actions">
+<button id="request-copy" type="button">Copy</button>
+<button id="request-delete" type="button" class="danger">Delete request</button>
+<button id="request-again" type="button" class="secondary">Ask for another</button>
+</div>
+<figure id="request-qr-box"><div id="request-qr"></div><figcaption>QR code of the link to send, made in this browser</figcaption></figure>
+<div class="warning" id="private-box">
+<h3 id="private-title">Your private link: keep it, it is shown only once</h3>
+<p>This link is the <strong>only</strong> way to read the answer. Its key was made in this browser and never sent to the server; if you lose it, nobody can read the answer. Do not send it to anyone.</p>
+<label for="private-link">Private link to read the answer</label>
+<input id="private-link" type="text" readonly>
+<div class="actions"><button id="private-copy" type="button">Copy private link</button></div>
+</div>
+<p id="request-result-status" role="status" aria-live="polite"></p>
+</section>
 </section>
 <section role="tabpanel" id="panel-mine" aria-labelledby="tab-mine" tabindex="0" hidden>
 <div class="actions"><button id="refresh" type="button" class="secondary">Refresh</button></div>
@@ -230,6 +280,11 @@ const APP_HTML: &str = concat!(
 <caption>Your secrets, newest first</caption>
 <thead><tr><th scope="col">Label</th><th scope="col">Kind</th><th scope="col">Status</th><th scope="col">Views left</th><th scope="col">Expires</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
 <tbody id="mine-rows"></tbody>
+</table>
+<table id="mine-requests" hidden>
+<caption>Your requests, newest first</caption>
+<thead><tr><th scope="col">Label</th><th scope="col">Status</th><th scope="col">Expires</th><th scope="col">Answer</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
+<tbody id="mine-request-rows"></tbody>
 </table>
 </section>
 </div>
