@@ -26,7 +26,7 @@ pub mod events {
     pub const LINK_READ: &str = "link-read";
     /// An error from a background action: `{code, message}`.
     pub const ERROR: &str = "app-error";
-    /// Show a page: `"share"`, `"recent"` or `"settings"`.
+    /// Show a page: `"share"`, `"request"`, `"recent"` or `"settings"`.
     pub const NAVIGATE: &str = "navigate";
 }
 

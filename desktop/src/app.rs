@@ -14,7 +14,8 @@ use crate::actions::{copy, deliver, notify};
 use crate::error::DesktopError;
 use crate::files::StagedFile;
 use crate::service::{
-    AccountSummary, Desktop, ProgressFn, RecentLink, SettingsInput, SettingsView, ShareRequest,
+    AccountSummary, Desktop, MadeRequest, ProgressFn, RecentLink, RequestAnswer, SettingsInput,
+    SettingsView, ShareRequest,
 };
 use crate::settings::{Settings, SettingsStore};
 use crate::token::TokenStore;
@@ -113,6 +114,8 @@ pub fn builder<R: Runtime>(b: Builder<R>) -> Builder<R> {
             recent_links,
             copy_link,
             burn,
+            request_secret,
+            request_answer,
         ])
         .on_window_event(|window, event| match event {
             // Closing the window keeps the app in the tray.
@@ -305,4 +308,32 @@ async fn burn<R: Runtime>(
 ) -> Result<Vec<RecentLink>, DesktopError> {
     state.burn(&id).await?;
     refresh(&app).await
+}
+
+/// Asks someone for a secret: the `/r/` link to send them and the request's id.
+#[tauri::command]
+async fn request_secret(
+    state: State<'_, Desktop>,
+    note: Option<String>,
+    expires: Option<String>,
+) -> Result<MadeRequest, DesktopError> {
+    state.request_secret(note, expires).await
+}
+
+/// Where a request made here stands; its answer's text once it arrived (notified too).
+#[tauri::command]
+async fn request_answer<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, Desktop>,
+    id: String,
+) -> Result<RequestAnswer, DesktopError> {
+    let answer = state.request_answer(&id).await?;
+    if answer.text.is_some() && state.settings().map(|s| s.notify_on_read).unwrap_or(true) {
+        notify(
+            app.app_handle(),
+            "Seecret request answered",
+            "The answer is in the Seecret window.",
+        );
+    }
+    Ok(answer)
 }

@@ -8,11 +8,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
+use seecret_core::api::CreateRequest;
 use seecret_core::api::SecretInfo;
 use seecret_core::api::{Limits, ListQuery};
-use seecret_core::client::{Client, ShareOptions, Shared};
+use seecret_core::client::{Client, RevealedContent, ShareOptions, Shared};
 use seecret_core::crypto::SecretBytes;
+use seecret_core::link::AnswerLink;
+use seecret_core::model::RequestStatus;
 use seecret_core::model::{Kind, SecretId, Status};
+use seecret_core::request::RequestPrivateKey;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use zeroize::Zeroizing;
@@ -158,6 +162,35 @@ struct Cancel {
     notify: Notify,
 }
 
+/// A request made by [`Desktop::request_secret`].
+#[derive(Debug, Serialize)]
+pub struct MadeRequest {
+    /// The request's id, for [`Desktop::request_answer`].
+    pub id: String,
+    /// The `/r/` link to send to whoever has the secret.
+    pub link: String,
+    /// When the request stops accepting an answer.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Where a request stands: `open`, `answered`, `expired` or `deleted`; the answer's text once.
+#[derive(Serialize)]
+pub struct RequestAnswer {
+    /// The request's status.
+    pub status: &'static str,
+    /// The answer, when it was just opened.
+    pub text: Option<String>,
+}
+
+impl std::fmt::Debug for RequestAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestAnswer")
+            .field("status", &self.status)
+            .field("text", &self.text.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
 /// The desktop app's state.
 pub struct Desktop {
     settings: Box<dyn SettingsStore>,
@@ -171,6 +204,9 @@ pub struct Desktop {
     staged: Mutex<Vec<PathBuf>>,
     upload: Mutex<Option<Arc<Cancel>>>,
     limits: Mutex<Option<(String, Limits)>>,
+    /// Requests made in this session: the server they went to and their private key d, kept
+    /// in memory only (zeroed on drop, never printed) until the answer is opened.
+    requests: Mutex<HashMap<SecretId, (String, RequestPrivateKey)>>,
 }
 
 impl std::fmt::Debug for Desktop {
@@ -204,6 +240,7 @@ impl Desktop {
             staged: Mutex::default(),
             upload: Mutex::default(),
             limits: Mutex::default(),
+            requests: Mutex::default(),
         }
     }
 
@@ -567,6 +604,74 @@ impl Desktop {
             .map_err(|e| DesktopError::from_client(&settings.server_url, e))?;
         lock(&self.links).remove(&id);
         Ok(())
+    }
+
+    /// Asks someone for a secret: creates a request with a fresh key pair whose private key
+    /// stays in this app's memory; returns the link to send them.
+    pub async fn request_secret(
+        &self,
+        note: Option<String>,
+        expires: Option<String>,
+    ) -> Result<MadeRequest, DesktopError> {
+        let (client, settings) = self.client()?;
+        let expiration = expires
+            .filter(|e| !e.trim().is_empty())
+            .map(|e| parse_expiration(&e))
+            .transpose()?;
+        let (info, d) = client
+            .request_secret(CreateRequest {
+                note: note.filter(|n| !n.trim().is_empty()),
+                expiration,
+                ..CreateRequest::default()
+            })
+            .await
+            .map_err(|e| DesktopError::from_client(&settings.server_url, e))?;
+        lock(&self.requests).insert(info.id, (client.base().to_string(), d));
+        Ok(MadeRequest {
+            id: info.id.to_string(),
+            link: info.request_url,
+            expires_at: info.expires_at,
+        })
+    }
+
+    /// Checks a request made in this session; once answered, reveals the answer (one view),
+    /// opens it with the kept private key, forgets the key and returns the text.
+    pub async fn request_answer(&self, id: &str) -> Result<RequestAnswer, DesktopError> {
+        let (client, settings) = self.client()?;
+        let id: SecretId = id
+            .parse()
+            .map_err(|_| DesktopError::invalid("id", "not a request id"))?;
+        let Some((base, d)) = lock(&self.requests).get(&id).cloned() else {
+            return Err(DesktopError::LinkUnknown);
+        };
+        let info = client
+            .get_request(id)
+            .await
+            .map_err(|e| DesktopError::from_client(&settings.server_url, e))?;
+        if info.status != RequestStatus::Answered {
+            if matches!(info.status, RequestStatus::Expired | RequestStatus::Deleted) {
+                lock(&self.requests).remove(&id);
+            }
+            return Ok(RequestAnswer {
+                status: info.status.as_str(),
+                text: None,
+            });
+        }
+        let link = AnswerLink { base, id, key: d };
+        let revealed = Client::reveal_answer_to(&link, |_| async { Ok(tokio::io::sink()) }, None)
+            .await
+            .map_err(|e| DesktopError::from_client(&settings.server_url, e))?;
+        // The answer is revealed (its one view is used): the key has nothing left to open.
+        lock(&self.requests).remove(&id);
+        match revealed {
+            RevealedContent::Text(t) => Ok(RequestAnswer {
+                status: RequestStatus::Answered.as_str(),
+                text: Some(String::from_utf8_lossy(t.expose()).into_owned()),
+            }),
+            RevealedContent::File(..) => Err(DesktopError::Other(
+                "The answer is a file; the desktop app opens text answers only.".into(),
+            )),
+        }
     }
 }
 

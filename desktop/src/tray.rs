@@ -7,9 +7,10 @@ use tauri::{AppHandle, Emitter, Runtime};
 use crate::actions::{events, open_picker, share_clipboard_now, show};
 
 /// Menu item ids, in menu order.
-pub const ITEMS: [(&str, &str); 6] = [
+pub const ITEMS: [(&str, &str); 7] = [
     ("share_clipboard", "Share clipboard"),
     ("share_file", "Share file…"),
+    ("request", "Request a secret"),
     ("open", "Open window"),
     ("recent", "Recent links"),
     ("settings", "Settings"),
@@ -60,6 +61,7 @@ pub fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
             open_picker(app, false);
         }
         "open" => show(app, "share"),
+        "request" => show(app, "request"),
         "recent" => show(app, "recent"),
         "settings" => show(app, "settings"),
         "quit" => app.exit(0),

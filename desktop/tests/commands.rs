@@ -474,12 +474,17 @@ fn tray_menu_items_open_the_right_page_and_report_errors() {
     let desk = Desk::new(SLOW_POLL);
     let pages = desk.collect("navigate");
     let errors = desk.collect("app-error");
-    for id in ["open", "recent", "settings"] {
+    for id in ["open", "request", "recent", "settings"] {
         seecret_desktop::tray::on_menu(desk.app.handle(), id);
     }
     assert_eq!(
         *pages.lock().unwrap(),
-        vec![json!("share"), json!("recent"), json!("settings")]
+        vec![
+            json!("share"),
+            json!("request"),
+            json!("recent"),
+            json!("settings")
+        ]
     );
     // Share clipboard before any settings: the window opens with an error to act on.
     seecret_desktop::tray::on_menu(desk.app.handle(), "share_clipboard");
@@ -498,10 +503,72 @@ fn tray_menu_items_open_the_right_page_and_report_errors() {
         [
             "share_clipboard",
             "share_file",
+            "request",
             "open",
             "recent",
             "settings",
             "quit"
         ]
     );
+}
+
+#[test]
+fn a_request_made_in_the_app_is_answered_through_the_api_and_its_answer_opened_once() {
+    use seecret_core::client::Client;
+    use seecret_core::model::SecretId;
+    use seecret_core::request::RequestPublicKey;
+
+    let server = Server::start();
+    let desk = Desk::new(SLOW_POLL);
+    let e = desk
+        .invoke("request_secret", json!({"note": "the VPN password"}))
+        .unwrap_err();
+    assert_eq!(e["code"], "not_configured", "{e}");
+    desk.configure(&server);
+
+    let made = desk
+        .invoke(
+            "request_secret",
+            json!({"note": "the VPN password", "expires": "1h"}),
+        )
+        .unwrap();
+    let link = made["link"].as_str().unwrap();
+    let id = made["id"].as_str().unwrap();
+    assert!(
+        link.starts_with(&format!("{}/r/{id}#", server.base)),
+        "{link}"
+    );
+    let e = desk
+        .invoke("request_secret", json!({"expires": "forever"}))
+        .unwrap_err();
+    assert_eq!(e["code"], "invalid", "{e}");
+
+    // Not answered yet: waiting, no text.
+    let v = desk.invoke("request_answer", json!({"id": id})).unwrap();
+    assert_eq!(v["status"], "open", "{v}");
+    assert!(v["text"].is_null(), "{v}");
+
+    // The responder page's part: read the request (no token), seal to the link's Q, answer.
+    let (_, q) = link.split_once('#').unwrap();
+    let q = RequestPublicKey::from_base64url("public_key", q).unwrap();
+    let sid: SecretId = id.parse().unwrap();
+    let anon = Client::new(&server.base, None).unwrap();
+    let public = tauri::async_runtime::block_on(anon.public_request(sid)).unwrap();
+    assert_eq!(public.note.as_deref(), Some("the VPN password"));
+    let answer = "hunter2 \u{1f511}\nsecond line";
+    tauri::async_runtime::block_on(anon.answer_request_text(sid, &q, answer.as_bytes())).unwrap();
+
+    let v = desk.invoke("request_answer", json!({"id": id})).unwrap();
+    assert_eq!(v["status"], "answered", "{v}");
+    assert_eq!(v["text"], answer);
+
+    // Once: the key is gone and the answer's one view is used.
+    let e = desk
+        .invoke("request_answer", json!({"id": id}))
+        .unwrap_err();
+    assert_eq!(e["code"], "link_unknown", "{e}");
+    let e = desk
+        .invoke("request_answer", json!({"id": "not-an-id"}))
+        .unwrap_err();
+    assert_eq!(e["code"], "invalid", "{e}");
 }
