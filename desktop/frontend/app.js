@@ -37,7 +37,7 @@ function showNotice(msg) {
 }
 
 function navigate(page) {
-  for (const p of ['share', 'recent', 'settings']) {
+  for (const p of ['share', 'request', 'recent', 'settings']) {
     $(`page-${p}`).hidden = p !== page;
     $(`tab-${p}`).classList.toggle('active', p === page);
   }
@@ -110,6 +110,65 @@ async function share() {
     busy = false;
     $('share').disabled = false;
     $('progress-box').hidden = true;
+  }
+}
+
+// ---- request a secret ----
+let requestId = null;
+let requestTimer = null;
+
+async function createRequest() {
+  clearError();
+  clearTimeout(requestTimer);
+  $('request-create').disabled = true;
+  try {
+    const r = await invoke('request_secret', {
+      note: $('request-note').value || null,
+      expires: $('request-expires').value,
+    });
+    requestId = r.id;
+    $('request-link').value = r.link;
+    $('request-status').textContent = `Waiting for the answer… (open until ${fmtDate(r.expires_at)})`;
+    $('request-result').hidden = false;
+    $('request-answer-box').hidden = true;
+    $('request-answer').value = '';
+    pollRequest(r.id);
+  } catch (e) {
+    showError(e);
+  } finally {
+    $('request-create').disabled = false;
+  }
+}
+
+async function pollRequest(id) {
+  if (id !== requestId) return;
+  try {
+    const a = await invoke('request_answer', { id });
+    if (id !== requestId) return;
+    if (a.text != null) {
+      $('request-answer').value = a.text;
+      $('request-answer-box').hidden = false;
+      $('request-status').textContent = 'Answered.';
+      return;
+    }
+    if (a.status === 'expired' || a.status === 'deleted') {
+      $('request-status').textContent = `The request ${a.status} without an answer.`;
+      return;
+    }
+  } catch (e) {
+    // Offline for a moment: keep waiting; anything else stops the wait.
+    if (!e || e.code !== 'unreachable') { showError(e); return; }
+  }
+  requestTimer = setTimeout(() => pollRequest(id), 4000);
+}
+
+async function copyRequestLink() {
+  try {
+    await navigator.clipboard.writeText($('request-link').value);
+    showNotice('Link copied.');
+  } catch (_) {
+    $('request-link').select();
+    showNotice('Press Ctrl+C to copy the selected link.');
   }
 }
 
@@ -234,6 +293,8 @@ window.addEventListener('DOMContentLoaded', async () => {
     try { await invoke('copy_link', { id: currentId }); showNotice('Link copied.'); } catch (e) { $('link').select(); showError(e); }
   };
   $('refresh').onclick = loadRecent;
+  $('request-create').onclick = createRequest;
+  $('request-copy').onclick = copyRequestLink;
   $('settings-form').onsubmit = saveSettings;
   $('text').addEventListener('keydown', (e) => { if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) share(); });
 
