@@ -622,6 +622,8 @@ impl Desktop {
             .request_secret(CreateRequest {
                 note: note.filter(|n| !n.trim().is_empty()),
                 expiration,
+                // The window shows text; a file answer would be revealed with nowhere to go.
+                allow_files: Some(false),
                 ..CreateRequest::default()
             })
             .await
@@ -641,9 +643,9 @@ impl Desktop {
         let id: SecretId = id
             .parse()
             .map_err(|_| DesktopError::invalid("id", "not a request id"))?;
-        let Some((base, d)) = lock(&self.requests).get(&id).cloned() else {
+        if !lock(&self.requests).contains_key(&id) {
             return Err(DesktopError::LinkUnknown);
-        };
+        }
         let info = client
             .get_request(id)
             .await
@@ -657,12 +659,25 @@ impl Desktop {
                 text: None,
             });
         }
+        // Taken out while revealing, so that a second check at the same time does not try to
+        // reveal the answer's one view again; put back only if the reveal failed.
+        let Some((base, d)) = lock(&self.requests).remove(&id) else {
+            return Err(DesktopError::LinkUnknown);
+        };
         let link = AnswerLink { base, id, key: d };
-        let revealed = Client::reveal_answer_to(&link, |_| async { Ok(tokio::io::sink()) }, None)
-            .await
-            .map_err(|e| DesktopError::from_client(&settings.server_url, e))?;
-        // The answer is revealed (its one view is used): the key has nothing left to open.
-        lock(&self.requests).remove(&id);
+        let revealed = match Client::reveal_answer_to(
+            &link,
+            |_| async { Ok(tokio::io::sink()) },
+            None,
+        )
+        .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                lock(&self.requests).insert(id, (link.base, link.key));
+                return Err(DesktopError::from_client(&settings.server_url, e));
+            }
+        };
         match revealed {
             RevealedContent::Text(t) => Ok(RequestAnswer {
                 status: RequestStatus::Answered.as_str(),

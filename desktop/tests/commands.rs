@@ -555,6 +555,7 @@ fn a_request_made_in_the_app_is_answered_through_the_api_and_its_answer_opened_o
     let anon = Client::new(&server.base, None).unwrap();
     let public = tauri::async_runtime::block_on(anon.public_request(sid)).unwrap();
     assert_eq!(public.note.as_deref(), Some("the VPN password"));
+    assert!(!public.allow_files, "the window opens text answers only");
     let answer = "hunter2 \u{1f511}\nsecond line";
     tauri::async_runtime::block_on(anon.answer_request_text(sid, &q, answer.as_bytes())).unwrap();
 
