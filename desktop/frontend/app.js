@@ -163,13 +163,8 @@ async function pollRequest(id) {
 }
 
 async function copyRequestLink() {
-  try {
-    await navigator.clipboard.writeText($('request-link').value);
-    showNotice('Link copied.');
-  } catch (_) {
-    $('request-link').select();
-    showNotice('Press Ctrl+C to copy the selected link.');
-  }
+  if (!requestId) return;
+  try { await invoke('copy_link', { id: requestId }); showNotice('Link copied.'); } catch (e) { $('request-link').select(); showError(e); }
 }
 
 // ---- recent ----

@@ -207,6 +207,8 @@ pub struct Desktop {
     /// Requests made in this session: the server they went to and their private key d, kept
     /// in memory only (zeroed on drop, never printed) until the answer is opened.
     requests: Mutex<HashMap<SecretId, (String, RequestPrivateKey)>>,
+    /// The `/r/` links of those requests, to copy (public: they carry only Q).
+    request_links: Mutex<HashMap<SecretId, String>>,
 }
 
 impl std::fmt::Debug for Desktop {
@@ -241,6 +243,7 @@ impl Desktop {
             upload: Mutex::default(),
             limits: Mutex::default(),
             requests: Mutex::default(),
+            request_links: Mutex::default(),
         }
     }
 
@@ -581,14 +584,17 @@ impl Desktop {
         Ok((recent, read))
     }
 
-    /// A link made in this session, to copy.
+    /// A link made in this session, to copy: a share's, or a request's `/r/` link.
     pub fn link(&self, id: &str) -> Result<Zeroizing<String>, DesktopError> {
         let id: SecretId = id
             .parse()
             .map_err(|_| DesktopError::invalid("id", "not a secret id"))?;
-        lock(&self.links)
+        if let Some(m) = lock(&self.links).get(&id) {
+            return Ok(m.link.clone());
+        }
+        lock(&self.request_links)
             .get(&id)
-            .map(|m| m.link.clone())
+            .map(|l| Zeroizing::new(l.clone()))
             .ok_or(DesktopError::LinkUnknown)
     }
 
@@ -629,6 +635,7 @@ impl Desktop {
             .await
             .map_err(|e| DesktopError::from_client(&settings.server_url, e))?;
         lock(&self.requests).insert(info.id, (client.base().to_string(), d));
+        lock(&self.request_links).insert(info.id, info.request_url.clone());
         Ok(MadeRequest {
             id: info.id.to_string(),
             link: info.request_url,

@@ -543,6 +543,13 @@ fn a_request_made_in_the_app_is_answered_through_the_api_and_its_answer_opened_o
         .unwrap_err();
     assert_eq!(e["code"], "invalid", "{e}");
 
+    // Copy puts the /r/ link on the clipboard, as for shares.
+    {
+        let _clip = CLIPBOARD.lock().unwrap_or_else(|e| e.into_inner());
+        desk.invoke("copy_link", json!({"id": id})).unwrap();
+        assert_eq!(desk.app.clipboard().read_text().unwrap(), link);
+    }
+
     // Not answered yet: waiting, no text.
     let v = desk.invoke("request_answer", json!({"id": id})).unwrap();
     assert_eq!(v["status"], "open", "{v}");
