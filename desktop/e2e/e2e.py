@@ -6,7 +6,9 @@ Scenarios (each prints PASS or raises):
   1. first run: settings are entered in the window and checked against a real `seecret serve`;
   2. paste text, click Share, read the link from the page; it reveals the exact text;
   3. drag a file from another X window onto the drop zone, click Share; the link reveals the file's
-     exact bytes.
+     exact bytes;
+  4. request a secret from the window, answer it as the responder page does (X25519, HKDF,
+     AES-GCM from Python's `cryptography`); the window shows the exact answer.
 Screenshots of the window are written to --artifacts (with `import -window root`: WebDriver's
 screenshot endpoint hangs under Xvfb).
 
@@ -190,6 +192,42 @@ def reveal(seecret, link, out):
         return f.read()
 
 
+def answer_request(base, link, text):
+    """What the responder page does (docs/format.md, "Request a secret"): check the request, seal
+    `text` to the public key in the link's fragment, post it once. Returns the request id."""
+    import base64
+    import urllib.request
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    def unb64(s):
+        return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+
+    path, q = link.split("#", 1)
+    rid = path.rsplit("/r/", 1)[1]
+    with urllib.request.urlopen(f"{base}/v1/requests/{rid}/public", timeout=30) as r:
+        public = json.load(r)
+    assert public["public_key"] == q and public["status"] == "open", public
+    e = X25519PrivateKey.generate()
+    z = e.exchange(X25519PublicKey.from_public_bytes(unb64(q)))
+    k = HKDF(algorithm=hashes.SHA256(), length=32, salt=rid.encode(), info=b"seecret/v1/request").derive(z)
+    nonce = os.urandom(12)
+    envelope = b"\x01" + nonce + AESGCM(k).encrypt(nonce, text.encode(), rid.encode())
+    body = json.dumps({
+        "ciphertext": base64.b64encode(envelope).decode(),
+        "ephemeral_public_key": base64.urlsafe_b64encode(
+            e.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)).decode().rstrip("="),
+    }).encode()
+    req = urllib.request.Request(f"{base}/v1/requests/{rid}/answer", data=body, method="POST",
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        assert r.status == 201, r.status
+    return rid
+
+
 def screenshot(path, crop=None):
     """The X screen (or the crop `(w, h, x, y)` of it) as a PNG."""
     args = ["/usr/bin/import", "-window", "root"]
@@ -346,6 +384,20 @@ def main():
         assert states[:2] == ["consumed", "consumed"], states
         screenshot(os.path.join(args.artifacts, "desktop-recent.png"), crop=window_geometry())
         log(f"PASS recent links: {len(rows)} rows, states {states}")
+
+        # 4. Request a secret from the window; someone answers through the responder page's
+        # steps; the window shows the exact answer, which the app opened with its private key.
+        wd.click("#tab-request")
+        wd.type("#request-note", "e2e: the staging password")
+        wd.click("#request-create")
+        rlink = wait_until("the request link", lambda: wd.prop("#request-link", "value"))
+        assert rlink.startswith(base + "/r/") and "#" in rlink, rlink
+        answer = "answered in e2e: " + str(time.time())
+        answer_request(base, rlink, answer)
+        got = wait_until("the answer in the window", lambda: wd.prop("#request-answer", "value"), timeout=30)
+        assert got == answer, (got, answer)
+        screenshot(os.path.join(args.artifacts, "desktop-request.png"), crop=window_geometry())
+        log("PASS request a secret: the window shows the exact answer")
         return 0
     finally:
         if wd:
