@@ -28,21 +28,14 @@ impl Link {
 
     /// Parses a link as printed by [`Link::format`].
     pub fn parse(link: &str) -> Result<Self> {
-        let bad = || {
-            Error::invalid(
-                "link",
-                "a Seecret link looks like https://host/s/<id>#<key>",
-            )
-        };
-        let link = link.trim();
-        let (rest, key) = link.split_once('#').ok_or_else(bad)?;
-        let (base, id) = rest.rsplit_once("/s/").ok_or_else(bad)?;
-        if base.is_empty() {
-            return Err(bad());
-        }
+        let (base, id, key) = split(
+            link,
+            "/s/",
+            "a Seecret link looks like https://host/s/<id>#<key>",
+        )?;
         Ok(Self {
-            base: base.to_string(),
-            id: id.trim_end_matches('/').parse()?,
+            base,
+            id,
             key: SecretKey::from_base64url(key)?,
         })
     }
@@ -72,24 +65,33 @@ impl AnswerLink {
 
     /// Parses a link as printed by [`AnswerLink::format`].
     pub fn parse(link: &str) -> Result<Self> {
-        let bad = || {
-            Error::invalid(
-                "link",
-                "an answer link looks like https://host/a/<id>#<private key>",
-            )
-        };
-        let link = link.trim();
-        let (rest, key) = link.split_once('#').ok_or_else(bad)?;
-        let (base, id) = rest.rsplit_once("/a/").ok_or_else(bad)?;
-        if base.is_empty() {
-            return Err(bad());
-        }
+        let (base, id, key) = split(
+            link,
+            "/a/",
+            "an answer link looks like https://host/a/<id>#<private key>",
+        )?;
         Ok(Self {
-            base: base.to_string(),
-            id: id.trim_end_matches('/').parse()?,
+            base,
+            id,
             key: RequestPrivateKey::from_base64url(key)?,
         })
     }
+}
+
+/// Splits `{base}{segment}{id}#{key}` into its base, id and the fragment's text; `shape` is the
+/// error's message, naming the link's expected form (never the link itself: it holds a key).
+fn split<'a>(
+    link: &'a str,
+    segment: &str,
+    shape: &'static str,
+) -> Result<(String, SecretId, &'a str)> {
+    let bad = || Error::invalid("link", shape);
+    let (rest, key) = link.trim().split_once('#').ok_or_else(bad)?;
+    let (base, id) = rest.rsplit_once(segment).ok_or_else(bad)?;
+    if base.is_empty() {
+        return Err(bad());
+    }
+    Ok((base.to_string(), id.trim_end_matches('/').parse()?, key))
 }
 
 #[cfg(test)]
