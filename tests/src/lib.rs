@@ -170,6 +170,19 @@ pub fn readme_snippet(name: &str) -> String {
     after[body_start..end].to_string() + "\n"
 }
 
+/// The code block that follows `<!-- snippet:NAME -->` in the Markdown file `rel` (a path under
+/// the repository root), exactly as written there.
+pub fn snippet_in(rel: &str, name: &str) -> String {
+    let text = std::fs::read_to_string(repo_path(rel)).unwrap();
+    let marker = format!("<!-- snippet:{name} -->");
+    assert_eq!(text.matches(&marker).count(), 1, "{marker} once in {rel}");
+    let after = text.split(&marker).nth(1).unwrap();
+    let start = after.find("```").unwrap();
+    let body_start = start + after[start..].find('\n').unwrap() + 1;
+    let end = body_start + after[body_start..].find("\n```").unwrap();
+    after[body_start..end].to_string() + "\n"
+}
+
 /// A child process of a test, killed (by its handle) and reaped when the test ends, pass or fail.
 /// Wrap a child in it right after `spawn`, before anything can panic. Give the child no
 /// inherited stdout/stderr (null, piped or a file): a child holding the test's own output pipe

@@ -16,6 +16,8 @@ use seecret_core::model::{Expiration, RequestStatus, SecretId, Status};
 
 use crate::config::Hidden;
 
+mod batch;
+
 /// Where the server is and who we are.
 #[derive(Args, Debug, Clone)]
 pub struct Remote {
@@ -95,6 +97,36 @@ pub enum ClientCommand {
         /// File to share (same as the positional argument).
         #[arg(long = "file", value_name = "FILE")]
         file_flag: Option<PathBuf>,
+        /// Share the value of this environment variable as text (exact bytes; an unset or empty
+        /// variable is an error, never an empty secret).
+        #[arg(long, value_name = "VAR", conflicts_with_all = ["file", "file_flag", "from_file", "batch"])]
+        from_env: Option<String>,
+        /// Share this file's content as text, the way standard input is (no file name; `--file`
+        /// shares it as a file to download).
+        #[arg(long, value_name = "PATH", conflicts_with_all = ["file", "file_flag", "batch"])]
+        from_file: Option<PathBuf>,
+        /// Share one secret per row of a CSV file with a header row (`-` for standard input);
+        /// prints the same CSV with the secret column replaced by `url`. All or nothing: if a row
+        /// fails, the links already made are burnt and nothing is printed.
+        #[arg(long, value_name = "CSV", conflicts_with_all = ["file", "file_flag"])]
+        batch: Option<PathBuf>,
+        /// With --batch: the column holding the secrets.
+        #[arg(
+            long,
+            value_name = "NAME",
+            default_value = "secret",
+            requires = "batch"
+        )]
+        column: String,
+        /// With --batch: a column whose value becomes each secret's label (e.g. the person's
+        /// e-mail), instead of --label.
+        #[arg(
+            long,
+            value_name = "NAME",
+            requires = "batch",
+            conflicts_with = "label"
+        )]
+        label_column: Option<String>,
         /// Views allowed.
         #[arg(long)]
         views: Option<u32>,
@@ -482,6 +514,19 @@ async fn reveal_target(
     Ok(())
 }
 
+/// The value of environment variable `var`, as a secret: unset, empty or not UTF-8 is an error
+/// naming the variable (never its value).
+fn read_env(var: &str) -> anyhow::Result<SecretBytes> {
+    match std::env::var_os(var) {
+        None => bail!("--from-env {var}: the variable is not set"),
+        Some(v) if v.is_empty() => bail!("--from-env {var}: the variable is empty"),
+        Some(v) => match v.into_string() {
+            Ok(s) => Ok(SecretBytes::from(s)),
+            Err(_) => bail!("--from-env {var}: the value is not UTF-8"),
+        },
+    }
+}
+
 fn read_input(file: Option<&PathBuf>) -> anyhow::Result<SecretBytes> {
     let mut buf = Vec::new();
     match file {
@@ -515,6 +560,11 @@ pub async fn run(cmd: ClientCommand) -> anyhow::Result<()> {
         ClientCommand::Share {
             file,
             file_flag,
+            from_env,
+            from_file,
+            batch,
+            column,
+            label_column,
             views,
             expires,
             passphrase,
@@ -530,9 +580,32 @@ pub async fn run(cmd: ClientCommand) -> anyhow::Result<()> {
                 label,
                 webhook_url: None,
             };
-            let shared = match file.or(file_flag).filter(|f| f.as_os_str() != "-") {
-                Some(path) => share_file(&client, &path, opts).await?,
-                None => {
+            if let Some(csv) = batch {
+                let columns = batch::Columns {
+                    secret: column,
+                    label: label_column,
+                };
+                return batch::share_rows(&client, &csv, &columns, opts).await;
+            }
+            let shared = match (from_env, from_file, file.or(file_flag)) {
+                (Some(var), _, _) => {
+                    let content = read_env(&var)?;
+                    client
+                        .share(content.expose(), opts)
+                        .await
+                        .map_err(explained)?
+                }
+                (None, Some(path), _) => {
+                    let content = read_input(Some(&path))?;
+                    client
+                        .share(content.expose(), opts)
+                        .await
+                        .map_err(explained)?
+                }
+                (None, None, Some(path)) if path.as_os_str() != "-" => {
+                    share_file(&client, &path, opts).await?
+                }
+                (None, None, _) => {
                     let content = read_input(None)?;
                     client
                         .share(content.expose(), opts)
