@@ -17,6 +17,7 @@ use seecret_core::model::{Expiration, RequestStatus, SecretId, Status};
 use crate::config::Hidden;
 
 mod batch;
+mod mcp;
 
 /// Where the server is and who we are.
 #[derive(Args, Debug, Clone)]
@@ -222,6 +223,8 @@ pub enum ClientCommand {
         #[command(flatten)]
         remote: Remote,
     },
+    /// Serve the client commands to an AI agent as MCP tools over stdio (links out, never values).
+    Mcp(mcp::McpArgs),
     /// Print the settings table of docs/configuration.md (generated from the declarations).
     #[command(hide = true)]
     PrintSettingsTable {
@@ -555,7 +558,9 @@ fn read_input(file: Option<&PathBuf>) -> anyhow::Result<SecretBytes> {
 
 /// Runs a client command.
 pub async fn run(cmd: ClientCommand) -> anyhow::Result<()> {
-    crate::logging::init(&std::env::var("SEECRET_LOG").unwrap_or_else(|_| "warn".into()));
+    // rmcp logs whole requests (tool arguments: inline secrets) at debug: capped at info, always.
+    let filter = std::env::var("SEECRET_LOG").unwrap_or_else(|_| "warn".into());
+    crate::logging::init(&format!("{filter},rmcp=info"));
     match cmd {
         ClientCommand::Share {
             file,
@@ -722,6 +727,7 @@ pub async fn run(cmd: ClientCommand) -> anyhow::Result<()> {
                 .map_err(explained)?;
             println!("{} {}", d.id, d.status.as_str());
         }
+        ClientCommand::Mcp(args) => mcp::run(args).await?,
         ClientCommand::PrintSettingsTable { client: false } => {
             print!("{}", crate::config::settings_table())
         }
