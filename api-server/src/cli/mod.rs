@@ -16,6 +16,8 @@ use seecret_core::model::{Expiration, RequestStatus, SecretId, Status};
 
 use crate::config::Hidden;
 
+mod listen;
+
 /// Where the server is and who we are.
 #[derive(Args, Debug, Clone)]
 pub struct Remote {
@@ -190,6 +192,8 @@ pub enum ClientCommand {
         #[command(flatten)]
         remote: Remote,
     },
+    /// Receive the account's webhooks and run a command per chosen event (rotation on read).
+    Listen(listen::ListenArgs),
     /// Print the settings table of docs/configuration.md (generated from the declarations).
     #[command(hide = true)]
     PrintSettingsTable {
@@ -542,6 +546,7 @@ pub async fn run(cmd: ClientCommand) -> anyhow::Result<()> {
             };
             println!("{}", shared.link.as_str());
         }
+        ClientCommand::Listen(args) => listen::run(args).await?,
         ClientCommand::Reveal {
             link,
             output,
