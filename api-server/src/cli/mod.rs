@@ -18,6 +18,7 @@ use crate::config::Hidden;
 
 mod batch;
 mod mcp;
+mod listen;
 
 /// Where the server is and who we are.
 #[derive(Args, Debug, Clone)]
@@ -225,6 +226,8 @@ pub enum ClientCommand {
     },
     /// Serve the client commands to an AI agent as MCP tools over stdio (links out, never values).
     Mcp(mcp::McpArgs),
+    /// Receive the account's webhooks and run a command per chosen event (rotation on read).
+    Listen(listen::ListenArgs),
     /// Print the settings table of docs/configuration.md (generated from the declarations).
     #[command(hide = true)]
     PrintSettingsTable {
@@ -620,6 +623,7 @@ pub async fn run(cmd: ClientCommand) -> anyhow::Result<()> {
             };
             println!("{}", shared.link.as_str());
         }
+        ClientCommand::Listen(args) => listen::run(args).await?,
         ClientCommand::Reveal {
             link,
             output,
