@@ -17,8 +17,8 @@ use seecret_core::model::{Expiration, RequestStatus, SecretId, Status};
 use crate::config::Hidden;
 
 mod batch;
-mod mcp;
 mod listen;
+mod mcp;
 
 /// Where the server is and who we are.
 #[derive(Args, Debug, Clone)]
