@@ -167,7 +167,19 @@ fn the_settings_tables_in_the_docs_are_generated_from_the_declarations() {
 /// Names in the docs that are not the server's: the example receiver's own variable, what
 /// `scripts/cluster` prints, and the test harness's switches.
 const NOT_SERVER_VARIABLES: &[&str] = &[
+    // `seecret listen` reads the webhook secret and hands the event to its command in these.
     "SEECRET_WEBHOOK_SECRET",
+    "SEECRET_WEBHOOK_SECRET_FILE",
+    "SEECRET_EVENT_ID",
+    "SEECRET_EVENT_TYPE",
+    "SEECRET_EVENT_CREATED_AT",
+    "SEECRET_EVENT_JSON",
+    "SEECRET_SECRET_ID",
+    "SEECRET_LABEL",
+    "SEECRET_VIEWS",
+    "SEECRET_VIEWS_REMAINING",
+    "SEECRET_COUNTRY",
+    "SEECRET_REASON",
     "SEECRET_CLUSTER_A",
     "SEECRET_CLUSTER_B",
     "SEECRET_CLUSTER_S3",
