@@ -272,3 +272,53 @@ async fn a_batch_that_fails_part_way_leaves_no_live_link() {
     assert!(err.contains("no column \"pw\""), "{err}");
     assert_eq!(listed(&server, None).await.len(), 2);
 }
+
+#[tokio::test]
+async fn from_file_shares_the_files_bytes_as_text_and_sources_do_not_mix() {
+    let server = Server::start();
+    let work = tempfile::tempdir().unwrap();
+    // A trailing newline is part of the value: nothing is trimmed.
+    std::fs::write(work.path().join("initial.txt"), "line one\nline two\n").unwrap();
+    let bin = bin_dir(&[]);
+    let (code, out, err) = run(
+        &mut shell(
+            "bash",
+            "seecret share --from-file initial.txt --views 1",
+            work.path(),
+            bin.path(),
+            &server,
+        ),
+        Duration::from_secs(30),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(open(&out).await, b"line one\nline two\n");
+
+    // Two sources at once is refused by the argument parser, before anything is read or sent.
+    let (code, _, err) = run(
+        &mut shell(
+            "bash",
+            "X=1 seecret share --from-file initial.txt --from-env X",
+            work.path(),
+            bin.path(),
+            &server,
+        ),
+        Duration::from_secs(30),
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("cannot be used with"), "{err}");
+    // An empty file is refused as empty input.
+    std::fs::write(work.path().join("empty.txt"), "").unwrap();
+    let (code, _, err) = run(
+        &mut shell(
+            "bash",
+            "seecret share --from-file empty.txt",
+            work.path(),
+            bin.path(),
+            &server,
+        ),
+        Duration::from_secs(30),
+    );
+    assert_ne!(code, 0);
+    assert!(err.contains("empty"), "{err}");
+    assert_eq!(listed(&server, None).await.len(), 1);
+}
