@@ -317,4 +317,45 @@ fn the_unit_the_dockerfile_and_the_compose_file_agree() {
         "/run/secrets/database_url"
     );
     assert!(file_vars >= 2);
+
+    // The unit's environment with the example file, as systemd would pass it (the data directory
+    // and the credentials directory moved to a temporary one), passes check-config cleanly.
+    let dir = tempfile::tempdir().unwrap();
+    let creds = dir.path().join("credentials");
+    std::fs::create_dir(&creds).unwrap();
+    std::fs::write(
+        creds.join("slack-token-key"),
+        "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8\n",
+    )
+    .unwrap();
+    let data = dir.path().join("state");
+    let mut cmd = Command::new(seecret_bin());
+    cmd.env_clear().arg("check-config");
+    for (k, v) in &example_env {
+        if !env_example
+            .lines()
+            .any(|l| l.starts_with(&format!("# {k}=")))
+        {
+            cmd.env(k, v);
+        }
+    }
+    for (k, v) in &unit_env {
+        let v = v
+            .replace("/var/lib/seecret", data.to_str().unwrap())
+            .replace("%d", creds.to_str().unwrap());
+        cmd.env(k, v);
+    }
+    let (code, out, err) = run(&mut cmd, Duration::from_secs(30));
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(err, "", "warnings for the unit's environment");
+    assert!(
+        out.lines()
+            .any(|l| l
+                == "SEECRET_PUBLIC_URL = https://secrets.example.com  (env SEECRET_PUBLIC_URL)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("SEECRET_SLACK_TOKEN_KEY_FILE = <set>"),
+        "{out}"
+    );
 }
