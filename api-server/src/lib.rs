@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod bots;
+mod check;
 mod cli;
 mod config;
 mod http;
@@ -22,6 +23,7 @@ mod vars;
 pub use http::{AppState, Guards, HttpLimits, Net, app};
 pub use serve::open_engine;
 pub use signin::{OAuthApp, SignIn, SignInSettings};
+pub use vars::known_env_vars;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -47,6 +49,11 @@ enum Command {
     },
     /// Print the default configuration file.
     PrintDefaultConfig,
+    /// Check the configuration `serve` would use (same flags, SEECRET_* variables, <VAR>_FILE
+    /// and TOML file), without listening: prints every setting and its source, secrets redacted;
+    /// checks the data directory is writable and the PostgreSQL and Redis hosts accept a TCP
+    /// connection (no login, no migration). Exits non-zero naming the setting at fault.
+    CheckConfig(Box<config::ServeArgs>),
     #[command(flatten)]
     Client(cli::ClientCommand),
 }
@@ -72,7 +79,15 @@ enum AccountCommand {
 /// Parses the command line and runs the command: what the `seecret` binary does.
 pub fn main_entry() -> ExitCode {
     seecret_core::init_crypto();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            if let Some((var, value)) = bad_env_var(&e) {
+                eprintln!("seecret: {var}: invalid value {value:?}");
+            }
+            e.exit()
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -87,6 +102,7 @@ pub fn main_entry() -> ExitCode {
         match cli.command {
             Command::Serve(args) => serve::run(args.resolve()?).await,
             Command::Account { command, storage } => account(command, storage).await,
+            Command::CheckConfig(args) => check::run(&args).await,
             Command::PrintDefaultConfig => {
                 print!("{}", config::default_toml());
                 Ok(())
@@ -101,6 +117,36 @@ pub fn main_entry() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The environment variable behind a value clap refused, when the value came from it: clap's
+/// own message names only the flag, and an operator setting `SEECRET_MAX_VIEWS=abc` looks for
+/// the variable.
+fn bad_env_var(e: &clap::Error) -> Option<(String, String)> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if !matches!(
+        e.kind(),
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation
+    ) {
+        return None;
+    }
+    let (Some(ContextValue::String(arg)), Some(ContextValue::String(value))) = (
+        e.get(ContextKind::InvalidArg),
+        e.get(ContextKind::InvalidValue),
+    ) else {
+        return None;
+    };
+    let long = arg.split_whitespace().next()?.trim_start_matches("--");
+    fn find(cmd: &clap::Command, long: &str) -> Option<String> {
+        cmd.get_arguments()
+            .find(|a| a.get_long() == Some(long))
+            .and_then(|a| a.get_env())
+            .map(|v| v.to_string_lossy().into_owned())
+            .or_else(|| cmd.get_subcommands().find_map(|c| find(c, long)))
+    }
+    let var = find(&<Cli as clap::CommandFactory>::command(), long)?;
+    // Only when the variable holds the refused value (else the flag did).
+    (std::env::var(&var).ok().as_deref() == Some(value.as_str())).then(|| (var, value.clone()))
 }
 
 async fn account(command: AccountCommand, storage: config::StorageArgs) -> anyhow::Result<()> {

@@ -117,6 +117,63 @@ impl<T: Args + Serialize + DeserializeOwned> Layered<T> {
     }
 }
 
+/// One resolved setting, for `seecret check-config`: its id, its variable, its value (`None`:
+/// unset; always `None` for a secret-bearing one, which is only said to be set) and where the
+/// value came from.
+#[derive(Debug)]
+pub struct Resolved {
+    pub id: String,
+    pub var: Option<String>,
+    pub value: Option<String>,
+    pub secret_set: bool,
+    pub source: String,
+}
+
+impl<T: Args + Serialize + DeserializeOwned> Layered<T> {
+    /// Every setting of `T` as [`Layered::resolve`] resolves it, with its source. Secret-bearing
+    /// values are never copied out.
+    pub fn describe(&self, file: &ConfigFile) -> anyhow::Result<Vec<Resolved>> {
+        let values = to_map(&self.resolve(file)?)?;
+        let mut out = Vec::new();
+        for arg in args_of::<T>() {
+            let id = arg.get_id().to_string();
+            let var = arg.get_env().map(|v| v.to_string_lossy().into_owned());
+            let hidden = arg.is_hide_env_values_set();
+            let from_env = var.as_deref().and_then(std::env::var_os).is_some();
+            let source = if self.explicit.contains(&id) {
+                match &var {
+                    Some(v) if from_env => format!("env {v}"),
+                    _ => "flag".to_string(),
+                }
+            } else if hidden
+                && var
+                    .as_deref()
+                    .is_some_and(|v| std::env::var_os(format!("{v}_FILE")).is_some())
+            {
+                format!("file named by {}_FILE", var.as_deref().unwrap_or_default())
+            } else if file.values.contains_key(&id) {
+                format!("config file {}", file.shown())
+            } else {
+                "default".to_string()
+            };
+            let value = values.get(&id).filter(|v| !v.is_null());
+            out.push(Resolved {
+                secret_set: hidden && value.is_some(),
+                value: match value {
+                    _ if hidden => None,
+                    Some(Value::String(s)) => Some(s.clone()),
+                    Some(v) => Some(v.to_string()),
+                    None => None,
+                },
+                id,
+                var,
+                source,
+            });
+        }
+        Ok(out)
+    }
+}
+
 /// The TOML file's settings by key, checked against the declared ones.
 #[derive(Default)]
 pub struct ConfigFile {

@@ -32,7 +32,7 @@ mod tests;
 
 pub use docs::{default_toml, settings_table};
 use layered::args_of;
-pub use layered::{ConfigFile, Layered, from_file_var};
+pub use layered::{ConfigFile, Layered, Resolved, from_file_var};
 
 /// A setting that may carry a secret (a token, a passphrase, a URL with a password): zeroed on
 /// drop and never shown by `Debug`, so no struct that holds one can leak it by being printed.
@@ -499,6 +499,15 @@ impl StorageArgs {
 }
 
 impl ServeArgs {
+    /// Every setting of `serve` with its value (secrets withheld) and source, through the same
+    /// layering as [`ServeArgs::resolve`].
+    pub fn describe(&self) -> anyhow::Result<Vec<Resolved>> {
+        let file = ConfigFile::read(self.storage.config.as_deref(), &toml_keys())?;
+        let mut all = self.storage.options.describe(&file)?;
+        all.extend(self.options.describe(&file)?);
+        Ok(all)
+    }
+
     /// Resolves every setting and validates it.
     pub fn resolve(&self) -> anyhow::Result<Settings> {
         let file = ConfigFile::read(self.storage.config.as_deref(), &toml_keys())?;

@@ -1,0 +1,361 @@
+//! Running Seecret as a service: `seecret check-config`, the systemd unit (checked by
+//! `systemd-analyze`), and the consistency of the unit, the Dockerfile and the compose file.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use seecret_tests::{free_port, repo_path, run, seecret_bin};
+
+const DB_CANARY: &str = "DBPASS-CANARY-7f3a";
+const SLACK_CANARY: &str = "SLACK-SECRET-CANARY-91c2";
+
+/// `seecret check-config` with only the given environment (nothing inherited from the test's).
+fn check_config(env: &[(&str, &str)], args: &[&str]) -> (i32, String, String) {
+    let mut cmd = Command::new(seecret_bin());
+    cmd.env_clear().arg("check-config").args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    run(&mut cmd, Duration::from_secs(30))
+}
+
+fn assert_no_canary(texts: &[&str]) {
+    for t in texts {
+        for canary in [DB_CANARY, SLACK_CANARY] {
+            assert!(!t.contains(canary), "{canary} shown in:\n{t}");
+        }
+    }
+}
+
+#[test]
+fn check_config_prints_what_serve_would_use_and_names_what_is_wrong() {
+    let started = Instant::now();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data_s = data.to_str().unwrap();
+    let config = dir.path().join("seecret.toml");
+    std::fs::write(&config, "max_views = 7\nlog = \"debug\"\n").unwrap();
+    let url_file = dir.path().join("database-url");
+    // A real PostgreSQL (trust authentication: the password is not checked, only never shown).
+    std::fs::write(
+        &url_file,
+        format!("postgres://seecret:{DB_CANARY}@127.0.0.1:5432/test\n"),
+    )
+    .unwrap();
+    // The port is taken: check-config must not try to listen on it.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let bind = taken.local_addr().unwrap().to_string();
+    let config_s = config.to_str().unwrap();
+    let url_file_s = url_file.to_str().unwrap();
+    let good = [
+        ("SEECRET_CONFIG", config_s),
+        ("SEECRET_DATABASE_URL_FILE", url_file_s),
+        ("SEECRET_PUBLIC_URL", "https://secrets.example"),
+        ("SEECRET_SLACK_CLIENT_ID", "1.2"),
+        ("SEECRET_SLACK_CLIENT_SECRET", SLACK_CANARY),
+        ("SEECRET_LOG", "warn"),
+    ];
+    let (code, out, err) = check_config(&good, &["--bind", &bind, "--data-dir", data_s]);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    for line in [
+        format!("SEECRET_BIND = {bind}  (flag)"),
+        format!("SEECRET_MAX_VIEWS = 7  (config file {config_s})"),
+        // The environment outranks the file.
+        "SEECRET_LOG = warn  (env SEECRET_LOG)".to_string(),
+        "SEECRET_PUBLIC_URL = https://secrets.example  (env SEECRET_PUBLIC_URL)".to_string(),
+        "SEECRET_DATABASE_URL = <redacted>  (file named by SEECRET_DATABASE_URL_FILE)".to_string(),
+        "SEECRET_SLACK_CLIENT_SECRET = <redacted>  (env SEECRET_SLACK_CLIENT_SECRET)".to_string(),
+        "SEECRET_SLACK_CLIENT_ID = 1.2  (env SEECRET_SLACK_CLIENT_ID)".to_string(),
+        "SEECRET_REDIS_URL = <unset>  (default)".to_string(),
+        "SEECRET_MAX_EXPIRATION = 30d  (default)".to_string(),
+        "database: postgres on 127.0.0.1:5432".to_string(),
+        "configuration OK".to_string(),
+    ] {
+        assert!(
+            out.lines().any(|l| l == line),
+            "no line {line:?} in:\n{out}"
+        );
+    }
+    assert_no_canary(&[&out, &err]);
+
+    // A bad value in the environment: refused before anything else, naming the variable, by
+    // check-config and serve alike (one resolution).
+    for cmd in ["check-config", "serve"] {
+        let mut c = Command::new(seecret_bin());
+        c.env_clear()
+            .arg(cmd)
+            .args(["--bind", &bind, "--data-dir", data_s])
+            .env("SEECRET_MAX_VIEWS", "abc");
+        let (code, out, err) = run(&mut c, Duration::from_secs(30));
+        assert_ne!(code, 0, "{cmd}: {out}");
+        assert!(
+            err.contains("SEECRET_MAX_VIEWS: invalid value \"abc\""),
+            "{cmd}: {err}"
+        );
+    }
+    // A value of the right type that serve would refuse.
+    let mut zero = good.to_vec();
+    zero.push(("SEECRET_MAX_VIEWS", "0"));
+    let (code, out, err) = check_config(&zero, &["--data-dir", data_s]);
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        err.contains("SEECRET_MAX_VIEWS must be at least 1"),
+        "{err}"
+    );
+    assert!(!out.contains("configuration OK"));
+
+    // The database server is not there: named, without its password.
+    let gone = dir.path().join("gone-url");
+    std::fs::write(
+        &gone,
+        format!(
+            "postgres://seecret:{DB_CANARY}@127.0.0.1:{}/test",
+            free_port()
+        ),
+    )
+    .unwrap();
+    let (code, out, err) = check_config(
+        &[("SEECRET_DATABASE_URL_FILE", gone.to_str().unwrap())],
+        &["--data-dir", data_s],
+    );
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        err.contains("SEECRET_DATABASE_URL: the database server at 127.0.0.1:"),
+        "{err}"
+    );
+    assert_no_canary(&[&out, &err]);
+
+    // SQLite in a data directory that cannot be written (a file stands where a directory must).
+    let blocker = dir.path().join("not-a-dir");
+    std::fs::write(&blocker, "").unwrap();
+    let bad_data = blocker.join("data");
+    let (code, out, err) = check_config(&[], &["--data-dir", bad_data.to_str().unwrap()]);
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        err.contains(&format!(
+            "SEECRET_DATA_DIR: {} is not a writable directory",
+            bad_data.display()
+        )),
+        "{err}"
+    );
+    // The same data directory, writable: fine on SQLite, and the probe leaves nothing behind.
+    let (code, out, err) = check_config(&[], &["--data-dir", data_s]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("database: SQLite "), "{out}");
+    assert_eq!(std::fs::read_dir(&data).unwrap().count(), 0);
+    println!("check-config test: {:?}", started.elapsed());
+}
+
+/// The unit with its binary replaced by `bin` (verify insists the binary exists).
+fn unit_with_binary(bin: &Path) -> String {
+    std::fs::read_to_string(repo_path("deploy/systemd/seecret.service"))
+        .unwrap()
+        .replace("/usr/local/bin/seecret", bin.to_str().unwrap())
+}
+
+fn systemd_analyze(args: &[&str], unit: &Path) -> (i32, String, String) {
+    run(
+        Command::new("systemd-analyze").args(args).arg(unit),
+        Duration::from_secs(30),
+    )
+}
+
+#[test]
+fn the_systemd_unit_verifies_and_is_hardened() {
+    let dir = tempfile::tempdir().unwrap();
+    let unit = dir.path().join("seecret.service");
+    std::fs::write(&unit, unit_with_binary(&seecret_bin())).unwrap();
+    let (code, out, err) = systemd_analyze(&["verify"], &unit);
+    assert_eq!(
+        (code, err.as_str()),
+        (0, ""),
+        "systemd-analyze verify:\n{out}"
+    );
+    // The check can fail: a misspelt key and a bad value are reported.
+    let broken = dir.path().join("broken.service");
+    std::fs::write(
+        &broken,
+        unit_with_binary(&seecret_bin())
+            .replace("ProtectSystem=strict", "ProtectSystem=stric")
+            .replace("UMask=0077", "UMsk=0077"),
+    )
+    .unwrap();
+    let (_, _, err) = systemd_analyze(&["verify"], &broken);
+    assert!(
+        err.contains("UMsk") && err.contains("stric"),
+        "broken unit passed: {err}"
+    );
+
+    // systemd's own exposure score: 0 (locked down) to 10 (unprotected); < 2 is its "OK" band's
+    // lower half. Measured 1.2 for this unit.
+    let (code, out, err) = systemd_analyze(&["security", "--offline=yes"], &unit);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let score: f64 = out
+        .lines()
+        .find_map(|l| {
+            l.split("Overall exposure level for seecret.service: ")
+                .nth(1)
+        })
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no exposure level in:\n{out}"))
+        .parse()
+        .unwrap();
+    println!("systemd-analyze security: exposure {score}");
+    assert!(score < 2.0, "exposure {score}:\n{out}");
+}
+
+/// `KEY=VALUE` pairs of the unit's `Environment=` lines and the Dockerfile's `ENV` lines.
+fn assignments<'a>(lines: impl Iterator<Item = &'a str>) -> BTreeMap<String, String> {
+    lines
+        .flat_map(str::split_whitespace)
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn the_unit_the_dockerfile_and_the_compose_file_agree() {
+    let unit = std::fs::read_to_string(repo_path("deploy/systemd/seecret.service")).unwrap();
+    let dockerfile = std::fs::read_to_string(repo_path("deploy/Dockerfile")).unwrap();
+    let compose = std::fs::read_to_string(repo_path("deploy/compose.yaml")).unwrap();
+    let env_example =
+        std::fs::read_to_string(repo_path("deploy/systemd/seecret.env.example")).unwrap();
+
+    let unit_env = assignments(unit.lines().filter_map(|l| l.strip_prefix("Environment=")));
+    let docker_env = assignments(dockerfile.lines().filter_map(|l| l.strip_prefix("ENV ")));
+    // compose's `environment:` maps: `      SEECRET_X: value` lines (comments skipped).
+    let compose_env: BTreeMap<String, String> = compose
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once(": "))
+        .filter(|(k, _)| k.starts_with("SEECRET_") || k.starts_with("AWS_"))
+        .map(|(k, v)| (k.to_string(), v.trim().to_string()))
+        .collect();
+    let example_env: BTreeMap<String, String> = env_example
+        .lines()
+        .map(|l| l.trim_start_matches("# "))
+        .filter_map(|l| l.split_once('='))
+        .filter(|(k, _)| k.starts_with("SEECRET_"))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+
+    // The same data directory and port.
+    assert_eq!(unit_env["SEECRET_DATA_DIR"], "/var/lib/seecret");
+    assert_eq!(docker_env["SEECRET_DATA_DIR"], "/var/lib/seecret");
+    assert!(unit.lines().any(|l| l == "StateDirectory=seecret"));
+    let port = |bind: &str| bind.rsplit_once(':').unwrap().1.to_string();
+    assert_eq!(port(&unit_env["SEECRET_BIND"]), "8080");
+    assert_eq!(port(&docker_env["SEECRET_BIND"]), "8080");
+    assert!(dockerfile.lines().any(|l| l == "EXPOSE 8080"));
+    // Only the container listens on every address; the host service stays on loopback.
+    assert!(unit_env["SEECRET_BIND"].starts_with("127.0.0.1:"));
+    for (what, env) in [("compose", &compose_env), ("env example", &example_env)] {
+        for fixed in ["SEECRET_DATA_DIR", "SEECRET_BIND"] {
+            assert!(!env.contains_key(fixed), "{what} overrides {fixed}");
+        }
+    }
+
+    // Never root: a dynamic user for the unit, a system user for the image, no override in
+    // compose.
+    assert!(unit.lines().any(|l| l == "DynamicUser=yes"));
+    assert!(!unit.lines().any(|l| l.starts_with("User=")));
+    let user = dockerfile
+        .lines()
+        .filter_map(|l| l.strip_prefix("USER "))
+        .next_back()
+        .expect("the image sets a USER");
+    assert!(user != "root" && user != "0", "image runs as {user}");
+    assert!(dockerfile.contains("useradd --system"));
+    assert!(
+        !compose.lines().any(|l| l.trim_start().starts_with("user:")),
+        "compose overrides the image's user"
+    );
+
+    // Every variable they set is one the server reads, and no secret is set in clear: secrets
+    // go through `<VAR>_FILE` (Docker secrets in compose, credentials in the unit).
+    let known = seecret_server::known_env_vars();
+    let secret_vars: Vec<&String> = known.iter().filter(|v| v.ends_with("_FILE")).collect();
+    let mut file_vars = 0;
+    for (what, env) in [
+        ("unit", &unit_env),
+        ("Dockerfile", &docker_env),
+        ("compose", &compose_env),
+        ("env example", &example_env),
+    ] {
+        for (var, value) in env.iter().filter(|(k, _)| k.starts_with("SEECRET_")) {
+            assert!(known.contains(var), "{what} sets unknown {var}");
+            // A secret-bearing setting may be set in clear only without a credential in it
+            // (compose's Redis URL has no password).
+            assert!(
+                !secret_vars.contains(&&format!("{var}_FILE")) || !value.contains('@'),
+                "{what} sets the secret {var} in clear: use {var}_FILE"
+            );
+            if var.ends_with("_FILE") {
+                file_vars += 1;
+                let dir = match what {
+                    "unit" => "%d/",
+                    _ => "/run/secrets/",
+                };
+                assert!(value.starts_with(dir), "{what}: {var}={value}");
+            }
+        }
+    }
+    assert!(
+        unit.lines().any(|l| l
+            == "LoadCredential=slack-token-key:/etc/seecret/credentials/slack-token-key")
+    );
+    assert_eq!(
+        unit_env["SEECRET_SLACK_TOKEN_KEY_FILE"],
+        "%d/slack-token-key"
+    );
+    assert_eq!(
+        compose_env["SEECRET_DATABASE_URL_FILE"],
+        "/run/secrets/database_url"
+    );
+    assert!(file_vars >= 2);
+
+    // The unit's environment with the example file, as systemd would pass it (the data directory
+    // and the credentials directory moved to a temporary one), passes check-config cleanly.
+    let dir = tempfile::tempdir().unwrap();
+    let creds = dir.path().join("credentials");
+    std::fs::create_dir(&creds).unwrap();
+    std::fs::write(
+        creds.join("slack-token-key"),
+        "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8\n",
+    )
+    .unwrap();
+    let data = dir.path().join("state");
+    let mut cmd = Command::new(seecret_bin());
+    cmd.env_clear().arg("check-config");
+    for (k, v) in &example_env {
+        if !env_example
+            .lines()
+            .any(|l| l.starts_with(&format!("# {k}=")))
+        {
+            cmd.env(k, v);
+        }
+    }
+    for (k, v) in &unit_env {
+        let v = v
+            .replace("/var/lib/seecret", data.to_str().unwrap())
+            .replace("%d", creds.to_str().unwrap());
+        cmd.env(k, v);
+    }
+    let (code, out, err) = run(&mut cmd, Duration::from_secs(30));
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(err, "", "warnings for the unit's environment");
+    assert!(
+        out.lines()
+            .any(|l| l
+                == "SEECRET_PUBLIC_URL = https://secrets.example.com  (env SEECRET_PUBLIC_URL)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("SEECRET_SLACK_TOKEN_KEY_FILE = <set>"),
+        "{out}"
+    );
+}
