@@ -56,7 +56,7 @@ fn redact_url(url: &str) -> String {
 
 /// `seecret serve`.
 pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
-    crate::logging::init(&settings.log);
+    crate::logging::init_as(&settings.log, settings.log_format);
     for var in unknown_env_vars() {
         warn!(%var, "unknown SEECRET_* environment variable ignored (typo?)");
     }

@@ -123,6 +123,13 @@ impl Server {
                 if let Some(rest) = line.split("seecret listening addr=").nth(1) {
                     let _ = addr_tx.send(rest.split_whitespace().next().unwrap_or("").to_string());
                 }
+                // The same line as JSON (`SEECRET_LOG_FORMAT=json`).
+                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
+                    && v["message"] == "seecret listening"
+                    && let Some(addr) = v["addr"].as_str()
+                {
+                    let _ = addr_tx.send(addr.to_string());
+                }
                 let mut l = log_w.lock().unwrap();
                 l.push_str(&line);
                 l.push('\n');

@@ -249,3 +249,98 @@ async fn a_crash_under_concurrent_writes_keeps_every_acknowledged_create_and_vie
         created.len()
     );
 }
+
+#[tokio::test]
+async fn json_logs_give_each_request_its_id_route_status_and_latency_and_never_a_secret() {
+    let server = Server::start_with(
+        ServerOptions::default()
+            .env("SEECRET_LOG_FORMAT", "json")
+            .env("SEECRET_LOG", "info"),
+    );
+    let canary = "JSON-LOG-CANARY-s3cr3t";
+    let shared = server
+        .client()
+        .share(
+            canary.as_bytes(),
+            seecret_core::client::ShareOptions {
+                label: Some("label-canary".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let link = seecret_core::link::Link::parse(&shared.link).unwrap();
+    let got = seecret_core::client::Client::reveal_link(&link, None)
+        .await
+        .unwrap();
+    assert_eq!(got.expose(), canary.as_bytes());
+    // A proxy's request id is kept; a forged one (a newline, a quote) is replaced.
+    let http = seecret_tests::http();
+    let resp = http
+        .get(format!("{}/v1/secrets/{}", server.base, shared.info.id))
+        .bearer_auth(server.token())
+        .header("x-request-id", "proxy-id-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["x-request-id"], "proxy-id-123");
+    let resp = http
+        .get(format!("{}/v1/nope", server.base))
+        .header("x-request-id", "a\"b")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    let minted = resp.headers()["x-request-id"].to_str().unwrap().to_string();
+    assert!(uuid::Uuid::try_parse(&minted).is_ok(), "{minted}");
+
+    let access = eventually(Duration::from_secs(5), || async {
+        let log = server.log();
+        let lines: Vec<serde_json::Value> = log
+            .lines()
+            .filter(|l| l.starts_with('{'))
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect();
+        let access: Vec<serde_json::Value> = lines
+            .into_iter()
+            .filter(|v| v["target"] == "seecret::access")
+            .collect();
+        (access.len() >= 4).then_some(access)
+    })
+    .await
+    .unwrap_or_else(|| panic!("no access lines in:\n{}", server.log()));
+    // Every line of the log is JSON (nothing else was written to stderr).
+    for line in server.log().lines().filter(|l| !l.trim().is_empty()) {
+        assert!(
+            serde_json::from_str::<serde_json::Value>(line).is_ok()
+                || uuid::Uuid::try_parse(line).is_ok()
+                || line.starts_with("Created the first account"),
+            "not JSON: {line}"
+        );
+    }
+    let find = |route: &str, status: u64| {
+        access
+            .iter()
+            .find(|v| v["span"]["route"] == route && v["status"] == status)
+            .unwrap_or_else(|| panic!("no {route} {status} in {access:#?}"))
+    };
+    let got = find("/v1/secrets/{id}", 200);
+    assert_eq!(got["span"]["request_id"], "proxy-id-123");
+    assert_eq!(got["method"], "GET");
+    assert!(got["latency_ms"].as_f64().unwrap() >= 0.0);
+    assert_eq!(
+        find("unmatched", 404)["span"]["request_id"],
+        minted.as_str()
+    );
+    let log = server.log();
+    for secret in [
+        canary,
+        shared.link.split('#').nth(1).unwrap(),
+        server.token(),
+    ] {
+        assert!(!log.contains(secret), "{secret} in the log");
+    }
+    // Paths with ids are logged as their route, never as the path.
+    assert!(!log.contains(&format!("/v1/secrets/{}", shared.info.id)));
+}

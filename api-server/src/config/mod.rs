@@ -120,6 +120,16 @@ impl<'de> Deserialize<'de> for Human {
     }
 }
 
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// For people: one line of text per event.
+    Text,
+    /// For log shippers: one JSON object per line, fields at the top level.
+    Json,
+}
+
 /// SQLite's `synchronous` pragma in WAL mode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -241,6 +251,11 @@ pub struct ServeOptions {
     /// Tracing filter (e.g. info, seecret=debug).
     #[arg(long, env = "SEECRET_LOG", default_value = "info")]
     pub log: String,
+    /// Log line format: text, or json (one object a line, with the request id and route of
+    /// the request that logged it).
+    #[arg(long, env = "SEECRET_LOG_FORMAT", value_enum, ignore_case = true,
+        default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     /// Proxies whose X-Forwarded-For / Forwarded / country headers are believed (CIDR list).
     #[arg(long, env = "SEECRET_TRUSTED_PROXIES")]
     pub trusted_proxies: Option<String>,
@@ -456,6 +471,8 @@ pub struct Settings {
     pub blob_store: String,
     pub sweep_interval: Duration,
     pub log: String,
+    /// Log line format.
+    pub log_format: LogFormat,
     pub engine: EngineConfig,
     /// Time a client has to send a request's headers.
     pub header_timeout: Duration,
@@ -641,6 +658,7 @@ impl ServeArgs {
             blob_store: o.blob_store.unwrap_or_default(),
             sweep_interval: o.sweep_interval.0,
             log: o.log,
+            log_format: o.log_format,
             engine,
             header_timeout,
             http,

@@ -116,6 +116,48 @@ pub fn app(state: AppState, bots: Router) -> Router {
                 path = %req.uri().path(),
             )
         }))
+        .layer(middleware::from_fn(access_log))
+}
+
+/// The request id a proxy sent, if it is a plain token: anything else could forge log lines.
+fn forwarded_request_id(req: &Request) -> Option<String> {
+    let id = req.headers().get("x-request-id")?.to_str().ok()?;
+    let plain = !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    plain.then(|| id.to_string())
+}
+
+/// One `seecret::access` line per request (method, route template, status, latency; health probes
+/// at debug), and a request id (the proxy's `X-Request-Id` when it is a plain token, else a new
+/// one) in the span every log line of the request carries and in the response's `X-Request-Id`.
+/// The route is the template (`/v1/secrets/{id}`), never the path: ids stay out of the log.
+async fn access_log(req: Request, next: Next) -> Response {
+    use tracing::Instrument as _;
+    let started = std::time::Instant::now();
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("unmatched", |m| m.as_str())
+        .to_string();
+    let method = req.method().clone();
+    let request_id = forwarded_request_id(&req).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let span = tracing::info_span!("request", request_id = %request_id, route = %route);
+    let mut resp = next.run(req).instrument(span.clone()).await;
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        resp.headers_mut().insert("x-request-id", v);
+    }
+    let status = resp.status().as_u16();
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let _entered = span.enter();
+    if matches!(route.as_str(), "/healthz" | "/readyz") {
+        tracing::debug!(target: "seecret::access", %method, status, latency_ms, "request");
+    } else {
+        tracing::info!(target: "seecret::access", %method, status, latency_ms, "request");
+    }
+    resp
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
