@@ -106,6 +106,21 @@ fn tree(dir: &Path) -> Vec<PathBuf> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_backup_under_load_restores_every_acknowledged_secret_once_and_never_a_consumed_one() {
+    // PostgreSQL is refused before any connection, pointing to its own tools.
+    let nowhere = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(seecret_bin());
+    cmd.args(["backup", "x.backup", "--database-url"])
+        .arg("postgres://u:DBPASS-CANARY@127.0.0.1:9/db")
+        .arg("--data-dir")
+        .arg(nowhere.path());
+    let (code, _, err) = run(&mut cmd, Duration::from_secs(30));
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("pg_dump") && err.contains("docs/operations.md"),
+        "{err}"
+    );
+    assert!(!err.contains("DBPASS-CANARY"), "{err}");
+    assert!(tree(nowhere.path()).is_empty());
     if on_postgres() {
         eprintln!("skipped: `seecret backup` is for SQLite; PostgreSQL uses pg_dump (documented)");
         return;
