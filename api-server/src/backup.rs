@@ -485,3 +485,71 @@ fn create_private(dir: &Path) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The rule's second half, which a black-box test cannot time: an active file secret whose
+    /// blob is gone when the blobs are copied is archived as deleted, and restores as deleted.
+    #[tokio::test]
+    async fn a_blob_gone_after_the_snapshot_is_archived_as_deleted_never_live() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        std::fs::create_dir_all(data.join("blobs")).unwrap();
+        let url = format!("sqlite://{}", data.join(DB_NAME).display());
+        let store = seecret_core::store::open(&url, &Default::default())
+            .await
+            .unwrap();
+        drop(store);
+        let mut conn = open_sqlite(SqliteConnectOptions::from_str(&url).unwrap())
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO accounts (id, name, token_hash, created_at) VALUES ('a', 'a', x'00', 0)",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        for (id, key) in [("kept", "k1"), ("gone", "k2")] {
+            sqlx::query(
+                "INSERT INTO secrets (id, account_id, kind, blob_key, views_total, status, \
+                 created_at, expires_at) VALUES (?, 'a', 'file', ?, 1, 'active', 0, 9e15)",
+            )
+            .bind(id)
+            .bind(key)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        }
+        conn.close().await.unwrap();
+        std::fs::write(data.join("blobs/k1"), b"ciphertext").unwrap();
+
+        let archive = tmp.path().join("b.backup");
+        let s = backup(&data, &url, None, &archive).await.unwrap();
+        assert_eq!((s.secrets, s.blobs, s.ended_after_snapshot), (2, 1, 1));
+
+        let restored = tmp.path().join("restored");
+        let own = format!("sqlite://{}", restored.join(DB_NAME).display());
+        restore(&restored, &own, &archive).await.unwrap();
+        let mut conn = open_sqlite(SqliteConnectOptions::from_str(&own).unwrap())
+            .await
+            .unwrap();
+        let rows: Vec<(String, String, Option<String>)> =
+            sqlx::query_as("SELECT id, status, blob_key FROM secrets ORDER BY id")
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+        assert_eq!(
+            rows,
+            [
+                ("gone".into(), "deleted".into(), None),
+                ("kept".into(), "active".into(), Some("k1".into()))
+            ]
+        );
+        assert_eq!(
+            std::fs::read(restored.join("blobs/k1")).unwrap(),
+            b"ciphertext"
+        );
+    }
+}
