@@ -196,6 +196,11 @@ pub async fn backup(
             .with_context(|| format!("taking a snapshot of {}", db_path.display()))?;
         conn.close().await?;
     }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&snapshot.path, std::fs::Permissions::from_mode(0o600))?;
+    }
     let mut snap = open_sqlite(
         SqliteConnectOptions::new()
             .filename(&snapshot.path)
@@ -216,9 +221,12 @@ pub async fn backup(
     // 2. The archive, beside its final name; blobs first, so the database entry can record
     // which blobs were gone.
     let partial = scratch_beside(out, "partial")?;
-    let file = File::options()
-        .write(true)
-        .create_new(true)
+    let mut options = File::options();
+    options.write(true).create_new(true);
+    // The archive holds token hashes and webhook secrets: private from its first byte.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options
         .open(&partial.path)
         .with_context(|| format!("creating {}", partial.path.display()))?;
     let mut w = Hashing {
@@ -528,6 +536,12 @@ mod tests {
         let archive = tmp.path().join("b.backup");
         let s = backup(&data, &url, None, &archive).await.unwrap();
         assert_eq!((s.secrets, s.blobs, s.ended_after_snapshot), (2, 1, 1));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&archive).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
 
         let restored = tmp.path().join("restored");
         let own = format!("sqlite://{}", restored.join(DB_NAME).display());
