@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod backup;
 mod bots;
 mod check;
 mod cli;
@@ -44,6 +45,23 @@ enum Command {
     Account {
         #[command(subcommand)]
         command: AccountCommand,
+        #[command(flatten)]
+        storage: config::StorageArgs,
+    },
+    /// Back up the SQLite database and its file blobs into one archive (safe while serving).
+    Backup {
+        /// The archive to write (must not exist).
+        file: std::path::PathBuf,
+        /// Where file ciphertext lives, as `seecret serve` takes it (default: <data-dir>/blobs).
+        #[arg(long, env = "SEECRET_BLOB_STORE")]
+        blob_store: Option<String>,
+        #[command(flatten)]
+        storage: config::StorageArgs,
+    },
+    /// Restore a backup archive into a new, empty data directory.
+    Restore {
+        /// The archive to restore.
+        file: std::path::PathBuf,
         #[command(flatten)]
         storage: config::StorageArgs,
     },
@@ -103,6 +121,33 @@ pub fn main_entry() -> ExitCode {
             Command::Serve(args) => serve::run(args.resolve()?).await,
             Command::Account { command, storage } => account(command, storage).await,
             Command::CheckConfig(args) => check::run(&args).await,
+            Command::Backup {
+                file,
+                blob_store,
+                storage,
+            } => {
+                let (data_dir, url, _) = storage.resolve()?;
+                let s =
+                    backup::backup(&data_dir, url.expose(), blob_store.as_deref(), &file).await?;
+                println!(
+                    "backed up {} secrets and {} file blobs into {} ({} file secrets ended after \
+                     the snapshot, recorded as deleted)",
+                    s.secrets,
+                    s.blobs,
+                    file.display(),
+                    s.ended_after_snapshot
+                );
+                Ok(())
+            }
+            Command::Restore { file, storage } => {
+                let (data_dir, url, _) = storage.resolve()?;
+                let (secrets, blobs) = backup::restore(&data_dir, url.expose(), &file).await?;
+                println!(
+                    "restored {secrets} secrets and {blobs} file blobs into {}",
+                    data_dir.display()
+                );
+                Ok(())
+            }
             Command::PrintDefaultConfig => {
                 print!("{}", config::default_toml());
                 Ok(())
