@@ -17,6 +17,7 @@ mod cli;
 mod config;
 mod http;
 mod logging;
+mod metrics;
 mod serve;
 mod signin;
 mod vars;

@@ -64,6 +64,9 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listening on {}", settings.bind))?;
     let local = listener.local_addr()?;
+    if let Some(addr) = settings.metrics_bind {
+        crate::metrics::serve(addr, local)?;
+    }
     if !settings.public_url_set {
         // `--bind 127.0.0.1:0` picks a port; links must carry the real one.
         settings.engine.public_url = format!("http://{local}");

@@ -1,5 +1,6 @@
 //! Running Seecret as a service: `seecret check-config`, the systemd unit (checked by
-//! `systemd-analyze`), and the consistency of the unit, the Dockerfile and the compose file.
+//! `systemd-analyze`), the consistency of the unit, the Dockerfile and the compose file, and the
+//! Prometheus metrics listener, scraped after real traffic.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
@@ -357,5 +358,192 @@ fn the_unit_the_dockerfile_and_the_compose_file_agree() {
     assert!(
         out.contains("SEECRET_SLACK_TOKEN_KEY_FILE = <set>"),
         "{out}"
+    );
+}
+
+/// The samples of a scrape, as the official Prometheus Python client's parser reads them.
+fn parse_exposition(text: &str) -> Vec<serde_json::Value> {
+    use std::io::Write as _;
+    let mut child = Command::new("python3")
+        .arg(repo_path("tests/metrics/parse.py"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "the parser refused the exposition: {}\n{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn metrics_are_served_on_their_own_listener_and_count_real_traffic() {
+    use seecret_core::client::{Client, ShareOptions};
+    use seecret_core::link::Link;
+    let port = free_port();
+    let server = seecret_tests::Server::start_with(
+        seecret_tests::ServerOptions::default()
+            .env("SEECRET_METRICS_BIND", format!("127.0.0.1:{port}")),
+    );
+    let client = server.client();
+    let label = "METRICS-LABEL-CANARY";
+    let once = client
+        .share(
+            b"one view",
+            ShareOptions {
+                views: Some(1),
+                label: Some(label.into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let guarded = client
+        .share(
+            b"guarded",
+            ShareOptions {
+                passphrase: Some(seecret_core::crypto::SecretBytes::new(b"right".to_vec())),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let burnt = client
+        .share(b"burnt", ShareOptions::default())
+        .await
+        .unwrap();
+    Client::reveal_link(&Link::parse(&once.link).unwrap(), None)
+        .await
+        .unwrap();
+    assert!(
+        Client::reveal_link(
+            &Link::parse(&guarded.link).unwrap(),
+            Some(seecret_core::crypto::SecretBytes::new(b"wrong".to_vec()))
+        )
+        .await
+        .is_err()
+    );
+    assert!(
+        Client::reveal_link(&Link::parse(&once.link).unwrap(), None)
+            .await
+            .is_err()
+    );
+    client.delete(burnt.info.id).await.unwrap();
+
+    let http = seecret_tests::http();
+    // Not on the public listener.
+    let public = http
+        .get(format!("{}/metrics", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(public.status(), 404);
+    let scrape = http
+        .get(format!("http://127.0.0.1:{port}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(scrape.status(), 200);
+    let text = scrape.text().await.unwrap();
+    let samples = parse_exposition(&text);
+    let value = |name: &str, labels: &[(&str, &str)]| -> f64 {
+        samples
+            .iter()
+            .filter(|s| s["name"] == name)
+            .filter(|s| labels.iter().all(|(k, v)| s["labels"][*k] == *v))
+            .map(|s| s["value"].as_f64().unwrap())
+            .sum()
+    };
+    assert_eq!(
+        value("seecret_secrets_created_total", &[("kind", "text")]),
+        3.0
+    );
+    assert_eq!(value("seecret_secrets_revealed_total", &[]), 1.0);
+    assert_eq!(value("seecret_secrets_consumed_total", &[]), 1.0);
+    assert_eq!(value("seecret_secrets_deleted_total", &[]), 1.0);
+    assert_eq!(
+        value("seecret_reveals_denied_total", &[("reason", "passphrase")]),
+        1.0
+    );
+    assert!(value("seecret_reveals_denied_total", &[]) >= 2.0, "{text}");
+    // Requests by route template and status, with a latency histogram whose buckets include
+    // the product page's 80 ms.
+    let routes: Vec<&str> = samples
+        .iter()
+        .filter(|s| s["name"] == "seecret_http_requests_total")
+        .filter_map(|s| s["labels"]["route"].as_str())
+        .collect();
+    assert!(routes.iter().any(|r| r.contains("{id}")), "{routes:?}");
+    assert!(
+        value("seecret_http_requests_total", &[("status", "201")]) >= 3.0,
+        "{text}"
+    );
+    assert!(
+        samples.iter().any(
+            |s| s["name"] == "seecret_http_request_duration_seconds_bucket"
+                && s["labels"]["le"] == "0.08"
+        ),
+        "{text}"
+    );
+    assert!(value("seecret_http_request_duration_seconds_count", &[]) >= 7.0);
+    // Every metric the alert rules use is one the server exposes.
+    let rules = std::fs::read_to_string(repo_path("deploy/prometheus/alerts.yml")).unwrap();
+    let mut used: Vec<&str> = rules
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| w.starts_with("seecret_") && !w.ends_with('_'))
+        .collect();
+    used.sort_unstable();
+    used.dedup();
+    assert!(used.len() >= 3, "{used:?}");
+    for name in used {
+        assert!(
+            samples.iter().any(|s| s["name"] == name),
+            "alerts.yml uses {name}, which the server does not expose"
+        );
+    }
+    // No id, label, token or key in any label or help text.
+    for secret in [
+        once.info.id.to_string(),
+        guarded.info.id.to_string(),
+        burnt.info.id.to_string(),
+        label.to_string(),
+        server.token().to_string(),
+        once.link.split('#').nth(1).unwrap().to_string(),
+    ] {
+        assert!(!text.contains(&secret), "{secret} in the exposition");
+    }
+}
+
+#[test]
+fn metrics_are_refused_on_the_public_address() {
+    let port = free_port();
+    let data = tempfile::tempdir().unwrap();
+    let (code, _, err) = run(
+        Command::new(seecret_bin())
+            .arg("serve")
+            .arg("--data-dir")
+            .arg(data.path())
+            .env("SEECRET_BIND", format!("127.0.0.1:{port}"))
+            .env("SEECRET_METRICS_BIND", format!("0.0.0.0:{port}")),
+        Duration::from_secs(30),
+    );
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("SEECRET_METRICS_BIND") && err.contains("public listener"),
+        "{err}"
     );
 }

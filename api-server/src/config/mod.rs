@@ -198,6 +198,10 @@ pub struct ServeOptions {
     /// Address to listen on.
     #[arg(long, env = "SEECRET_BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
+    /// Address of a second listener serving Prometheus metrics at /metrics (off when unset;
+    /// never the public address: metrics are for the operator's network).
+    #[arg(long, env = "SEECRET_METRICS_BIND")]
+    pub metrics_bind: Option<SocketAddr>,
     /// Base URL of share links (default: http://{bound address}; set it behind a proxy).
     #[arg(long, env = "SEECRET_PUBLIC_URL")]
     pub public_url: Option<String>,
@@ -449,6 +453,8 @@ pub struct Storage {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub bind: SocketAddr,
+    /// Prometheus metrics listener, if any.
+    pub metrics_bind: Option<SocketAddr>,
     /// Whether the public URL was configured (otherwise it follows the bound address).
     pub public_url_set: bool,
     pub data_dir: PathBuf,
@@ -638,6 +644,7 @@ impl ServeArgs {
         };
         Ok(Settings {
             bind: o.bind,
+            metrics_bind: o.metrics_bind,
             public_url_set,
             data_dir: storage.data_dir,
             database_url: storage.database_url,

@@ -150,7 +150,9 @@ async fn access_log(req: Request, next: Next) -> Response {
         resp.headers_mut().insert("x-request-id", v);
     }
     let status = resp.status().as_u16();
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let elapsed = started.elapsed().as_secs_f64();
+    crate::metrics::request(method.as_str(), &route, status, elapsed);
+    let latency_ms = elapsed * 1000.0;
     let _entered = span.enter();
     if matches!(route.as_str(), "/healthz" | "/readyz") {
         tracing::debug!(target: "seecret::access", %method, status, latency_ms, "request");

@@ -26,6 +26,7 @@ use crate::store::{AccountRecord, SecretRecord, Store};
 use crate::webhook::WebhookConfig;
 
 mod accounts;
+mod counters;
 mod files;
 mod passphrase;
 mod public;

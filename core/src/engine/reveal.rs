@@ -50,6 +50,17 @@ impl Engine {
     /// goes to the view log and the events.
     #[instrument(skip_all, fields(%id))]
     pub async fn reveal(&self, id: SecretId, req: RevealRequest, viewer: Viewer) -> Result<Reveal> {
+        let result = self.reveal_counted(id, req, viewer).await;
+        super::counters::reveal(&result);
+        result
+    }
+
+    async fn reveal_counted(
+        &self,
+        id: SecretId,
+        req: RevealRequest,
+        viewer: Viewer,
+    ) -> Result<Reveal> {
         let record = self.store.secret(id).await?.ok_or(Error::NotFound)?;
         // Before anything else (status, geo, passphrase, view, events): the id alone is nothing.
         check_proof(&record, req.key.as_ref(), req.proof.as_ref())?;

@@ -246,6 +246,7 @@ impl Engine {
     pub async fn delete_secret(&self, account: &AccountRecord, id: SecretId) -> Result<Deleted> {
         self.owned(account, id).await?;
         let status = if let Some(blob) = self.store.delete_secret(account.id, id, now()).await? {
+            super::counters::deleted();
             self.wake.notify_one();
             if let Some(blob) = blob {
                 self.drop_blob(id, &blob).await;
@@ -290,6 +291,10 @@ impl Engine {
         record: &SecretRecord,
         key: Option<&SecretKey>,
     ) -> Result<SecretInfo> {
+        super::counters::created(match record.kind {
+            Kind::File => "file",
+            _ => "text",
+        });
         let mut info = info_of(record);
         info.url = Some(self.url(&record.id, key));
         if record.webhook_url.is_some() {

@@ -28,6 +28,7 @@ impl Engine {
         loop {
             let expired = self.store.expire_due(now, 500).await?;
             report.expired += expired.len();
+            super::counters::expired(expired.len());
             if !expired.is_empty() {
                 self.wake.notify_one();
             }
