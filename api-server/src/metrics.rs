@@ -28,6 +28,12 @@ pub fn serve(addr: SocketAddr, public: SocketAddr) -> anyhow::Result<()> {
             Matcher::Full("seecret_http_request_duration_seconds".into()),
             LATENCY_BUCKETS,
         )
+        .and_then(|b| {
+            b.set_buckets_for_metric(
+                Matcher::Full("seecret_event_delivery_duration_seconds".into()),
+                LATENCY_BUCKETS,
+            )
+        })
         .context("SEECRET_METRICS_BIND: latency buckets")?
         .install()
         .with_context(|| format!("SEECRET_METRICS_BIND: serving metrics on {addr}"))?;
@@ -63,6 +69,15 @@ fn describe() {
     describe_counter!(
         "seecret_secrets_deleted_total",
         "Secrets their owner deleted"
+    );
+    describe_counter!(
+        "seecret_event_deliveries_total",
+        "Event delivery attempts (webhooks, in-process bot sinks) by target and result (delivered, retry, failed, gone)"
+    );
+    describe_histogram!(
+        "seecret_event_delivery_duration_seconds",
+        metrics::Unit::Seconds,
+        "Time of one event delivery attempt, by target"
     );
     describe_counter!(
         "seecret_reveals_denied_total",

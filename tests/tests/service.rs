@@ -397,8 +397,12 @@ async fn metrics_are_served_on_their_own_listener_and_count_real_traffic() {
     let port = free_port();
     let server = seecret_tests::Server::start_with(
         seecret_tests::ServerOptions::default()
-            .env("SEECRET_METRICS_BIND", format!("127.0.0.1:{port}")),
+            .env("SEECRET_METRICS_BIND", format!("127.0.0.1:{port}"))
+            .env("SEECRET_WEBHOOK_ALLOW_PRIVATE", "127.0.0.1/32")
+            .env("SEECRET_WEBHOOK_RETRY_SCHEDULE", "200ms,200ms"),
     );
+    // The webhook receiver fails the first attempt and takes the others.
+    let receiver = seecret_tests::Receiver::start(|n| if n == 0 { 500 } else { 200 }).await;
     let client = server.client();
     let label = "METRICS-LABEL-CANARY";
     let once = client
@@ -407,6 +411,7 @@ async fn metrics_are_served_on_their_own_listener_and_count_real_traffic() {
             ShareOptions {
                 views: Some(1),
                 label: Some(label.into()),
+                webhook_url: Some(receiver.url.clone()),
                 ..Default::default()
             },
         )
@@ -445,6 +450,29 @@ async fn metrics_are_served_on_their_own_listener_and_count_real_traffic() {
     client.delete(burnt.info.id).await.unwrap();
 
     let http = seecret_tests::http();
+    // The reveal's two events (viewed, consumed) are delivered after one failed attempt: wait
+    // until both deliveries are counted.
+    let delivered = seecret_tests::eventually(Duration::from_secs(10), || async {
+        let text = http
+            .get(format!("http://127.0.0.1:{port}/metrics"))
+            .send()
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        let done: f64 = text
+            .lines()
+            .filter(|l| {
+                l.starts_with("seecret_event_deliveries_total{") && l.contains("\"delivered\"")
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum();
+        (done >= 2.0).then_some(())
+    })
+    .await;
+    assert!(delivered.is_some(), "deliveries not counted");
+
     // Not on the public listener.
     let public = http
         .get(format!("{}/metrics", server.base))
@@ -479,6 +507,20 @@ async fn metrics_are_served_on_their_own_listener_and_count_real_traffic() {
         value("seecret_reveals_denied_total", &[("reason", "passphrase")]),
         1.0
     );
+    let deliveries = |result: &str| {
+        value(
+            "seecret_event_deliveries_total",
+            &[("target", "webhook"), ("result", result)],
+        )
+    };
+    assert_eq!(deliveries("delivered"), 2.0, "{text}");
+    assert!(deliveries("retry") >= 1.0, "{text}");
+    assert!(
+        value(
+            "seecret_event_delivery_duration_seconds_count",
+            &[("target", "webhook")]
+        ) >= 3.0
+    );
     assert!(value("seecret_reveals_denied_total", &[]) >= 2.0, "{text}");
     // Requests by route template and status, with a latency histogram whose buckets include
     // the product page's 80 ms.
@@ -500,8 +542,9 @@ async fn metrics_are_served_on_their_own_listener_and_count_real_traffic() {
         "{text}"
     );
     assert!(value("seecret_http_request_duration_seconds_count", &[]) >= 7.0);
-    // Every metric the alert rules use is one the server exposes.
-    let rules = std::fs::read_to_string(repo_path("deploy/prometheus/alerts.yml")).unwrap();
+    // Every metric the alert rules and the dashboard use is one the server exposes.
+    let rules = std::fs::read_to_string(repo_path("deploy/prometheus/alerts.yml")).unwrap()
+        + &std::fs::read_to_string(repo_path("deploy/grafana/seecret.json")).unwrap();
     let mut used: Vec<&str> = rules
         .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
         .filter(|w| w.starts_with("seecret_") && !w.ends_with('_'))
@@ -512,7 +555,7 @@ async fn metrics_are_served_on_their_own_listener_and_count_real_traffic() {
     for name in used {
         assert!(
             samples.iter().any(|s| s["name"] == name),
-            "alerts.yml uses {name}, which the server does not expose"
+            "alerts.yml or the dashboard uses {name}, which the server does not expose"
         );
     }
     // No id, label, token or key in any label or help text.

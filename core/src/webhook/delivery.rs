@@ -246,11 +246,14 @@ impl Deliverer {
     }
 
     async fn deliver(&self, row: OutboxRow) {
-        let outcome = match row.target_url.strip_prefix(INTERNAL_PREFIX) {
-            Some(route) => self.deliver_internal(&row, route).await,
-            None => self.deliver_http(&row).await,
+        let started = std::time::Instant::now();
+        let (target, outcome) = match row.target_url.strip_prefix(INTERNAL_PREFIX) {
+            Some(route) => ("internal", self.deliver_internal(&row, route).await),
+            None => ("webhook", self.deliver_http(&row).await),
         };
-        self.record(&row, outcome).await;
+        metrics::histogram!("seecret_event_delivery_duration_seconds", "target" => target)
+            .record(started.elapsed().as_secs_f64());
+        self.record(&row, target, outcome).await;
     }
 
     async fn deliver_http(&self, row: &OutboxRow) -> Outcome {
@@ -274,7 +277,7 @@ impl Deliverer {
         }
     }
 
-    async fn record(&self, row: &OutboxRow, outcome: Outcome) {
+    async fn record(&self, row: &OutboxRow, target: &'static str, outcome: Outcome) {
         let now = Utc::now();
         let attempts = row.attempts + 1;
         let attempt = match outcome {
@@ -306,6 +309,16 @@ impl Deliverer {
                 }
             },
         };
+        let result = match &attempt {
+            Attempt::Delivered { .. } => "delivered",
+            Attempt::EndpointGone => "gone",
+            Attempt::Retry { .. } => "retry",
+            Attempt::Failed { .. } => "failed",
+        };
+        // Attempts by outcome: `retry` is a failed attempt that will be tried again, `failed`
+        // the last one, after which the event is given up.
+        metrics::counter!("seecret_event_deliveries_total", "target" => target, "result" => result)
+            .increment(1);
         if let Err(e) = self.store.record_attempt(row, now, attempt).await {
             warn!(error = %e, event = %row.id, "recording a webhook attempt failed");
         }
