@@ -21,7 +21,7 @@ use seecret_core::model::{Expiration, Status};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{Remote, explained, keep_request_key, parse_id, share_file};
+use super::{Remote, explained, keep_request_key, parse_id, read_env, share_file};
 
 /// Options of `seecret mcp`.
 #[derive(Args, Debug)]
@@ -305,9 +305,6 @@ impl Seecret {
 
     /// The value of environment variable `name`, if the prefix rule allows it.
     fn env_value(&self, name: &str, field: &str) -> anyhow::Result<SecretBytes> {
-        if name.is_empty() || name.contains(['=', '\0']) {
-            bail!("{field}: {name:?} is not an environment variable name");
-        }
         if let Some(prefix) = &self.env_prefix
             && !name.starts_with(prefix.as_str())
         {
@@ -316,17 +313,7 @@ impl Seecret {
                  whose name starts with {prefix} (--env-prefix)"
             );
         }
-        match std::env::var_os(name) {
-            Some(v) => {
-                use std::os::unix::ffi::OsStringExt;
-                let v = SecretBytes::new(v.into_vec());
-                if v.is_empty() {
-                    bail!("{field}: environment variable {name} is empty");
-                }
-                Ok(v)
-            }
-            None => bail!("{field}: environment variable {name} is not set"),
-        }
+        read_env(name).context(field.to_string())
     }
 
     /// The file to share, resolved (symlinks, `..`), if the --files-under rule allows it.

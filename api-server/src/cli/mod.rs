@@ -520,16 +520,18 @@ async fn reveal_target(
     Ok(())
 }
 
-/// The value of environment variable `var`, as a secret: unset, empty or not UTF-8 is an error
-/// naming the variable (never its value).
+/// The value of environment variable `var`, as a secret (its exact bytes): unset or empty is an
+/// error naming the variable, never its value. `share --from-env` and the MCP tool read it here.
 fn read_env(var: &str) -> anyhow::Result<SecretBytes> {
+    use std::os::unix::ffi::OsStringExt;
+    // `var_os` may panic on such names.
+    if var.is_empty() || var.contains(['=', '\0']) {
+        bail!("{var:?} is not an environment variable name");
+    }
     match std::env::var_os(var) {
-        None => bail!("--from-env {var}: the variable is not set"),
-        Some(v) if v.is_empty() => bail!("--from-env {var}: the variable is empty"),
-        Some(v) => match v.into_string() {
-            Ok(s) => Ok(SecretBytes::from(s)),
-            Err(_) => bail!("--from-env {var}: the value is not UTF-8"),
-        },
+        None => bail!("environment variable {var} is not set"),
+        Some(v) if v.is_empty() => bail!("environment variable {var} is empty"),
+        Some(v) => Ok(SecretBytes::new(v.into_vec())),
     }
 }
 
@@ -597,7 +599,7 @@ pub async fn run(cmd: ClientCommand) -> anyhow::Result<()> {
             }
             let shared = match (from_env, from_file, file.or(file_flag)) {
                 (Some(var), _, _) => {
-                    let content = read_env(&var)?;
+                    let content = read_env(&var).context("--from-env")?;
                     client
                         .share(content.expose(), opts)
                         .await
