@@ -115,6 +115,12 @@ async fn reachability(s: &Settings) -> Vec<String> {
     {
         problems.push(format!("SEECRET_GEOIP_DB: {}: {e}", db.display()));
     }
+    // Opened as `serve` opens it (created 0600 if missing, appended to): nothing is written.
+    if let Some(target) = &s.audit_log
+        && let Err(e) = crate::logging::AuditLog::open(target)
+    {
+        problems.push(format!("{e:#}"));
+    }
     problems
 }
 

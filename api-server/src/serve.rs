@@ -64,9 +64,10 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listening on {}", settings.bind))?;
     let local = listener.local_addr()?;
-    if let Some(addr) = settings.metrics_bind {
-        crate::metrics::serve(addr, local)?;
-    }
+    let metrics = match settings.metrics_bind {
+        Some(addr) => Some(crate::metrics::install(addr, local).await?),
+        None => None,
+    };
     if !settings.public_url_set {
         // `--bind 127.0.0.1:0` picks a port; links must carry the real one.
         settings.engine.public_url = format!("http://{local}");
@@ -82,6 +83,17 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
     )
     .await?
     .with_blobs(blobs);
+    let audit = match &settings.audit_log {
+        Some(target) => {
+            let audit = Arc::new(crate::logging::AuditLog::open(target)?);
+            info!(%target, "audit log");
+            engine = engine.with_audit(audit.clone());
+            Some(audit)
+        }
+        None => None,
+    };
+    // Always caught: SIGHUP's default would end the server on a `systemctl reload`.
+    tokio::spawn(reopen_on_hangup(audit));
     if let Some(url) = &settings.redis_url {
         engine = engine
             .with_redis_limits(
@@ -97,6 +109,9 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
         );
     }
     let engine = Arc::new(engine);
+    if let Some(metrics) = metrics {
+        metrics.serve(engine.clone())?;
+    }
     if let Some((account, token)) = engine.bootstrap().await? {
         // Shown once, on stdout, so it can be captured; it is never logged.
         println!(
@@ -234,6 +249,28 @@ async fn serve_http(
     drop(done_rx);
     done_tx.closed().await;
     Ok(())
+}
+
+/// Reopens the audit log's file on each SIGHUP (logrotate's `postrotate`).
+async fn reopen_on_hangup(audit: Option<Arc<crate::logging::AuditLog>>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangups = match signal(SignalKind::hangup()) {
+        Ok(s) => s,
+        Err(e) => {
+            warn!(error = %e, "SIGHUP cannot be caught: the audit log will not be reopened");
+            return;
+        }
+    };
+    while hangups.recv().await.is_some() {
+        let Some(audit) = &audit else {
+            info!("SIGHUP: no audit log to reopen");
+            continue;
+        };
+        match audit.reopen() {
+            Ok(()) => info!("audit log reopened"),
+            Err(e) => error!(error = %e, "audit log: reopening failed; still writing the old file"),
+        }
+    }
 }
 
 async fn sweep_loop(

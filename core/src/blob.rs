@@ -63,6 +63,16 @@ fn store_err(e: object_store::Error) -> Error {
     Error::Storage(format!("blob store: {e}"))
 }
 
+/// Counts a failed blob operation (`op`: write, read, delete) for `seecret_blob_errors_total`.
+fn failed(op: &'static str) {
+    metrics::counter!("seecret_blob_errors_total", "op" => op).increment(1);
+}
+
+/// Counts bytes moved to or from the blob store (`op`: write, read).
+fn moved(op: &'static str, n: u64) {
+    metrics::counter!("seecret_blob_bytes_total", "op" => op).increment(n);
+}
+
 impl BlobStore {
     /// Opens the store `spec` names: empty for `<data_dir>/blobs`, a directory path, or
     /// `s3://bucket/prefix` (credentials and region from the usual `AWS_*` variables; a custom
@@ -134,7 +144,10 @@ impl BlobStore {
             .inner
             .put_multipart(&self.path(key))
             .await
-            .map_err(|e| UploadError::Store(e.to_string()))?;
+            .map_err(|e| {
+                failed("write");
+                UploadError::Store(e.to_string())
+            })?;
         let mut writer = WriteMultipart::new_with_chunk_size(upload, 5 * 1024 * 1024);
         let mut total = 0u64;
         let mut source = std::pin::pin!(source);
@@ -156,34 +169,55 @@ impl BlobStore {
         };
         match outcome {
             Ok(()) => {
-                writer
-                    .finish()
-                    .await
-                    .map_err(|e| UploadError::Store(e.to_string()))?;
+                writer.finish().await.map_err(|e| {
+                    failed("write");
+                    UploadError::Store(e.to_string())
+                })?;
+                moved("write", total);
                 Ok(total)
             }
             Err(e) => {
+                if matches!(e, UploadError::Store(_)) {
+                    failed("write");
+                }
                 let _ = writer.abort().await;
                 Err(e)
             }
         }
     }
 
-    /// Streams a blob; returns its length and its bytes.
+    /// Streams a blob; returns its length and its bytes. Callers ask only for blobs a row
+    /// names, so a missing one counts as an error too (the file was lost under the database).
     pub async fn get(&self, key: &str) -> Result<(u64, BoxStream<'static, Result<Bytes>>)> {
-        let got = self.inner.get(&self.path(key)).await.map_err(|e| match e {
-            object_store::Error::NotFound { .. } => Error::NotFound,
-            other => store_err(other),
+        let got = self.inner.get(&self.path(key)).await.map_err(|e| {
+            failed("read");
+            match e {
+                object_store::Error::NotFound { .. } => Error::NotFound,
+                other => store_err(other),
+            }
         })?;
         let len = got.meta.size;
-        Ok((len, got.into_stream().map_err(store_err).boxed()))
+        let stream = got
+            .into_stream()
+            .map_ok(|b| {
+                moved("read", b.len() as u64);
+                b
+            })
+            .map_err(|e| {
+                failed("read");
+                store_err(e)
+            });
+        Ok((len, stream.boxed()))
     }
 
     /// Deletes a blob; deleting a missing blob is not an error.
     pub async fn delete(&self, key: &str) -> Result<()> {
         match self.inner.delete(&self.path(key)).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(store_err(e)),
+            Err(e) => {
+                failed("delete");
+                Err(store_err(e))
+            }
         }
     }
 

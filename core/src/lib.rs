@@ -17,6 +17,8 @@ pub mod request;
 pub mod text;
 
 #[cfg(feature = "engine")]
+pub mod audit;
+#[cfg(feature = "engine")]
 pub mod blob;
 #[cfg(feature = "client")]
 pub mod bots;

@@ -142,6 +142,30 @@ fn check_config_prints_what_serve_would_use_and_names_what_is_wrong() {
         )),
         "{err}"
     );
+    // A log filter with a typo is refused, not quietly replaced by another level.
+    let (code, out, err) = check_config(
+        &[("SEECRET_LOG", "seecret=verbose")],
+        &["--data-dir", data_s],
+    );
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        err.contains("SEECRET_LOG \"seecret=verbose\" is not a valid log filter"),
+        "{err}"
+    );
+    // An audit log that cannot be opened to append is named.
+    let audit = blocker.join("audit.jsonl");
+    let (code, out, err) = check_config(
+        &[("SEECRET_AUDIT_LOG", audit.to_str().unwrap())],
+        &["--data-dir", data_s],
+    );
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        err.contains(&format!(
+            "SEECRET_AUDIT_LOG: opening {} to append",
+            audit.display()
+        )),
+        "{err}"
+    );
     // The same data directory, writable: fine on SQLite, and the probe leaves nothing behind.
     let (code, out, err) = check_config(&[], &["--data-dir", data_s]);
     assert_eq!(code, 0, "{out}\n{err}");
@@ -399,10 +423,14 @@ async fn metrics_are_served_on_their_own_listener_and_count_real_traffic() {
         seecret_tests::ServerOptions::default()
             .env("SEECRET_METRICS_BIND", format!("127.0.0.1:{port}"))
             .env("SEECRET_WEBHOOK_ALLOW_PRIVATE", "127.0.0.1/32")
-            .env("SEECRET_WEBHOOK_RETRY_SCHEDULE", "200ms,200ms"),
+            // The second retry waits long enough to stay in the outbox during the test.
+            .env("SEECRET_WEBHOOK_RETRY_SCHEDULE", "200ms,60s")
+            .env("SEECRET_AUTH_FAILURES_PER_MINUTE", "2"),
     );
     // The webhook receiver fails the first attempt and takes the others.
     let receiver = seecret_tests::Receiver::start(|n| if n == 0 { 500 } else { 200 }).await;
+    // This one fails every attempt: its events wait in the outbox.
+    let down = seecret_tests::Receiver::start(|_| 503).await;
     let client = server.client();
     let label = "METRICS-LABEL-CANARY";
     let once = client
@@ -448,8 +476,83 @@ async fn metrics_are_served_on_their_own_listener_and_count_real_traffic() {
             .is_err()
     );
     client.delete(burnt.info.id).await.unwrap();
+    // Four more wrong passphrases make five in the minute, the fifth locking the secret; a
+    // sixth is refused without being evaluated.
+    for _ in 0..5 {
+        assert!(
+            Client::reveal_link(
+                &Link::parse(&guarded.link).unwrap(),
+                Some(seecret_core::crypto::SecretBytes::new(b"wrong".to_vec()))
+            )
+            .await
+            .is_err()
+        );
+    }
+    // The reveal's two events go to a receiver that is down.
+    let stuck = client
+        .share(
+            b"stuck",
+            ShareOptions {
+                webhook_url: Some(down.url.clone()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    Client::reveal_link(&Link::parse(&stuck.link).unwrap(), None)
+        .await
+        .unwrap();
+    // Files: one read once of its two views; one whose blob is lost under the database.
+    let srv = &server;
+    let file = |n: usize| async move {
+        let meta = seecret_core::filestream::FileMeta {
+            name: "f.bin".into(),
+            media_type: "application/octet-stream".into(),
+            size: Some(n as u64),
+        };
+        let opts = ShareOptions {
+            views: Some(2),
+            ..Default::default()
+        };
+        srv.client()
+            .share_file(std::io::Cursor::new(vec![7u8; n]), meta, opts, None)
+            .await
+            .unwrap()
+    };
+    let blobs_dir = server.data_dir.join("blobs");
+    let blob_names = || -> std::collections::BTreeSet<std::path::PathBuf> {
+        std::fs::read_dir(&blobs_dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.is_file())
+            .collect()
+    };
+    let kept = file(5000).await;
+    let before = blob_names();
+    let lost = file(3000).await;
+    let lost_blob: Vec<_> = blob_names().difference(&before).cloned().collect();
+    assert_eq!(lost_blob.len(), 1, "{lost_blob:?}");
+    std::fs::remove_file(&lost_blob[0]).unwrap();
+    let read_file = |link: String| async move {
+        let out = tempfile::NamedTempFile::new().unwrap();
+        let path = out.path().to_path_buf();
+        Client::reveal_link_to(
+            &Link::parse(&link).unwrap(),
+            None,
+            move |_| async move { tokio::fs::File::create(path).await },
+            None,
+        )
+        .await
+        .map(|_| std::fs::read(out.path()).unwrap())
+    };
+    assert_eq!(
+        read_file(kept.link.to_string()).await.unwrap(),
+        vec![7u8; 5000]
+    );
+    assert!(read_file(lost.link.to_string()).await.is_err());
 
     let http = seecret_tests::http();
+
     // The reveal's two events (viewed, consumed) are delivered after one failed attempt: wait
     // until both deliveries are counted.
     let delivered = seecret_tests::eventually(Duration::from_secs(10), || async {
@@ -473,6 +576,19 @@ async fn metrics_are_served_on_their_own_listener_and_count_real_traffic() {
     .await;
     assert!(delivered.is_some(), "deliveries not counted");
 
+    // Two failed authentications from one address, then 429 (last: it blocks the address's
+    // authenticated requests for a minute).
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        let r = http
+            .get(format!("{}/v1/secrets", server.base))
+            .bearer_auth("not-a-token")
+            .send()
+            .await
+            .unwrap();
+        statuses.push(r.status().as_u16());
+    }
+    assert_eq!(statuses, [401, 401, 429]);
     // Not on the public listener.
     let public = http
         .get(format!("{}/metrics", server.base))
@@ -498,15 +614,69 @@ async fn metrics_are_served_on_their_own_listener_and_count_real_traffic() {
     };
     assert_eq!(
         value("seecret_secrets_created_total", &[("kind", "text")]),
-        3.0
+        4.0
     );
-    assert_eq!(value("seecret_secrets_revealed_total", &[]), 1.0);
-    assert_eq!(value("seecret_secrets_consumed_total", &[]), 1.0);
+    assert_eq!(
+        value("seecret_secrets_created_total", &[("kind", "file")]),
+        2.0
+    );
+    assert_eq!(value("seecret_secrets_revealed_total", &[]), 3.0);
+    assert_eq!(value("seecret_secrets_consumed_total", &[]), 2.0);
     assert_eq!(value("seecret_secrets_deleted_total", &[]), 1.0);
     assert_eq!(
         value("seecret_reveals_denied_total", &[("reason", "passphrase")]),
+        5.0
+    );
+    assert_eq!(
+        value(
+            "seecret_reveals_denied_total",
+            &[("reason", "passphrase_locked")]
+        ),
         1.0
     );
+    assert_eq!(value("seecret_passphrase_lockouts_total", &[]), 1.0);
+    assert_eq!(
+        value("seecret_rate_limited_total", &[("limit", "auth_failures")]),
+        1.0
+    );
+    assert_eq!(
+        value("seecret_rate_limited_total", &[("limit", "account")]),
+        0.0
+    );
+    // The stuck reveal's two events wait; the oldest was written moments ago.
+    assert_eq!(value("seecret_outbox_pending_events", &[]), 2.0, "{text}");
+    let age = value("seecret_outbox_oldest_pending_age_seconds", &[]);
+    assert!(age > 0.0 && age < 60.0, "{age}");
+    // Both files are still held (two views each); the lost one's read is an error.
+    assert_eq!(value("seecret_blobs_stored", &[]), 2.0);
+    assert_eq!(value("seecret_blob_stored_bytes", &[]), 8000.0);
+    assert!(value("seecret_blob_bytes_total", &[("op", "write")]) >= 8000.0);
+    assert!(value("seecret_blob_bytes_total", &[("op", "read")]) >= 5000.0);
+    assert_eq!(
+        value("seecret_blob_errors_total", &[("op", "read")]),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(value("seecret_blob_errors_total", &[("op", "write")]), 0.0);
+    // The pools: SQLite's one writer beside its readers, or PostgreSQL's one pool.
+    let pools: &[(&str, f64)] = if seecret_tests::on_postgres() {
+        &[("main", 0.0)]
+    } else {
+        &[("writer", 1.0), ("reader", 0.0)]
+    };
+    for (pool, max) in pools {
+        let ceiling = value("seecret_db_pool_max_connections", &[("pool", pool)]);
+        assert!(
+            ceiling >= 1.0 && (*max == 0.0 || ceiling == *max),
+            "{pool}: {text}"
+        );
+        let open = value("seecret_db_pool_connections", &[("pool", pool)]);
+        assert!(
+            open >= 1.0 && open <= ceiling,
+            "{pool}: {open} of {ceiling}"
+        );
+    }
+    assert_eq!(value("seecret_store_up", &[]), 1.0);
     let deliveries = |result: &str| {
         value(
             "seecret_event_deliveries_total",
@@ -560,6 +730,8 @@ async fn metrics_are_served_on_their_own_listener_and_count_real_traffic() {
     }
     // No id, label, token or key in any label or help text.
     for secret in [
+        stuck.info.id.to_string(),
+        kept.info.id.to_string(),
         once.info.id.to_string(),
         guarded.info.id.to_string(),
         burnt.info.id.to_string(),
@@ -589,4 +761,212 @@ fn metrics_are_refused_on_the_public_address() {
         err.contains("SEECRET_METRICS_BIND") && err.contains("public listener"),
         "{err}"
     );
+}
+
+/// Reveals `created` (an `create_seecret` answer) over REST as a client in `country`.
+async fn reveal_in(
+    server: &seecret_tests::Server,
+    created: &serde_json::Value,
+    country: &str,
+    passphrase: Option<&str>,
+) -> u16 {
+    let key = created["url"].as_str().unwrap().split('#').nth(1).unwrap();
+    let mut body = serde_json::json!({ "key": key });
+    if let Some(p) = passphrase {
+        body["passphrase"] = p.into();
+    }
+    seecret_tests::http()
+        .post(format!(
+            "{}/v1/secrets/{}/reveal",
+            server.base,
+            created["id"].as_str().unwrap()
+        ))
+        .header("cf-ipcountry", country)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// The audit log's records, one JSON object a line.
+fn audit_records(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_audit_log_records_what_owners_see_and_nothing_secret() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    let server = seecret_tests::Server::start_with(
+        seecret_tests::ServerOptions::default()
+            .env("SEECRET_AUDIT_LOG", audit.display())
+            .env("SEECRET_TRUSTED_PROXIES", "127.0.0.1/32")
+            .env("SEECRET_COUNTRY_HEADER", "CF-IPCountry"),
+    );
+    let t = Some(server.token());
+    const CONTENT: &str = "AUDIT-CONTENT-CANARY";
+    const LABEL: &str = "AUDIT-LABEL-CANARY";
+    const PASSPHRASE: &str = "AUDIT-PASSPHRASE-CANARY";
+    let base = server.base.as_str();
+    let create = |body: serde_json::Value| async move {
+        let (status, _, created) = seecret_tests::rpc(base, t, body).await;
+        assert_eq!(status, 200, "{created}");
+        created
+    };
+    let two = create(
+        serde_json::json!({"operation": "create_seecret", "content": CONTENT,
+        "views": 2, "label": LABEL}),
+    )
+    .await;
+    let french = create(
+        serde_json::json!({"operation": "create_seecret", "content": CONTENT,
+        "allowed_countries": ["FR"]}),
+    )
+    .await;
+    let guarded = create(
+        serde_json::json!({"operation": "create_seecret", "content": CONTENT,
+        "passphrase": PASSPHRASE}),
+    )
+    .await;
+    assert_eq!(reveal_in(&server, &two, "FR", None).await, 200);
+    assert_eq!(reveal_in(&server, &french, "DE", None).await, 403);
+    assert_ne!(reveal_in(&server, &guarded, "SE", Some("wrong")).await, 200);
+    // A guessed id (no key, no proof) is not the owner's business: nothing recorded.
+    let mut stranger = two.clone();
+    stranger["id"] = seecret_core::model::SecretId::new().to_string().into();
+    assert_eq!(reveal_in(&server, &stranger, "FR", None).await, 404);
+    let (status, _, _) = seecret_tests::rpc(
+        &server.base,
+        t,
+        serde_json::json!({"operation": "delete_seecret", "id": two["id"]}),
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    let records = audit_records(&audit);
+    let id = |v: &serde_json::Value| v["id"].as_str().unwrap().to_string();
+    let seen: Vec<(String, String)> = records
+        .iter()
+        .map(|r| {
+            (
+                r["event"].as_str().unwrap().to_string(),
+                r["secret"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, String)> = [
+        ("created", id(&two)),
+        ("created", id(&french)),
+        ("created", id(&guarded)),
+        ("revealed", id(&two)),
+        ("denied", id(&french)),
+        ("denied", id(&guarded)),
+        ("deleted", id(&two)),
+    ]
+    .into_iter()
+    .map(|(e, s)| (e.to_string(), s))
+    .collect();
+    assert_eq!(seen, expected, "{records:#?}");
+    assert_eq!(records[0]["kind"], "text");
+    assert_eq!(records[0]["views"], 2);
+    assert!(records[0]["expires_at"].is_string());
+    assert_eq!(records[3]["country"], "FR");
+    assert_eq!(records[3]["views_remaining"], 1);
+    assert_eq!(
+        (&records[4]["country"], &records[4]["reason"]),
+        (&"DE".into(), &"geo_blocked".into())
+    );
+    assert_eq!(
+        (&records[5]["country"], &records[5]["reason"]),
+        (&"SE".into(), &"passphrase".into())
+    );
+    let account = records[0]["account"].as_str().unwrap();
+    assert!(uuid::Uuid::parse_str(account).is_ok());
+    assert!(records.iter().all(|r| r["account"] == account));
+    assert!(records.iter().all(|r| r["time"].is_string()));
+    // Nothing secret in it, readable by its owner only, and not in the debug log.
+    let text = std::fs::read_to_string(&audit).unwrap();
+    let key = two["url"].as_str().unwrap().split('#').nth(1).unwrap();
+    for canary in [CONTENT, LABEL, PASSPHRASE, server.token(), key, "127.0.0.1"] {
+        assert!(!text.contains(canary), "{canary} in the audit log");
+    }
+    let mode = std::fs::metadata(&audit).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    let log = server.log();
+    assert!(!log.contains(text.lines().next().unwrap()), "{log}");
+
+    // logrotate moves the file away and sends SIGHUP: the next record goes to a new file.
+    let rotated = dir.path().join("audit.jsonl.1");
+    std::fs::rename(&audit, &rotated).unwrap();
+    let hup = Command::new("kill")
+        .args(["-HUP", &server.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    let reopened = seecret_tests::eventually(Duration::from_secs(10), || async {
+        server.log().contains("audit log reopened").then_some(())
+    })
+    .await;
+    assert!(reopened.is_some(), "{}", server.log());
+    let (status, _, _) = seecret_tests::rpc(
+        &server.base,
+        t,
+        serde_json::json!({"operation": "delete_seecret", "id": french["id"]}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let after = audit_records(&audit);
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert_eq!(
+        (&after[0]["event"], &after[0]["secret"]),
+        (&"deleted".into(), &french["id"])
+    );
+    assert_eq!(audit_records(&rotated).len(), records.len());
+}
+
+#[test]
+fn the_alert_rules_pass_promtool_and_each_has_a_test_that_fires_it() {
+    let dir = repo_path("deploy/prometheus");
+    for args in [
+        ["check", "rules", "alerts.yml"],
+        ["test", "rules", "alerts.test.yml"],
+    ] {
+        let out = Command::new("promtool")
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .expect("promtool (scripts/setup-test-deps installs it)");
+        assert!(
+            out.status.success(),
+            "promtool {args:?}:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let rules = std::fs::read_to_string(dir.join("alerts.yml")).unwrap();
+    let tests = std::fs::read_to_string(dir.join("alerts.test.yml")).unwrap();
+    let names: Vec<&str> = rules
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- alert: "))
+        .collect();
+    assert!(names.len() >= 9, "{names:?}");
+    for name in names {
+        assert!(
+            tests.contains(&format!(
+                "alertname: {name}\n        exp_alerts:\n          - exp_labels"
+            )),
+            "alerts.test.yml has no test in which {name} fires"
+        );
+        assert!(
+            tests.contains(&format!("alertname: {name}, exp_alerts: [] }}")),
+            "alerts.test.yml has no healthy case for {name}"
+        );
+    }
 }

@@ -260,6 +260,10 @@ pub struct ServeOptions {
     #[arg(long, env = "SEECRET_LOG_FORMAT", value_enum, ignore_case = true,
         default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// Audit log of owner-visible events (created, revealed with country, denied, deleted), one
+    /// JSON object a line, apart from the log: `stdout`, or a file to append to (off when unset).
+    #[arg(long, env = "SEECRET_AUDIT_LOG")]
+    pub audit_log: Option<String>,
     /// Proxies whose X-Forwarded-For / Forwarded / country headers are believed (CIDR list).
     #[arg(long, env = "SEECRET_TRUSTED_PROXIES")]
     pub trusted_proxies: Option<String>,
@@ -449,6 +453,31 @@ pub struct Storage {
     pub tuning: DatabaseTuning,
 }
 
+/// Where the audit log goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditTarget {
+    /// Standard output (the log goes to standard error).
+    Stdout,
+    /// A file, appended to (created 0600).
+    File(PathBuf),
+}
+
+impl std::fmt::Display for AuditTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Stdout => f.write_str("stdout"),
+            Self::File(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+/// A `SEECRET_LOG` filter, checked: a typo must not quietly log at another level.
+fn check_log_filter(filter: String) -> anyhow::Result<String> {
+    tracing_subscriber::EnvFilter::try_new(&filter)
+        .with_context(|| format!("SEECRET_LOG {filter:?} is not a valid log filter"))?;
+    Ok(filter)
+}
+
 /// Fully resolved settings.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -479,6 +508,8 @@ pub struct Settings {
     pub log: String,
     /// Log line format.
     pub log_format: LogFormat,
+    /// Where audit records go, if anywhere.
+    pub audit_log: Option<AuditTarget>,
     pub engine: EngineConfig,
     /// Time a client has to send a request's headers.
     pub header_timeout: Duration,
@@ -664,8 +695,13 @@ impl ServeArgs {
             country_header: o.country_header,
             blob_store: o.blob_store.unwrap_or_default(),
             sweep_interval: o.sweep_interval.0,
-            log: o.log,
+            log: check_log_filter(o.log)?,
             log_format: o.log_format,
+            audit_log: match o.audit_log.as_deref() {
+                None | Some("") => None,
+                Some("stdout" | "-") => Some(AuditTarget::Stdout),
+                Some(path) => Some(AuditTarget::File(PathBuf::from(path))),
+            },
             engine,
             header_timeout,
             http,

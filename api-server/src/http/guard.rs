@@ -194,6 +194,7 @@ pub async fn limit_auth_failures(
     };
     let failures = &state.guards.auth_failures;
     if let Some(wait) = failures.blocked(ip) {
+        crate::metrics::rate_limited("auth_failures");
         return ApiError::rate_limited(wait.as_secs_f64().ceil().max(1.0) as u64).into_response();
     }
     let resp = next.run(req).await;

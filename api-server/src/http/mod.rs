@@ -359,6 +359,7 @@ pub async fn limit_address(state: &AppState, addr: &ClientAddr) -> Result<(), Ap
     if d.allowed {
         Ok(())
     } else {
+        crate::metrics::rate_limited("address");
         Err(ApiError::rate_limited(retry_secs(&d)))
     }
 }
@@ -399,6 +400,7 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Authe
         .check(&account.id.to_string())
         .await;
     if !decision.allowed {
+        crate::metrics::rate_limited("account");
         return Err(ApiError::rate_limited(retry_secs(&decision)).with_rate_limit(decision.limit));
     }
     Ok(Authed { account, decision })

@@ -112,6 +112,7 @@ pub async fn create_public(
     // Counted before the body is read: an address over its limit costs no body read.
     let d = public.limiter.check(&addr.0.to_string());
     if !d.allowed {
+        crate::metrics::rate_limited("anonymous");
         return Err(ApiError::rate_limited(
             d.retry_after.as_secs_f64().ceil().max(1.0) as u64,
         ));

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use tokio::sync::{Notify, Semaphore};
 
+use crate::audit::{AuditEvent, AuditSink};
 use crate::blob::BlobStore;
 use crate::crypto::SecretKey;
 use crate::error::{Error, Result};
@@ -127,6 +128,7 @@ pub struct Engine {
     wake: Arc<Notify>,
     blobs: Option<BlobStore>,
     argon2: Arc<Semaphore>,
+    audit: Option<Arc<dyn AuditSink>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -160,6 +162,7 @@ impl Engine {
             tokens: RwLock::new(HashMap::new()),
             wake: Arc::new(Notify::new()),
             blobs: None,
+            audit: None,
         }
     }
 
@@ -196,6 +199,18 @@ impl Engine {
     pub fn with_blobs(mut self, blobs: BlobStore) -> Self {
         self.blobs = Some(blobs);
         self
+    }
+
+    /// Sends owner-visible events (created, revealed, denied, deleted) to `sink` as well.
+    pub fn with_audit(mut self, sink: Arc<dyn AuditSink>) -> Self {
+        self.audit = Some(sink);
+        self
+    }
+
+    fn audit(&self, event: AuditEvent<'_>) {
+        if let Some(sink) = &self.audit {
+            sink.record(&event);
+        }
     }
 
     fn blobs(&self) -> Result<&BlobStore> {

@@ -41,16 +41,22 @@ impl Engine {
         // The attempt is counted before Argon2 runs, in one statement that also checks the
         // window, so concurrent requests (on any instance) cannot all pass a check made on a
         // stale count. A right passphrase keeps its slot: successes do not reopen the window.
-        if let AttemptClaim::Refused { window_end } = self
+        let last = match self
             .store
             .claim_passphrase_attempt(record.id, max, now)
             .await?
         {
-            drop(permit);
-            return self.refuse_attempt(record.id, window_end, now).await;
-        }
+            AttemptClaim::Granted { last } => last,
+            AttemptClaim::Refused { window_end } => {
+                drop(permit);
+                return self.refuse_attempt(record.id, window_end, now).await;
+            }
+        };
         if verify_passphrase(permit, given, hash.to_string()).await? {
             return Ok(());
+        }
+        if last {
+            super::counters::locked_out();
         }
         self.store
             .record_access_denied(record.id, "passphrase", None, None, now)

@@ -6,9 +6,10 @@ use super::files::FileDownload;
 use super::rules::{check_proof, gone_reason, live_status};
 use super::{Engine, Viewer, now};
 use crate::api::{PublicStatus, RevealRequest, Revealed, StatusRequest};
+use crate::audit::AuditEvent;
 use crate::crypto::{self, SecretBytes, SecretKey};
 use crate::error::{Error, GoneReason, Result};
-use crate::model::SecretId;
+use crate::model::{AccountId, SecretId};
 use crate::store::ViewClaim;
 
 impl Engine {
@@ -50,9 +51,45 @@ impl Engine {
     /// goes to the view log and the events.
     #[instrument(skip_all, fields(%id))]
     pub async fn reveal(&self, id: SecretId, req: RevealRequest, viewer: Viewer) -> Result<Reveal> {
-        let result = self.reveal_counted(id, req, viewer).await;
+        let country = viewer.country.clone();
+        let mut owner = None;
+        let result = self.reveal_counted(id, req, viewer, &mut owner).await;
         super::counters::reveal(&result);
+        // Only a caller holding the proof reaches the owner's audit log: a guessed id is noise.
+        if let Some(account) = owner {
+            self.audit_reveal(account, id, country.as_deref(), &result);
+        }
         result
+    }
+
+    fn audit_reveal(
+        &self,
+        account: AccountId,
+        id: SecretId,
+        country: Option<&str>,
+        result: &Result<Reveal>,
+    ) {
+        let event = AuditEvent {
+            country,
+            ..AuditEvent::new("revealed", account, id)
+        };
+        let event = match result {
+            Ok(r) => AuditEvent {
+                views_remaining: Some(r.views_remaining()),
+                ..event
+            },
+            Err(e) => match super::counters::denial_reason(e) {
+                // Steps of the reveal's flow (the page asks for a passphrase or a sign-in), and
+                // the server's own failures, are not refusals.
+                "passphrase_required" | "sign_in_required" | "other" => return,
+                reason => AuditEvent {
+                    event: "denied",
+                    reason: Some(reason),
+                    ..event
+                },
+            },
+        };
+        self.audit(event);
     }
 
     async fn reveal_counted(
@@ -60,10 +97,12 @@ impl Engine {
         id: SecretId,
         req: RevealRequest,
         viewer: Viewer,
+        owner: &mut Option<AccountId>,
     ) -> Result<Reveal> {
         let record = self.store.secret(id).await?.ok_or(Error::NotFound)?;
         // Before anything else (status, geo, passphrase, view, events): the id alone is nothing.
         check_proof(&record, req.key.as_ref(), req.proof.as_ref())?;
+        *owner = Some(record.account_id);
         let now = now();
         // Next, for a bound secret, who is asking: a stranger learns nothing more, not even
         // whether it is still there, and uses nothing.
@@ -220,4 +259,14 @@ pub enum Reveal {
     Text(Revealed),
     /// A file secret, as a stream.
     File(FileDownload),
+}
+
+impl Reveal {
+    /// The views left after this reveal (0: it consumed the secret).
+    pub fn views_remaining(&self) -> u32 {
+        match self {
+            Self::Text(r) => r.views_remaining,
+            Self::File(f) => f.views_remaining,
+        }
+    }
 }

@@ -9,6 +9,7 @@ use super::rules::{
 };
 use super::{Engine, now, to_chrono};
 use crate::api::{CreateSecret, Deleted, ListQuery, SecretInfo, SecretList, UpdateSecret};
+use crate::audit::AuditEvent;
 use crate::crypto::{self, RevealProof, SecretKey, WebhookSecret};
 use crate::error::{Error, Result};
 use crate::model::{Expiration, Kind, PlatformIdentity, SecretId, Status};
@@ -247,6 +248,7 @@ impl Engine {
         self.owned(account, id).await?;
         let status = if let Some(blob) = self.store.delete_secret(account.id, id, now()).await? {
             super::counters::deleted();
+            self.audit(AuditEvent::new("deleted", account.id, id));
             self.wake.notify_one();
             if let Some(blob) = blob {
                 self.drop_blob(id, &blob).await;
@@ -294,6 +296,12 @@ impl Engine {
         super::counters::created(match record.kind {
             Kind::File => "file",
             _ => "text",
+        });
+        self.audit(AuditEvent {
+            kind: Some(record.kind),
+            views: Some(record.views_total),
+            expires_at: Some(record.expires_at),
+            ..AuditEvent::new("created", record.account_id, record.id)
         });
         let mut info = info_of(record);
         info.url = Some(self.url(&record.id, key));

@@ -16,7 +16,7 @@ macro_rules! jobs_fns {
             use $crate::api::WebhookDelivery;
             use $crate::model::{AccountId, PlatformIdentity, SecretId};
             use $crate::store::rows::{
-                ClaimRow, DeliveryRow, EndedRow, FactsRow, count, millis, parse,
+                ClaimRow, DeliveryRow, EndedRow, FactsRow, count, millis, parse, time,
             };
             use $crate::store::{Attempt, OutboxRow, StoreResult};
             use $crate::outbox::{EventFacts, NewEvent, event_type, events};
@@ -334,6 +334,34 @@ macro_rules! jobs_fns {
                     found.extend(rows.into_iter().map(|(k,)| k));
                 }
                 Ok(found)
+            }
+
+            /// The outbox backlog and the files held (the pools are the caller's part).
+            pub(super) async fn gauges(s: &$store) -> StoreResult<$crate::store::StoreGauges> {
+                let (pending, oldest): (i64, Option<i64>) = sqlx::query_as(
+                    "SELECT COUNT(*), MIN(created_at) FROM outbox WHERE state = 'pending'",
+                )
+                .fetch_one(s.reader())
+                .await?;
+                // SUM of a BIGINT is NUMERIC in PostgreSQL: cast back.
+                let (blobs, bytes): (i64, i64) = sqlx::query_as(
+                    "SELECT COUNT(*), CAST(COALESCE(SUM(size), 0) AS BIGINT)
+                     FROM secrets WHERE blob_key IS NOT NULL",
+                )
+                .fetch_one(s.reader())
+                .await?;
+                let unsigned = |v: i64, what: &'static str| {
+                    u64::try_from(v).map_err(|_| {
+                        $crate::store::StoreError::corrupt(what, format!("negative: {v}"))
+                    })
+                };
+                Ok($crate::store::StoreGauges {
+                    outbox_pending: unsigned(pending, "outbox")?,
+                    outbox_oldest: oldest.map(|t| time(t, "outbox.created_at")).transpose()?,
+                    blobs: unsigned(blobs, "secrets.blob_key")?,
+                    blob_bytes: unsigned(bytes, "secrets.size")?,
+                    pools: Vec::new(),
+                })
             }
 
             pub(super) async fn purge_ended(s: &$store, cutoff: DateTime<Utc>) -> StoreResult<u64> {

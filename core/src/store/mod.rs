@@ -249,7 +249,11 @@ pub enum ViewClaim {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AttemptClaim {
     /// The attempt is counted; the caller may now evaluate the passphrase.
-    Granted,
+    Granted {
+        /// It was the window's last: if the passphrase is wrong, the secret is locked out
+        /// until the window ends.
+        last: bool,
+    },
     /// The window's attempts are used up (or the secret is gone); nothing was counted.
     Refused {
         /// When the current window ends.
@@ -324,6 +328,49 @@ pub struct WebhookSecrets {
     pub current: Option<WebhookSecret>,
     /// The previous one, while a rotation's overlap lasts.
     pub previous: Option<WebhookSecret>,
+}
+
+/// The store's side of the operator's gauges (`seecret_outbox_*`, `seecret_blob_*`,
+/// `seecret_db_pool_*`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StoreGauges {
+    /// Events waiting for delivery (due now or retrying later).
+    pub outbox_pending: u64,
+    /// When the oldest of them was written.
+    pub outbox_oldest: Option<DateTime<Utc>>,
+    /// Secrets whose file is still in the blob store (live ones, and ended ones not cleared yet).
+    pub blobs: u64,
+    /// Their files' sizes, as uploaded.
+    pub blob_bytes: u64,
+    /// Each connection pool's use.
+    pub pools: Vec<PoolUse>,
+}
+
+/// One connection pool's use at a moment.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PoolUse {
+    /// `writer` and `reader` (SQLite), `main` (PostgreSQL).
+    pub pool: &'static str,
+    /// Connections open.
+    pub open: u32,
+    /// Of those, the ones lent out.
+    pub in_use: u32,
+    /// The pool's ceiling.
+    pub max: u32,
+}
+
+impl PoolUse {
+    /// Reads a sqlx pool.
+    pub(crate) fn of<DB: sqlx::Database>(pool: &'static str, p: &sqlx::Pool<DB>) -> Self {
+        let open = p.size();
+        let idle = u32::try_from(p.num_idle()).unwrap_or(u32::MAX);
+        Self {
+            pool,
+            open,
+            in_use: open.saturating_sub(idle),
+            max: p.options().get_max_connections(),
+        }
+    }
 }
 
 /// Storage for accounts, secrets, views and the event outbox.
@@ -464,6 +511,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     }
     /// Forgets secrets that ended before `cutoff` (metadata, view log, finished events).
     async fn purge_ended(&self, cutoff: DateTime<Utc>) -> StoreResult<u64>;
+    /// What an operator watches: the outbox backlog, the files held, the connection pools.
+    async fn gauges(&self) -> StoreResult<StoreGauges>;
 
     /// Claims up to `limit` due events for one worker until `lease_until`: a row claimed by a
     /// live worker is skipped by the others; a crashed worker's rows come back when the lease ends.

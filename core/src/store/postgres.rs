@@ -66,6 +66,10 @@ impl PostgresStore {
         Ok(Self { pool })
     }
 
+    fn pool_use(&self) -> Vec<super::PoolUse> {
+        vec![super::PoolUse::of("main", &self.pool)]
+    }
+
     fn writer(&self) -> &PgPool {
         &self.pool
     }

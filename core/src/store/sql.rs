@@ -82,7 +82,7 @@ macro_rules! store_impl {
             use $crate::store::{
                 AccountRecord, AnswerOutcome, Attempt, AttemptClaim, OutboxRow, RequestRecord,
                 SecretPatch, SecretRecord, Store,
-                StoreError, StoreResult, TicketRecord, Unit, ViewClaim, WebhookSecrets,
+                StoreError, StoreGauges, StoreResult, TicketRecord, Unit, ViewClaim, WebhookSecrets,
             };
             use $crate::outbox::event_type;
 
@@ -537,7 +537,7 @@ macro_rules! store_impl {
                     // Concurrent attempts (from any instance) queue on the write lock and each
                     // re-evaluates the WHERE clause against the count the previous one
                     // committed, so at most `max` evaluations get into one window.
-                    let claimed = sqlx::query(
+                    let claimed: Option<i32> = sqlx::query_scalar(
                         "UPDATE secrets SET
                             pp_fail_count = CASE WHEN pp_fail_window > $1
                                                  THEN pp_fail_count + 1 ELSE 1 END,
@@ -552,8 +552,10 @@ macro_rules! store_impl {
                     .bind(i64::from(max))
                     .fetch_optional(&mut *conn)
                     .await?;
-                    if claimed.is_some() {
-                        return Ok(AttemptClaim::Granted);
+                    if let Some(count) = claimed {
+                        return Ok(AttemptClaim::Granted {
+                            last: i64::from(count) >= i64::from(max),
+                        });
                     }
                     let window: i64 =
                         sqlx::query_scalar("SELECT pp_fail_window FROM secrets WHERE id = $1")
@@ -641,6 +643,12 @@ macro_rules! store_impl {
 
                 async fn purge_ended(&self, cutoff: DateTime<Utc>) -> StoreResult<u64> {
                     jobs::purge_ended(self, cutoff).await
+                }
+
+                async fn gauges(&self) -> StoreResult<StoreGauges> {
+                    let mut g = jobs::gauges(self).await?;
+                    g.pools = self.pool_use();
+                    Ok(g)
                 }
 
                 async fn flush_erasures(&self) -> StoreResult<()> {

@@ -128,6 +128,14 @@ impl SqliteStore {
         Ok(())
     }
 
+    /// The single writer connection and the readers.
+    fn pool_use(&self) -> Vec<super::PoolUse> {
+        vec![
+            super::PoolUse::of("writer", &self.writer),
+            super::PoolUse::of("reader", &self.reader),
+        ]
+    }
+
     fn writer(&self) -> &SqlitePool {
         &self.writer
     }

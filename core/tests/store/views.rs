@@ -122,10 +122,11 @@ pub(super) async fn passphrase_attempts_per_window(db: Db) {
     let x = secret(&a, 1);
     s.insert_secret(&x).await.unwrap();
     let t = now();
-    for _ in 0..3 {
+    // The third claim is the window's last: a wrong passphrase there locks the secret.
+    for n in 1..=3 {
         assert_eq!(
             s.claim_passphrase_attempt(x.id, 3, t).await.unwrap(),
-            AttemptClaim::Granted
+            AttemptClaim::Granted { last: n == 3 }
         );
     }
     assert_eq!(
@@ -145,7 +146,7 @@ pub(super) async fn passphrase_attempts_per_window(db: Db) {
     let later = t + Duration::seconds(61);
     assert_eq!(
         s.claim_passphrase_attempt(x.id, 3, later).await.unwrap(),
-        AttemptClaim::Granted
+        AttemptClaim::Granted { last: false }
     );
     let got = stored(&*s, x.id).await;
     assert_eq!((got.pp_fail_count, got.pp_fail_window), (1, later));
@@ -158,7 +159,7 @@ pub(super) async fn passphrase_attempts_per_window(db: Db) {
         s.claim_passphrase_attempt(x.id, u32::MAX, later)
             .await
             .unwrap(),
-        AttemptClaim::Granted
+        AttemptClaim::Granted { last: false }
     );
 }
 

@@ -1,6 +1,7 @@
 //! The engine's rules, driven in-process over a temporary SQLite database and a local blob
 //! directory: no server, no network, nothing else running.
 
+mod audit;
 mod binding;
 mod input;
 mod lifecycle;
