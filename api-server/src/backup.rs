@@ -186,7 +186,7 @@ pub async fn backup(
     // 1. The snapshot: one read transaction on a connection of its own.
     let snapshot = scratch_beside(out, "snapshot")?;
     {
-        let mut conn = open_sqlite(live)
+        let mut conn = open_sqlite(live.clone())
             .await
             .with_context(|| format!("opening {}", db_path.display()))?;
         sqlx::query("VACUUM INTO ?")
@@ -234,6 +234,11 @@ pub async fn backup(
         all: digest::Context::new(&digest::SHA256),
     };
     w.write_all(MAGIC)?;
+    // To tell a blob that went with its secret after the snapshot from one we look for in the
+    // wrong place.
+    let mut now_live = open_sqlite(live.read_only(true))
+        .await
+        .with_context(|| format!("opening {}", db_path.display()))?;
     let (mut copied, mut ended) = (0u64, 0u64);
     let now = chrono::Utc::now().timestamp_millis();
     for (id, key, status) in &with_blobs {
@@ -251,6 +256,22 @@ pub async fn backup(
                     false
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    // A blob is deleted only once its secret ended: one whose secret is still
+                    // active is not where we look, and must not be recorded as ended.
+                    let status: Option<String> = sqlx::query_scalar(
+                        "SELECT status FROM secrets WHERE id = ? AND blob_key = ?",
+                    )
+                    .bind(id)
+                    .bind(key)
+                    .fetch_optional(&mut now_live)
+                    .await?;
+                    ensure!(
+                        status.as_deref() != Some("active"),
+                        "the file of active secret {id} is not in {}: give the blob directory \
+                         `seecret serve` uses (--blob-store, SEECRET_BLOB_STORE, or blob_store \
+                         in the --config file)",
+                        blobs.display()
+                    );
                     // Ended after the snapshot: record it ended, never live without content.
                     sqlx::query(
                         "UPDATE secrets SET status = 'deleted', envelope = NULL, ended_at = ? \
@@ -277,6 +298,7 @@ pub async fn backup(
         }
     }
     snap.close().await?;
+    now_live.close().await?;
     let db = File::open(&snapshot.path)?;
     let len = db.metadata()?.len();
     write_entry(&mut w, KIND_DATABASE, DB_NAME, len, BufReader::new(db))?;

@@ -53,7 +53,8 @@ enum Command {
     Backup {
         /// The archive to write (must not exist).
         file: std::path::PathBuf,
-        /// Where file ciphertext lives, as `seecret serve` takes it (default: <data-dir>/blobs).
+        /// Where file ciphertext lives, as `seecret serve` takes it (default: the config file's
+        /// `blob_store`, else <data-dir>/blobs).
         #[arg(long, env = "SEECRET_BLOB_STORE")]
         blob_store: Option<String>,
         #[command(flatten)]
@@ -128,6 +129,10 @@ pub fn main_entry() -> ExitCode {
                 storage,
             } => {
                 let (data_dir, url, _) = storage.resolve()?;
+                let blob_store = match blob_store {
+                    Some(b) => Some(b),
+                    None => storage.configured_blob_store()?,
+                };
                 let s =
                     backup::backup(&data_dir, url.expose(), blob_store.as_deref(), &file).await?;
                 println!(

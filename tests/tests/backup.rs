@@ -324,3 +324,61 @@ fn unlimited() -> ServerOptions {
 fn tree_of_only_busy(busy: &Path) -> Vec<PathBuf> {
     vec![busy.to_path_buf(), busy.join("keep.txt")]
 }
+
+#[tokio::test]
+async fn a_backup_takes_the_files_from_where_the_configuration_file_puts_them() {
+    if on_postgres() {
+        eprintln!("skipped: `seecret backup` is for SQLite");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let elsewhere = dir.path().join("elsewhere");
+    let config = dir.path().join("seecret.toml");
+    std::fs::write(
+        &config,
+        format!("blob_store = {:?}\n", elsewhere.to_str().unwrap()),
+    )
+    .unwrap();
+    let config_s = config.to_str().unwrap();
+    let server = Server::start_with(ServerOptions::default().env("SEECRET_CONFIG", config_s));
+    let content = b"kept beside, not in the data directory".repeat(100);
+    let link = share(&server.client(), content.clone(), true).await;
+    assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 1);
+    // Without the config file, the backup looks in <data-dir>/blobs: it must refuse rather
+    // than record a live file secret as ended.
+    let archive = dir.path().join("x.backup");
+    let (code, out, err) = seecret(&["backup", archive.to_str().unwrap()], &server.data_dir);
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        err.contains("is not in") && err.contains("--blob-store"),
+        "{err}"
+    );
+    assert!(!archive.exists());
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        2,
+        "the refused backup left files behind"
+    );
+    // Only the config file says where the blobs are: the backup looks there.
+    let (code, out, err) = seecret(
+        &["backup", archive.to_str().unwrap(), "--config", config_s],
+        &server.data_dir,
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("and 1 file blobs") && out.contains("(0 file secrets ended"),
+        "{out}"
+    );
+    let target = dir.path().join("restored");
+    let (code, out, err) = seecret(&["restore", archive.to_str().unwrap()], &target);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let restored = Server::start_with(ServerOptions {
+        data_dir: Some(target),
+        ..ServerOptions::default()
+    });
+    let work = tempfile::tempdir().unwrap();
+    assert_eq!(
+        reveal(&link, &server.base, &restored.base, work.path()).await,
+        Some(content)
+    );
+}

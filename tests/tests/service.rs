@@ -820,6 +820,11 @@ async fn the_audit_log_records_what_owners_see_and_nothing_secret() {
         assert_eq!(status, 200, "{created}");
         created
     };
+    let delete = |id: serde_json::Value| async move {
+        let body = serde_json::json!({"operation": "delete_seecret", "id": id});
+        let (status, _, deleted) = seecret_tests::rpc(base, t, body).await;
+        assert_eq!(status, 200, "{deleted}");
+    };
     let two = create(
         serde_json::json!({"operation": "create_seecret", "content": CONTENT,
         "views": 2, "label": LABEL}),
@@ -842,13 +847,7 @@ async fn the_audit_log_records_what_owners_see_and_nothing_secret() {
     let mut stranger = two.clone();
     stranger["id"] = seecret_core::model::SecretId::new().to_string().into();
     assert_eq!(reveal_in(&server, &stranger, "FR", None).await, 404);
-    let (status, _, _) = seecret_tests::rpc(
-        &server.base,
-        t,
-        serde_json::json!({"operation": "delete_seecret", "id": two["id"]}),
-    )
-    .await;
-    assert_eq!(status, 200);
+    delete(two["id"].clone()).await;
 
     let records = audit_records(&audit);
     let id = |v: &serde_json::Value| v["id"].as_str().unwrap().to_string();
@@ -915,13 +914,7 @@ async fn the_audit_log_records_what_owners_see_and_nothing_secret() {
     })
     .await;
     assert!(reopened.is_some(), "{}", server.log());
-    let (status, _, _) = seecret_tests::rpc(
-        &server.base,
-        t,
-        serde_json::json!({"operation": "delete_seecret", "id": french["id"]}),
-    )
-    .await;
-    assert_eq!(status, 200);
+    delete(french["id"].clone()).await;
     let after = audit_records(&audit);
     assert_eq!(after.len(), 1, "{after:?}");
     assert_eq!(

@@ -204,6 +204,11 @@ impl ConfigFile {
         })
     }
 
+    /// A text setting as the file gives it, if it does.
+    pub fn text(&self, key: &str) -> Option<&str> {
+        self.values.get(key).and_then(Value::as_str)
+    }
+
     pub fn shown(&self) -> String {
         self.path
             .as_deref()

@@ -528,6 +528,13 @@ impl StorageArgs {
         Ok((s.data_dir, s.database_url, s.tuning.store_options()))
     }
 
+    /// `blob_store` as the `--config` file gives it: for commands that take the storage
+    /// settings but not serve's (`backup`), so they look where `serve` writes.
+    pub fn configured_blob_store(&self) -> anyhow::Result<Option<String>> {
+        let file = ConfigFile::read(self.config.as_deref(), &toml_keys())?;
+        Ok(file.text("blob_store").map(str::to_string))
+    }
+
     fn settings(&self, file: &ConfigFile) -> anyhow::Result<Storage> {
         let o = self.options.resolve(file)?;
         let database_url = match o.database_url {
