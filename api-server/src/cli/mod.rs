@@ -59,8 +59,13 @@ fn hint(e: &ClientError) -> Option<String> {
         "unauthorized" => {
             Some("the server refused the API token (check --token or SEECRET_TOKEN)".into())
         }
-        "passphrase_required" | "passphrase_invalid" => Some(
+        "passphrase_required" => Some(
             "this secret needs its passphrase: pass --passphrase or set SEECRET_PASSPHRASE".into(),
+        ),
+        "passphrase_invalid" => Some(
+            "that passphrase is not this secret's (no view was used; a few wrong ones in a \
+             minute lock it for the rest of the minute)"
+                .into(),
         ),
         "sign_in_required" | "not_the_recipient" => Some(
             "this secret is for one Slack or Discord user only: open the link in a browser, \

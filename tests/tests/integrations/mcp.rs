@@ -203,6 +203,24 @@ async fn an_agent_shares_requests_and_manages_secrets_over_mcp_without_seeing_va
     );
     let private_key = answer_link.trim().rsplit('#').next().unwrap().to_string();
 
+    // Without its passphrase, or with a wrong one, the recipient is told which (no view used).
+    for (given, told) in [
+        (None, "this secret needs its passphrase: pass --passphrase"),
+        (
+            Some("not-it"),
+            "that passphrase is not this secret's (no view was used",
+        ),
+    ] {
+        let mut cmd = Command::new(seecret_bin());
+        cmd.args(["reveal", env_link])
+            .env_remove("SEECRET_PASSPHRASE");
+        if let Some(p) = given {
+            cmd.env("SEECRET_PASSPHRASE", p);
+        }
+        let (code, _, err) = run(&mut cmd, Duration::from_secs(30));
+        assert_ne!(code, 0);
+        assert!(err.contains(told), "{err}");
+    }
     // The links open to the exact values, as their recipient opens them.
     let got = reveal_cli(&[env_link], &[("SEECRET_PASSPHRASE", &passphrase)]);
     assert_eq!(got, db_password);
