@@ -166,6 +166,18 @@ pub async fn backup(
     blob_store: Option<&str>,
     out: &Path,
 ) -> anyhow::Result<BackupSummary> {
+    backup_racing(data_dir, url, blob_store, out, async || {}).await
+}
+
+/// [`backup`], running `meanwhile` between the snapshot and the copy of the blobs: where a
+/// test puts what the server does during a backup.
+async fn backup_racing(
+    data_dir: &Path,
+    url: &str,
+    blob_store: Option<&str>,
+    out: &Path,
+    meanwhile: impl AsyncFnOnce(),
+) -> anyhow::Result<BackupSummary> {
     refuse_elsewhere(url, blob_store)?;
     ensure!(
         !out.exists(),
@@ -201,6 +213,7 @@ pub async fn backup(
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&snapshot.path, std::fs::Permissions::from_mode(0o600))?;
     }
+    meanwhile().await;
     let mut snap = open_sqlite(
         SqliteConnectOptions::new()
             .filename(&snapshot.path)
@@ -521,7 +534,8 @@ mod tests {
     use super::*;
 
     /// The rule's second half, which a black-box test cannot time: an active file secret whose
-    /// blob is gone when the blobs are copied is archived as deleted, and restores as deleted.
+    /// blob is gone when the blobs are copied (it was consumed meanwhile) is archived as deleted,
+    /// and restores as deleted; one whose secret is still active is a wrong blob directory.
     #[tokio::test]
     async fn a_blob_gone_after_the_snapshot_is_archived_as_deleted_never_live() {
         let tmp = tempfile::tempdir().unwrap();
@@ -556,7 +570,25 @@ mod tests {
         std::fs::write(data.join("blobs/k1"), b"ciphertext").unwrap();
 
         let archive = tmp.path().join("b.backup");
-        let s = backup(&data, &url, None, &archive).await.unwrap();
+        let err = backup(&data, &url, None, &archive).await.unwrap_err();
+        assert!(
+            format!("{err:#}").contains("the file of active secret gone is not in"),
+            "{err:#}"
+        );
+        assert!(!archive.exists());
+        let consume = async || {
+            let mut conn = open_sqlite(SqliteConnectOptions::from_str(&url).unwrap())
+                .await
+                .unwrap();
+            sqlx::query("UPDATE secrets SET status = 'consumed' WHERE id = 'gone'")
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            conn.close().await.unwrap();
+        };
+        let s = backup_racing(&data, &url, None, &archive, consume)
+            .await
+            .unwrap();
         assert_eq!((s.secrets, s.blobs, s.ended_after_snapshot), (2, 1, 1));
         #[cfg(unix)]
         {
