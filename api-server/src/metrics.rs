@@ -71,7 +71,8 @@ impl Metrics {
     /// Answers `GET /metrics` on the metrics listener, sampling `engine`'s gauges first.
     pub fn serve(self, engine: Arc<Engine>) -> anyhow::Result<()> {
         let addr = self.listener.local_addr()?;
-        // The recorder drains histogram buffers on upkeep; a scrape also runs it.
+        // Histogram samples are buffered until drained: `render` drains them at each scrape, and
+        // this bounds the buffers when scrapes are rare.
         let upkeep = self.handle.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(5));
@@ -106,7 +107,6 @@ async fn scrape(
             metrics::gauge!("seecret_store_up").set(0.0);
         }
     }
-    handle.run_upkeep();
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
